@@ -8,6 +8,7 @@ export default defineConfig({
   resolve: {
     alias: {
       "@lathe/core": src("./packages/core/src/index.ts"),
+      "@lathe/plugin-zoo": src("./packages/plugins/zoo/src/index.ts"),
     },
   },
   test: {

@@ -110,6 +110,11 @@ export const errors = {
       where,
       hint: "the model uses a data type newer than this Lathe understands (ONNX 1.20 / IR 13); upgrade Lathe",
     }),
+  cannotWrite: (file: string, detail: string) =>
+    new LatheError("CANNOT_WRITE", `cannot write the model: ${detail}`, {
+      where: file,
+      hint: "check that the output folder can be created and written, and that the disk has room",
+    }),
   irMisuse: (detail: string) =>
     new LatheError("IR_MISUSE", detail, {
       hint: "this is a bug in the calling code (a pass or plugin), not in the model",

@@ -2,6 +2,8 @@
  * @lathe/core: the ONNX codec and IR, the graph builder, and (as later parts land) recipes,
  * the pass engine, runtime and evaluation. Everything public is exported here.
  */
+
+export { type ModelBundle, singleModelBundle } from "./bundle.js";
 export { errors, isLatheError, LatheError, type LatheErrorOptions } from "./diagnostics.js";
 export * from "./inspect/index.js";
 export * from "./ir/index.js";

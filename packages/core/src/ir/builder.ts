@@ -3,6 +3,7 @@ import { DataType } from "./dtype.js";
 import { Graph } from "./graph.js";
 import { Model, type ModelInit } from "./model.js";
 import { Node } from "./node.js";
+import type { ContribOpName, OnnxOpName } from "./op-names.js";
 import { Tensor } from "./tensor.js";
 import { type Dim, tensorType } from "./types.js";
 import { Value } from "./value.js";
@@ -155,9 +156,9 @@ export class GraphBuilder {
   }
 
   /** Operators of another domain: `b.domain("com.microsoft").MatMulNBits(...)`. */
-  domain(domain: string, version?: number): Record<string, OpCall> {
+  domain(domain: string, version?: number): DomainOps {
     if (version !== undefined) this.opsets.set(domain, version);
-    return new Proxy({} as Record<string, OpCall>, {
+    return new Proxy({} as DomainOps, {
       get: (_, prop) => (typeof prop === "string" ? this.#opCall(prop, domain) : undefined),
     });
   }
@@ -192,7 +193,13 @@ export class GraphBuilder {
   }
 }
 
-export type Builder = GraphBuilder & { readonly [opType: string]: OpCall };
+/** A builder whose capitalized properties are operators of the default domain. */
+export type Builder = GraphBuilder & { readonly [Op in OnnxOpName]: OpCall };
+
+/** Operators of one domain: the contrib ops are typed, any other name works at run time. */
+export type DomainOps = { readonly [Op in ContribOpName]: OpCall } & {
+  readonly [op: string]: OpCall | undefined;
+};
 
 /** A GraphBuilder whose capitalized properties are operators: `b.MatMul(x, w)`. */
 export function createBuilder(options: BuilderOptions = {}): Builder {

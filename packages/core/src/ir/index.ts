@@ -14,6 +14,7 @@ export {
   type Builder,
   type BuilderOptions,
   createBuilder,
+  type DomainOps,
   GraphBuilder,
   type OpCall,
   type OpOptions,
@@ -23,6 +24,7 @@ export { type FunctionInit, functionKey, OnnxFunction } from "./function.js";
 export { Graph, type GraphInit, type TensorAnnotation } from "./graph.js";
 export { DEFAULT_IR_VERSION, Model, type ModelInit } from "./model.js";
 export { Node, type NodeInit } from "./node.js";
+export { CONTRIB_OPS, type ContribOpName, ONNX_OPS, type OnnxOpName } from "./op-names.js";
 export { SparseTensor } from "./sparse-tensor.js";
 export {
   type ExternalDataRef,

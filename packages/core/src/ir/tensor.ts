@@ -10,6 +10,8 @@ import {
 
 /** Where a tensor's bytes live in an external-data file, as written in the model. */
 export interface ExternalDataRef {
+  /** Name of the tensor, for error messages. */
+  readonly tensor: string;
   /** Absolute path of the data file, resolved and checked when the model was loaded. */
   readonly path: string;
   /** The `location` as the model wrote it (relative to the model's folder). */

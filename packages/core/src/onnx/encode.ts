@@ -67,7 +67,7 @@ export interface EncodeOptions {
 /** Converts the IR into a ModelProto. Tensor bytes are referenced, never copied. */
 export function modelToProto(model: Model, options: EncodeOptions = {}): ModelProto {
   const enc = new Encoder(options);
-  nameUnnamed(model);
+  nameUnnamedValues(model);
   const proto = create(ModelProtoSchema, {
     irVersion: BigInt(model.irVersion),
     opsetImport: [...model.opsetImports].map(([domain, version]) =>
@@ -90,7 +90,8 @@ export function modelToProto(model: Model, options: EncodeOptions = {}): ModelPr
 class Encoder {
   constructor(private readonly options: EncodeOptions) {}
 
-  graph(graph: Graph): GraphProto {
+  /** `fallbackName` names an unnamed subgraph: ONNX Runtime requires subgraph names. */
+  graph(graph: Graph, fallbackName = ""): GraphProto {
     const nodes = [...graph].map((n) => this.node(n));
     const declared = new Set<Value>([...graph.inputs, ...graph.outputs]);
     const valueInfo: ValueInfoProto[] = [];
@@ -124,7 +125,8 @@ class Encoder {
       ),
       metadataProps: props(graph.metadataProps),
     });
-    if (graph.name !== "") proto.name = graph.name;
+    const name = graph.name || fallbackName;
+    if (name !== "") proto.name = name;
     if (graph.docString !== "") proto.docString = graph.docString;
     return proto;
   }
@@ -157,7 +159,9 @@ class Encoder {
       input: node.inputs.map((v) => v?.name ?? ""),
       output: node.outputs.map((v) => v.name),
       opType: node.opType,
-      attribute: [...node.attributes.values()].map((a) => this.attribute(a)),
+      attribute: [...node.attributes.values()].map((a) =>
+        this.attribute(a, node.name || node.opType),
+      ),
       metadataProps: props(node.metadataProps),
     });
     if (node.name !== "") proto.name = node.name;
@@ -167,7 +171,7 @@ class Encoder {
     return proto;
   }
 
-  attribute(a: Attribute | AttributeRef): AttributeProto {
+  attribute(a: Attribute | AttributeRef, owner = ""): AttributeProto {
     const proto = create(AttributeProtoSchema, { name: a.name, type: a.type as number });
     if (a.docString) proto.docString = a.docString;
     if (isAttributeRef(a)) {
@@ -188,7 +192,7 @@ class Encoder {
         proto.t = this.tensor(a.value);
         break;
       case AttributeType.GRAPH:
-        proto.g = this.graph(a.value);
+        proto.g = this.graph(a.value, `${owner}_${a.name}`);
         break;
       case AttributeType.SPARSE_TENSOR:
         proto.sparseTensor = this.sparse(a.value);
@@ -209,7 +213,7 @@ class Encoder {
         proto.tensors = a.value.map((t) => this.tensor(t));
         break;
       case AttributeType.GRAPHS:
-        proto.graphs = a.value.map((g) => this.graph(g));
+        proto.graphs = a.value.map((g, i) => this.graph(g, `${owner}_${a.name}_${i}`));
         break;
       case AttributeType.SPARSE_TENSORS:
         proto.sparseTensors = a.value.map((s) => this.sparse(s));
@@ -342,10 +346,9 @@ function attrBytes(value: AttrString): Uint8Array {
 
 /**
  * Gives a name to every value that is read but unnamed (built by code, not decoded), so the
- * file can refer to it, and to every unnamed subgraph, which ONNX Runtime refuses. Value
- * names are unique across the model, subgraphs included.
+ * file can refer to it. Names are unique across the model, subgraphs included.
  */
-function nameUnnamed(model: Model): void {
+function nameUnnamedValues(model: Model): void {
   const taken = new Set<string>();
   const unnamed: Value[] = [];
   const visit = (graph: Graph) => {
@@ -355,10 +358,7 @@ function nameUnnamed(model: Model): void {
         if (out.name !== "") taken.add(out.name);
         else if (out.uses().length > 0 || graph.outputs.includes(out)) unnamed.push(out);
       }
-      node.subgraphs().forEach((sub, i) => {
-        if (sub.name === "") sub.name = `${node.name || node.opType}_subgraph_${i}`;
-        visit(sub);
-      });
+      for (const sub of node.subgraphs()) visit(sub);
     }
   };
   visit(model.graph);

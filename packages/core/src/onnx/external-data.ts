@@ -86,8 +86,8 @@ export class ExternalDataResolver {
       );
     }
     return entries.checksum === undefined
-      ? { path, location, offset, length }
-      : { path, location, offset, length, checksum: entries.checksum };
+      ? { tensor, path, location, offset, length }
+      : { tensor, path, location, offset, length, checksum: entries.checksum };
   }
 }
 
@@ -98,35 +98,28 @@ export function readExternalData(ref: ExternalDataRef): Uint8Array {
     fd = openSync(ref.path, "r");
   } catch (error) {
     // The file was there at load time; it has been moved or deleted since.
-    if ((error as NodeJS.ErrnoException).code === "ENOENT")
-      throw errors.externalDataMissing(ref.path, "?", ref.location);
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") {
+      throw errors.externalDataMissing(ref.path, ref.tensor, ref.location);
+    }
     throw error;
   }
   try {
     const size = fstatSync(fd).size;
-    if (ref.offset + ref.length > size) {
-      throw errors.externalDataOutOfRange(
+    const outOfRange = () =>
+      errors.externalDataOutOfRange(
         ref.path,
-        "?",
+        ref.tensor,
         ref.location,
         ref.offset,
         ref.length,
         size,
       );
-    }
+    if (ref.offset + ref.length > size) throw outOfRange();
     const bytes = Buffer.allocUnsafe(ref.length);
     let done = 0;
     while (done < ref.length) {
       const n = readSync(fd, bytes, done, ref.length - done, ref.offset + done);
-      if (n === 0)
-        throw errors.externalDataOutOfRange(
-          ref.path,
-          "?",
-          ref.location,
-          ref.offset,
-          ref.length,
-          size,
-        );
+      if (n === 0) throw outOfRange();
       done += n;
     }
     return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
-import { readFile, stat } from "node:fs/promises";
+import { mkdir, readFile, stat } from "node:fs/promises";
 import { basename, dirname, resolve } from "node:path";
 import { fromBinary } from "@bufbuild/protobuf";
 import { errors, LatheError } from "../diagnostics.js";
@@ -151,6 +151,7 @@ export async function saveModel(
     return temp;
   };
   try {
+    await mkdir(dir, { recursive: true });
     const external = options.externalData
       ? writeExternalData(
           model,
@@ -168,6 +169,10 @@ export async function saveModel(
     temps.length = 0;
     relocate(external.placements, dir);
     return { path: target, bytes: written, externalFiles: external.files };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code && /^E[A-Z]+$/.test(code)) throw errors.cannotWrite(path, (error as Error).message);
+    throw error;
   } finally {
     for (const temp of temps) rmSync(temp, { force: true });
   }
@@ -242,6 +247,7 @@ function relocate(placements: Map<Tensor, ExternalPlacement>, dir: string): void
   for (const [tensor, p] of placements) {
     if (tensor.external) {
       tensor._relocate({
+        tensor: tensor.name,
         path: resolve(dir, p.location),
         location: p.location,
         offset: p.offset,
