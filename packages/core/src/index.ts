@@ -4,6 +4,7 @@
  */
 
 export { type ModelBundle, singleModelBundle } from "./bundle.js";
+export { BUNDLE_MANIFEST, type BundleManifest, loadBundle, saveBundle } from "./bundle-file.js";
 export { errors, isLatheError, LatheError, type LatheErrorOptions } from "./diagnostics.js";
 export * from "./inspect/index.js";
 export * from "./ir/index.js";

@@ -75,12 +75,12 @@ const INFO = new Map<number, DataTypeInfo>(
   ).map(([type, name, bits, kind]) => [type, Object.freeze({ type, name, bits, kind })]),
 );
 
-// "undefined" is left out: a stringified JavaScript `undefined` must not pass as a type name.
-const BY_NAME = new Map<string, DataType>([
-  ...[...INFO.values()].filter((i) => i.type !== DataType.UNDEFINED).map((i) => [i.name, i.type]),
-  ["float", DataType.FLOAT],
-  ["double", DataType.DOUBLE],
-] as [string, DataType][]);
+const BY_NAME = new Map<string, DataType>();
+for (const { type, name } of INFO.values()) {
+  // "undefined" is left out: a stringified JavaScript `undefined` must not pass as a type name.
+  if (type !== DataType.UNDEFINED) BY_NAME.set(name, type);
+}
+BY_NAME.set("float", DataType.FLOAT).set("double", DataType.DOUBLE);
 
 /** Facts about a data type; throws UNSUPPORTED_DATA_TYPE for numbers ONNX does not define. */
 export function dataTypeInfo(type: DataType | number): DataTypeInfo {
@@ -291,8 +291,12 @@ export function float32ToFloat8Bits(type: Float8DataType, x: number, saturate = 
     : encodeFloat8(FLOAT8_FORMATS[type], x, saturate);
 }
 
-/** The 16 FLOAT4E2M1 codes: sign bit 0x8, magnitudes 0, 0.5, 1, 1.5, 2, 3, 4, 6. */
-const FLOAT4_VALUES = Float32Array.of(0, 0.5, 1, 1.5, 2, 3, 4, 6, -0, -0.5, -1, -1.5, -2, -3, -4, -6);
+/** The 16 FLOAT4E2M1 codes: the magnitudes of codes 0-7, then the same with sign bit 0x8. */
+const FLOAT4_MAGNITUDES = [0, 0.5, 1, 1.5, 2, 3, 4, 6];
+const FLOAT4_VALUES = Float32Array.from([
+  ...FLOAT4_MAGNITUDES,
+  ...FLOAT4_MAGNITUDES.map((v) => -v),
+]);
 
 export function float4e2m1BitsToFloat32(bits: number): number {
   return FLOAT4_VALUES[bits & 0xf]!;
@@ -305,7 +309,7 @@ export function float32ToFloat4e2m1Bits(x: number): number {
   const abs = bits & 0x7fffffff;
   if (abs > 0x7f800000) return 0x7;
   const code = roundMagnitude(abs, 1, 1);
-  return ((bits >>> 28) & 0x8) | (code > 0x7 ? 0x7 : code);
+  return ((bits >>> 28) & 0x8) | Math.min(code, 0x7);
 }
 
 /**
@@ -414,15 +418,14 @@ export function decodeElements(type: DataType, bytes: Uint8Array, count: number)
 
 /** `length` elements over the start of `bytes`: a view when aligned, else an aligned copy. */
 function native<T extends ElementArray>(
-  Array: ElementArrayConstructor<T>,
+  ArrayType: ElementArrayConstructor<T>,
   bytes: Uint8Array,
   length: number,
 ): T {
-  if (bytes.byteOffset % Array.BYTES_PER_ELEMENT === 0) {
-    return new Array(bytes.buffer, bytes.byteOffset, length);
-  }
-  const out = new Array(length);
-  new Uint8Array(out.buffer).set(bytes.subarray(0, length * Array.BYTES_PER_ELEMENT));
+  const size = ArrayType.BYTES_PER_ELEMENT;
+  if (bytes.byteOffset % size === 0) return new ArrayType(bytes.buffer, bytes.byteOffset, length);
+  const out = new ArrayType(length);
+  new Uint8Array(out.buffer).set(bytes.subarray(0, length * size));
   return out;
 }
 

@@ -209,7 +209,10 @@ export class Tensor {
     if (this.#storage.kind === "external") this.#storage.cached = undefined;
   }
 
-  /** The elements as a typed array; see `decodeElements` for the array type of each dtype. */
+  /**
+   * The elements as a typed array (see `decodeElements` for each dtype). For native types this is
+   * a view of the tensor's bytes when they are aligned: copy it before writing to it.
+   */
   toArray(): ElementArray {
     return decodeElements(this.dataType, this.bytes(), this.elementCount);
   }
