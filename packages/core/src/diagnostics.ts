@@ -115,6 +115,11 @@ export const errors = {
       where: file,
       hint: "check that the output folder can be created and written, and that the disk has room",
     }),
+  zooConfigInvalid: (model: string, key: string, detail: string, hint?: string) =>
+    new LatheError("ZOO_CONFIG_INVALID", `config key "${key}": ${detail}`, {
+      where: `zoo:${model}`,
+      hint: hint ?? `run \`lathe zoo list\` to see ${model}'s config keys and presets`,
+    }),
   irMisuse: (detail: string) =>
     new LatheError("IR_MISUSE", detail, {
       hint: "this is a bug in the calling code (a pass or plugin), not in the model",

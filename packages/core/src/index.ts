@@ -9,3 +9,4 @@ export { errors, isLatheError, LatheError, type LatheErrorOptions } from "./diag
 export * from "./inspect/index.js";
 export * from "./ir/index.js";
 export * from "./onnx/index.js";
+export { closestMatch } from "./suggest.js";

@@ -1,0 +1,4 @@
+import type { ZooModel } from "./zoo-model.js";
+
+/** Every model of the zoo, in the order `lathe zoo list` shows them. */
+export const zooModels: readonly ZooModel[] = [];
