@@ -1,4 +1,5 @@
+import { llama } from "./models/llama.js";
 import type { ZooModel } from "./zoo-model.js";
 
 /** Every model of the zoo, in the order `lathe zoo list` shows them. */
-export const zooModels: readonly ZooModel[] = [];
+export const zooModels: readonly ZooModel[] = [llama];
