@@ -53,7 +53,7 @@ export interface DecodeOptions {
 
 /** Decodes a model from bytes (kept as views: do not reuse the buffer while the model lives). */
 export function decodeModel(bytes: Uint8Array, options: DecodeOptions = {}): Model {
-  return decodeModelFile(bytes, options.file ?? "<bytes>", options.baseDir);
+  return decodeModelFile(plainView(bytes), options.file ?? "<bytes>", options.baseDir);
 }
 
 function decodeModelFile(bytes: Uint8Array, file: string, baseDir: string | undefined): Model {
@@ -91,11 +91,19 @@ function parseModelProto(bytes: Uint8Array, file: string): ModelProto {
   return proto;
 }
 
+/**
+ * A plain Uint8Array over the same memory. Tensor bytes are views of the input, and a Node
+ * Buffer's `slice` shares memory (unlike Uint8Array's), so a Buffer must not leak into the IR.
+ */
+function plainView(bytes: Uint8Array): Uint8Array {
+  return Buffer.isBuffer(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : bytes;
+}
+
 /** Decodes one TensorProto (a `.pb` file of the ONNX test suite, for example). */
 export function decodeTensor(bytes: Uint8Array, file = "<bytes>"): Tensor {
   let proto: TensorProto;
   try {
-    proto = fromBinary(TensorProtoSchema, bytes);
+    proto = fromBinary(TensorProtoSchema, plainView(bytes));
   } catch (error) {
     throw errors.truncated(file, (error as Error).message);
   }
