@@ -319,7 +319,10 @@ export function tensorFromProto(tp: TensorProto, ctx: DecodeContext): Tensor {
     throw errors.unsupportedDataType(`${where}: tensor "${tp.name}"`, tp.dataType);
   }
   if (dataType === DataType.UNDEFINED) {
-    throw errors.invalidModel(where, `tensor "${tp.name}" has no data type (data_type is 0, UNDEFINED)`);
+    throw errors.invalidModel(
+      where,
+      `tensor "${tp.name}" has no data type (data_type is 0, UNDEFINED)`,
+    );
   }
   const dims = tp.dims.map((d) => {
     const n = Number(d);

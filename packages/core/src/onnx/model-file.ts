@@ -96,7 +96,9 @@ function parseModelProto(bytes: Uint8Array, file: string): ModelProto {
  * Buffer's `slice` shares memory (unlike Uint8Array's), so a Buffer must not leak into the IR.
  */
 function plainView(bytes: Uint8Array): Uint8Array {
-  return Buffer.isBuffer(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : bytes;
+  return Buffer.isBuffer(bytes)
+    ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    : bytes;
 }
 
 /** Decodes one TensorProto (a `.pb` file of the ONNX test suite, for example). */
