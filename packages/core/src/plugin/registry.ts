@@ -1,0 +1,56 @@
+import { LatheError } from "../diagnostics.js";
+import type {
+  DataSourceDefinition,
+  MetricDefinition,
+  ModelSourceDefinition,
+  PassDefinition,
+  Plugin,
+} from "./types.js";
+
+export interface Registered<T> {
+  readonly definition: T;
+  readonly plugin: Plugin;
+}
+
+/**
+ * Everything the loaded plugins provide, looked up by id. Built once per run from the built-in
+ * plugins plus the recipe's; two plugins defining the same id is an error naming both.
+ */
+export class PluginRegistry {
+  readonly plugins: readonly Plugin[];
+  readonly passes = new Map<string, Registered<PassDefinition>>();
+  readonly metrics = new Map<string, Registered<MetricDefinition>>();
+  readonly dataSources = new Map<string, Registered<DataSourceDefinition>>();
+  readonly modelSources = new Map<string, Registered<ModelSourceDefinition>>();
+
+  constructor(plugins: readonly Plugin[]) {
+    this.plugins = plugins;
+    for (const plugin of plugins) {
+      add(this.passes, "pass", plugin, plugin.passes, (p) => p.id);
+      add(this.metrics, "metric", plugin, plugin.metrics, (m) => m.id);
+      add(this.dataSources, "data source", plugin, plugin.dataSources, (d) => d.id);
+      add(this.modelSources, "model source", plugin, plugin.modelSources, (s) => s.scheme);
+    }
+  }
+}
+
+function add<T>(
+  map: Map<string, Registered<T>>,
+  kind: string,
+  plugin: Plugin,
+  items: readonly T[] | undefined,
+  key: (item: T) => string,
+): void {
+  for (const definition of items ?? []) {
+    const id = key(definition);
+    const existing = map.get(id);
+    if (existing) {
+      throw new LatheError(
+        "PLUGIN_CONFLICT",
+        `${kind} "${id}" is defined by both ${existing.plugin.meta.name} and ${plugin.meta.name}`,
+        { hint: "remove one of the two plugins from the recipe's plugins: list" },
+      );
+    }
+    map.set(id, { definition, plugin });
+  }
+}

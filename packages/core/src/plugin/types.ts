@@ -1,0 +1,160 @@
+import type { ModelBundle } from "../bundle.js";
+import type { Tensor } from "../ir/tensor.js";
+
+/** The plugin API version this core implements; a plugin declares the one it was written for. */
+export const PLUGIN_API_VERSION = 1;
+
+/**
+ * A JSON Schema (draft 2020-12 subset that ajv understands) for a pass's options. Every
+ * property should carry a `description` and, where it has one, a `default`: the engine fills
+ * defaults in and `lathe plugins describe` prints the table from it.
+ */
+export type OptionsSchema = {
+  type: "object";
+  properties: Record<string, Record<string, unknown>>;
+  required?: string[];
+  additionalProperties?: false;
+} & Record<string, unknown>;
+
+export interface PluginMeta {
+  /** npm package name, e.g. `@lathe/plugin-quantize` or `lathe-plugin-foo`. */
+  readonly name: string;
+  readonly version: string;
+  /** The PLUGIN_API_VERSION the plugin was written against. */
+  readonly apiVersion: number;
+  readonly description?: string;
+}
+
+export interface Plugin {
+  readonly meta: PluginMeta;
+  readonly passes?: readonly PassDefinition[];
+  readonly metrics?: readonly MetricDefinition[];
+  readonly dataSources?: readonly DataSourceDefinition[];
+  readonly modelSources?: readonly ModelSourceDefinition[];
+}
+
+export interface Logger {
+  debug(message: string): void;
+  info(message: string): void;
+  warn(message: string): void;
+}
+
+/** Progress of the running pass: `total` units of work, `done` so far, and what is happening. */
+export interface ProgressReporter {
+  start(total: number, label?: string): void;
+  advance(units?: number, label?: string): void;
+}
+
+/** A deterministic random source seeded from the recipe, the pass id and the input. */
+export interface PassRandom {
+  /** Uniform in [0, 1). */
+  uniform(): number;
+  /** Standard normal. */
+  normal(): number;
+  /** Uniform 32-bit unsigned integer. */
+  nextUint32(): number;
+}
+
+/** Named arrays, as a data source yields them: one record per sample, keyed by input name. */
+export type DataRecord = Readonly<Record<string, Tensor>>;
+
+/** A recipe's named data (calibration, evaluation), read lazily. */
+export interface DataSet {
+  readonly name: string;
+  records(): AsyncIterable<DataRecord>;
+}
+
+/** Creates ONNX Runtime sessions for the recipe's target (implemented by the runtime). */
+export interface SessionFactory {
+  /** Runs `model` once per input record and returns its outputs (by output name). */
+  run(
+    model: import("../ir/model.js").Model,
+    inputs: readonly DataRecord[],
+    options?: { outputs?: readonly string[] },
+  ): Promise<DataRecord[]>;
+}
+
+export interface PassContext<Options> {
+  /** The pass's validated options with defaults filled in, frozen. */
+  readonly options: Readonly<Options>;
+  /** The id of this pass in the recipe (`int4`), and the pass it runs (`quantize/weight-only`). */
+  readonly stepId: string;
+  readonly passId: string;
+  readonly logger: Logger;
+  readonly progress: ProgressReporter;
+  readonly sessions: SessionFactory;
+  /** Named data sets from the recipe's `data:` section. */
+  data(name: string): DataSet;
+  readonly random: PassRandom;
+  /** Aborts when the user interrupts the run; check it between units of work. */
+  readonly signal: AbortSignal;
+  /** A folder for temporary files, removed after the pass. */
+  readonly scratchDir: string;
+  /** Resolves a path relative to the recipe file. */
+  resolve(path: string): string;
+}
+
+/** Statistics a pass reports (`nodes-fused: 12`), shown in the plan and the report. */
+export type PassStatistics = Record<string, number | string>;
+
+export interface PassResult {
+  readonly bundle: ModelBundle;
+  /** False when the pass found nothing to do (the output equals the input). */
+  readonly modified: boolean;
+  readonly statistics?: PassStatistics;
+}
+
+export interface PassRequirements {
+  /** Component names the bundle must have (default: any; most passes work on every component). */
+  readonly components?: readonly string[];
+  /** Minimum default-domain opset. */
+  readonly minOpset?: number;
+}
+
+export interface PassDefinition<Options = Record<string, unknown>> {
+  /** `namespace/kebab-name`, e.g. `quantize/weight-only`. */
+  readonly id: string;
+  readonly summary: string;
+  readonly description?: string;
+  readonly options: OptionsSchema;
+  readonly requires?: PassRequirements;
+  /** Op domains and versions the pass may add; the engine imports them and verifies nothing else appears. */
+  readonly introduces?: readonly { readonly domain: string; readonly version: number }[];
+  run(bundle: ModelBundle, context: PassContext<Options>): PassResult | Promise<PassResult>;
+}
+
+export interface MetricContext {
+  readonly sessions: SessionFactory;
+  readonly reference: ModelBundle;
+  data(name: string): DataSet;
+  readonly signal: AbortSignal;
+}
+
+export interface MetricDefinition<Options = Record<string, unknown>> {
+  /** `namespace/name`; its values are addressed in constraints as `<name>.<key>`. */
+  readonly id: string;
+  readonly summary: string;
+  readonly options: OptionsSchema;
+  measure(
+    candidate: ModelBundle,
+    context: MetricContext & { readonly options: Readonly<Options> },
+  ): Promise<Record<string, number>>;
+}
+
+export interface DataSourceDefinition<Options = Record<string, unknown>> {
+  /** The `use:` name in the recipe's `data:` section, e.g. `npz`. */
+  readonly id: string;
+  readonly summary: string;
+  readonly options: OptionsSchema;
+  open(options: Readonly<Options>, context: { resolve(path: string): string }): DataSet;
+}
+
+export interface ModelSourceDefinition {
+  /** The scheme before the colon in `model:`, e.g. `zoo` for `zoo:gpt2?size=tiny`. */
+  readonly scheme: string;
+  readonly summary: string;
+  load(
+    source: string,
+    context: { resolve(path: string): string; signal: AbortSignal },
+  ): Promise<ModelBundle>;
+}
