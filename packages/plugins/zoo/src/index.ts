@@ -1,5 +1,24 @@
 export { type BuiltZooModel, buildZooModel, buildZooSource, findZooModel } from "./build.js";
 export { parseAssignments, parseZooSource, resolveConfig } from "./config.js";
+export { exactNoisePrediction } from "./models/gmm-analytic.js";
+export { type GmmDiffusionConfig, gmmDiffusion } from "./models/gmm-diffusion.js";
+export { type GmmMetadata, readGmmMetadata } from "./models/gmm-metadata.js";
+export { type GaussianMixture, marginalLogDensity, sampleMarginal } from "./models/gmm-mixture.js";
+export {
+  meanLogLikelihood,
+  type SlicedWassersteinOptions,
+  slicedWasserstein,
+} from "./models/gmm-quality.js";
+export {
+  type Denoiser,
+  inferenceTimesteps,
+  type SamplerOptions,
+  sampleDdim,
+} from "./models/gmm-sampler.js";
+export { type NoiseSchedule, noiseSchedule } from "./models/gmm-schedule.js";
+export { llama } from "./models/llama.js";
+export type { LlamaConfig } from "./models/llama-config.js";
+export { default } from "./plugin.js";
 export { Rng } from "./random.js";
 export { zooModels } from "./registry.js";
 export { type ConfigKey, type ConfigValue, defineZooModel, type ZooModel } from "./zoo-model.js";

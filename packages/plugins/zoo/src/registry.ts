@@ -1,5 +1,6 @@
+import { gmmDiffusion } from "./models/gmm-diffusion.js";
 import { llama } from "./models/llama.js";
 import type { ZooModel } from "./zoo-model.js";
 
 /** Every model of the zoo, in the order `lathe zoo list` shows them. */
-export const zooModels: readonly ZooModel[] = [llama];
+export const zooModels: readonly ZooModel[] = [llama, gmmDiffusion];
