@@ -16,6 +16,8 @@ export {
   sampleDdim,
 } from "./models/gmm-sampler.js";
 export { type NoiseSchedule, noiseSchedule } from "./models/gmm-schedule.js";
+export { gpt2 } from "./models/gpt2.js";
+export type { Gpt2Config } from "./models/gpt2-config.js";
 export { llama } from "./models/llama.js";
 export type { LlamaConfig } from "./models/llama-config.js";
 export { default } from "./plugin.js";
