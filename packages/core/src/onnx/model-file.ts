@@ -231,8 +231,9 @@ function writeExternalData(
     for (const tensor of initializerTensors(model)) {
       const length = tensor.byteLength;
       if (length < threshold || placements.has(tensor)) continue;
-      const aligned = length >= 4096 ? alignUp(offset, 4096) : alignUp(offset, 16);
-      if (fd === undefined || (aligned + length > maxFileBytes && offset > 0)) {
+      // Page-aligned offsets let runtimes map large tensors straight from the file.
+      const alignment = length >= 4096 ? 4096 : 16;
+      if (fd === undefined || (alignUp(offset, alignment) + length > maxFileBytes && offset > 0)) {
         closeCurrent();
         location = files.length === 0 ? firstLocation : `${firstLocation}.${files.length}`;
         const final = resolve(dirname(target), location);
@@ -240,7 +241,7 @@ function writeExternalData(
         files.push({ path: final, bytes: 0 });
         offset = 0;
       }
-      const start = length >= 4096 ? alignUp(offset, 4096) : alignUp(offset, 16);
+      const start = alignUp(offset, alignment);
       writeAll(fd, tensor.readBytesOnce(), start);
       placements.set(tensor, { location, offset: start, length });
       offset = start + length;
