@@ -1,10 +1,11 @@
 import { Command, Flags } from "@oclif/core";
-import { errorJson, renderError } from "./error-output.js";
+import { errorJson, exitCode, renderError } from "./error-output.js";
 
 /**
  * The base of every `lathe` command: a `--verbose` flag and one way to report failures.
- * A LatheError prints its own text (what, where, hint) and exits with code 1, without a stack
- * trace; any other error is reported as a bug, with the stack under `--verbose` or `DEBUG`.
+ * A LatheError prints its own text (what, where, hint) without a stack trace; any other error is
+ * reported as a bug, with the stack under `--verbose` or `DEBUG`. Exit codes: 0 success, 1 a
+ * failure, 2 an invalid recipe (every problem is printed) or a usage error (oclif's own).
  */
 export abstract class BaseCommand extends Command {
   static override baseFlags = {
@@ -17,7 +18,7 @@ export abstract class BaseCommand extends Command {
   protected override async catch(error: Error & { exitCode?: number }): Promise<unknown> {
     // oclif's own errors (bad flags, a missing argument, this.exit) already read well.
     if ("oclif" in error) return super.catch(error);
-    process.exitCode = 1;
+    process.exitCode = exitCode(error);
     if (this.jsonEnabled()) this.logJson({ error: errorJson(error) });
     else process.stderr.write(`${renderError(error, this.verbose())}\n`);
     return undefined;

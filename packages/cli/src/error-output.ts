@@ -1,6 +1,11 @@
 /** How a failed command reads in a terminal and in `--json` output. */
 
-import { isLatheError } from "@lathe/core";
+import { isLatheError, type RecipeDiagnostic } from "@lathe/core";
+
+/** 2 for a recipe that does not validate, 1 for every other failure. */
+export function exitCode(error: unknown): number {
+  return isLatheError(error) && error.code === "RECIPE_INVALID" ? 2 : 1;
+}
 
 /** A Lathe error as `format()` writes it (what, where, hint); anything else as a bug to report. */
 export function renderError(error: unknown, verbose: boolean): string {
@@ -17,6 +22,8 @@ export interface ErrorJson {
   message: string;
   where?: string;
   hint?: string;
+  /** Every problem of an invalid recipe (code RECIPE_INVALID). */
+  diagnostics?: readonly RecipeDiagnostic[];
 }
 
 /** The `error` object printed by `--json` commands when they fail. */
@@ -27,6 +34,7 @@ export function errorJson(error: unknown): ErrorJson {
       message: error.message,
       ...(error.where === undefined ? {} : { where: error.where }),
       ...(error.hint === undefined ? {} : { hint: error.hint }),
+      ...("diagnostics" in error ? { diagnostics: error.diagnostics as RecipeDiagnostic[] } : {}),
     };
   }
   return { code: "INTERNAL", message: error instanceof Error ? error.message : String(error) };

@@ -124,4 +124,117 @@ export const errors = {
     new LatheError("IR_MISUSE", detail, {
       hint: "this is a bug in the calling code (a pass or plugin), not in the model",
     }),
+  pluginContract: (plugin: string, part: string, detail: string, hint?: string) =>
+    new LatheError("PLUGIN_CONTRACT", `Plugin author: ${plugin}: ${part} ${detail}`, {
+      where: plugin,
+      hint: hint ?? "see docs/plugins.md for the plugin contract; this is a bug in the plugin",
+    }),
+  pluginApiMismatch: (plugin: string, wants: number, supported: number, version: string) =>
+    new LatheError(
+      "PLUGIN_API_MISMATCH",
+      `plugin ${plugin} was written for Lathe plugin API ${wants}, but this Lathe (${version}) implements plugin API ${supported}`,
+      {
+        where: plugin,
+        hint:
+          wants > supported
+            ? `the plugin needs a newer Lathe, one that implements plugin API ${wants}: upgrade @lathe/cli`
+            : `the plugin needs an older Lathe (plugin API ${wants}): install a version of ${plugin} written for plugin API ${supported}, or ask its author to update it`,
+      },
+    ),
+  pluginNotFound: (specifier: string, where: string, hint: string) =>
+    new LatheError("PLUGIN_NOT_FOUND", `cannot find plugin "${specifier}"`, { where, hint }),
+  pluginLoadFailed: (specifier: string, where: string, cause: unknown) =>
+    new LatheError(
+      "PLUGIN_LOAD_FAILED",
+      `plugin "${specifier}" failed to load: ${cause instanceof Error ? cause.message : String(cause)}`,
+      {
+        where,
+        hint: "the plugin's module threw while it was imported; run with --verbose for its stack",
+        cause,
+      },
+    ),
+  unknownPass: (where: string, step: string, pass: string, hint: string) =>
+    new LatheError(
+      "PASS_UNKNOWN",
+      `step "${step}" uses pass "${pass}", which no loaded plugin defines`,
+      {
+        where,
+        hint,
+      },
+    ),
+  passNotLoaded: (pass: string, hint: string) =>
+    new LatheError("PASS_UNKNOWN", `no loaded plugin defines pass "${pass}"`, { hint }),
+  stepInputUnknown: (where: string, step: string, input: string, hint: string) =>
+    new LatheError(
+      "STEP_INPUT_UNKNOWN",
+      `step "${step}" reads "${input}", which is not a step of this recipe`,
+      {
+        where,
+        hint,
+      },
+    ),
+  stepIdReserved: (where: string, id: string) =>
+    new LatheError(
+      "STEP_ID_RESERVED",
+      `"${id}" cannot be a step id: input: ${id} means the recipe's input`,
+      {
+        where,
+        hint: "rename the step",
+      },
+    ),
+  stepCycle: (where: string, cycle: readonly string[]) =>
+    new LatheError("STEP_CYCLE", `the steps read each other in a cycle: ${cycle.join(" → ")}`, {
+      where,
+      hint: "a step can only read a step that does not read it back; fix the input: of one of them",
+    }),
+  passRequirement: (where: string, step: string, pass: string, detail: string) =>
+    new LatheError(
+      "PASS_REQUIREMENT",
+      `step "${step}" (${pass}) cannot run on its input: ${detail}`,
+      {
+        where,
+        hint: "point the step's input: at a model that has what the pass requires, or use another pass",
+      },
+    ),
+  passFailed: (
+    where: string,
+    step: string,
+    pass: string,
+    plugin: string,
+    cause: unknown,
+    reproducer: string,
+  ) =>
+    new LatheError(
+      "PASS_FAILED",
+      `step "${step}" (pass ${pass} of ${plugin}) failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+      {
+        where,
+        hint: `a reproducer (input reference and recipe slice) is in ${reproducer}; run with --verbose for the plugin's stack`,
+        cause,
+      },
+    ),
+  runInterrupted: (step: string | undefined) =>
+    new LatheError(
+      "INTERRUPTED",
+      step === undefined
+        ? "the run was interrupted"
+        : `the run was interrupted during step "${step}"`,
+      { hint: "finished steps are cached: run the recipe again to resume" },
+    ),
+  onlyStepInvalid: (where: string, step: string, detail: string, hint: string) =>
+    new LatheError("ONLY_STEP_INVALID", `--only ${step}: ${detail}`, { where, hint }),
+  modelSourceUnknown: (where: string, source: string, scheme: string, known: readonly string[]) =>
+    new LatheError(
+      "MODEL_SOURCE_UNKNOWN",
+      `no loaded plugin provides model source "${scheme}:" (in "${source}")`,
+      {
+        where,
+        hint:
+          known.length > 0
+            ? `known model sources: ${known.map((k) => `${k}:`).join(", ")}; or add the plugin that provides it to plugins:`
+            : "add the plugin that provides it to plugins:",
+      },
+    ),
+  dataUnknown: (where: string, name: string, detail: string, hint: string) =>
+    new LatheError("DATA_UNKNOWN", `data "${name}": ${detail}`, { where, hint }),
 } as const;

@@ -9,6 +9,8 @@ export { errors, isLatheError, LatheError, type LatheErrorOptions } from "./diag
 export * from "./inspect/index.js";
 export * from "./ir/index.js";
 export * from "./onnx/index.js";
+export * from "./pipeline/index.js";
 export * from "./plugin/index.js";
 export * from "./recipe/index.js";
 export { closestMatch } from "./suggest.js";
+export { LATHE_VERSION } from "./version.js";

@@ -5,5 +5,6 @@ export {
   definePass,
   definePlugin,
 } from "./define.js";
+export { checkPlugin, type LoadPluginsOptions, loadPlugins } from "./load.js";
 export { PluginRegistry, type Registered } from "./registry.js";
 export * from "./types.js";

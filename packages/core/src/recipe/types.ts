@@ -45,9 +45,13 @@ export interface DataSpec {
 export interface StepSpec {
   /** The pass, `namespace/name`. */
   readonly use: string;
-  /** The step whose output this step reads; default: the previous step (the input for the first). */
+  /**
+   * The step whose output this step reads, or `model` for the recipe's input; default: the
+   * previous step (the input for the first).
+   */
   readonly input?: string;
   readonly options: Readonly<Record<string, unknown>>;
+  /** false skips the step: it passes its input through to the steps that read it. */
   readonly enabled: boolean;
 }
 

@@ -1,0 +1,9 @@
+import type { Plugin } from "@lathe/core";
+import zooPlugin from "@lathe/plugin-zoo";
+
+/**
+ * The plugins the CLI ships and loads for every recipe, before the recipe's own `plugins:`
+ * (the core cannot import them: they depend on it). `recipe.schema.json` at the repository root
+ * is generated from these; regenerate it with `pnpm lathe schema -o recipe.schema.json`.
+ */
+export const builtinPlugins: readonly Plugin[] = [zooPlugin];

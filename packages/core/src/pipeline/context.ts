@@ -1,0 +1,98 @@
+import { dirname, resolve } from "node:path";
+import { errors } from "../diagnostics.js";
+import type { PluginRegistry } from "../plugin/registry.js";
+import type {
+  DataSet,
+  Logger,
+  PassContext,
+  ProgressReporter,
+  SessionFactory,
+} from "../plugin/types.js";
+import type { Recipe } from "../recipe/types.js";
+import type { PipelineEvent } from "./events.js";
+import type { PlannedStep } from "./plan.js";
+import { createPassRandom } from "./random.js";
+
+export interface ContextParts {
+  readonly recipe: Recipe;
+  readonly registry: PluginRegistry;
+  readonly step: PlannedStep;
+  /** The digest of the step's input, which seeds the random source with the recipe seed. */
+  readonly inputDigest: string;
+  readonly signal: AbortSignal;
+  readonly scratchDir: string;
+  readonly sessions: SessionFactory;
+  readonly emit: (event: PipelineEvent) => void;
+}
+
+/** What a pass sees while it runs; options are a frozen copy, so a pass cannot change the recipe. */
+export function createPassContext(parts: ContextParts): PassContext<Record<string, unknown>> {
+  const { recipe, registry, step, emit } = parts;
+  const baseDir = dirname(recipe.file);
+  const resolvePath = (path: string) => resolve(baseDir, path);
+  const log =
+    (level: "debug" | "info" | "warn") =>
+    (message: string): void =>
+      emit({ type: "step-log", step: step.id, level, message });
+  const logger: Logger = { debug: log("debug"), info: log("info"), warn: log("warn") };
+  let done = 0;
+  let total = 0;
+  const progress: ProgressReporter = {
+    start(units, label) {
+      total = units;
+      done = 0;
+      emit({ type: "step-progress", step: step.id, done, total, ...(label ? { label } : {}) });
+    },
+    advance(units = 1, label) {
+      done = Math.min(total, done + units);
+      emit({ type: "step-progress", step: step.id, done, total, ...(label ? { label } : {}) });
+    },
+  };
+  const where = `${recipe.file} (passes.${step.id})`;
+  const data = (name: string): DataSet => {
+    const spec = recipe.data[name];
+    if (!spec) {
+      const known = Object.keys(recipe.data);
+      throw errors.dataUnknown(
+        where,
+        name,
+        `pass ${step.passId} asked for it, but the recipe's data: section has no such entry`,
+        known.length > 0 ? `data in this recipe: ${known.join(", ")}` : `add "${name}" under data:`,
+      );
+    }
+    const source = registry.dataSources.get(spec.use);
+    if (!source) {
+      const known = [...registry.dataSources.keys()];
+      throw errors.dataUnknown(
+        `${recipe.file} (data.${name}.use)`,
+        name,
+        `uses data source "${spec.use}", which no loaded plugin provides`,
+        known.length > 0
+          ? `data sources: ${known.join(", ")}`
+          : "no data sources yet: none ship with Lathe so far; add a plugin that defines one to plugins:",
+      );
+    }
+    return source.definition.open(spec.options, { resolve: resolvePath });
+  };
+  return {
+    options: deepFreeze(structuredClone(step.options)) as Readonly<Record<string, unknown>>,
+    stepId: step.id,
+    passId: step.passId,
+    logger,
+    progress,
+    sessions: parts.sessions,
+    data,
+    random: createPassRandom(recipe.seed, step.passId, parts.inputDigest),
+    signal: parts.signal,
+    scratchDir: parts.scratchDir,
+    resolve: resolvePath,
+  };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,47 @@
+import { InferenceSession, Tensor as OrtTensor } from "onnxruntime-node";
+
+/**
+ * Runs a causal LM (zoo llama: input_ids, attention_mask, position_ids) on a batch of two
+ * two-token sequences, as the test plugin's probe feeds it: ones, and positions 0, 1.
+ */
+export async function runLm(model: Uint8Array | string): Promise<Float32Array> {
+  const session =
+    typeof model === "string"
+      ? await InferenceSession.create(model)
+      : await InferenceSession.create(model);
+  try {
+    const feeds: Record<string, OrtTensor> = {};
+    for (const name of session.inputNames) {
+      const values = name.includes("position") ? [0n, 1n, 0n, 1n] : [1n, 1n, 1n, 1n];
+      feeds[name] = new OrtTensor("int64", BigInt64Array.from(values), [2, 2]);
+    }
+    const results = await session.run(feeds);
+    const logits = results.logits?.data;
+    if (!(logits instanceof Float32Array)) throw new Error("the model has no float32 logits");
+    return logits;
+  } finally {
+    await session.release();
+  }
+}
+
+/** erf to 1.5e-7 (Abramowitz and Stegun 7.1.26), for the exact (erf) form of Gelu. */
+export function erf(x: number): number {
+  const sign = Math.sign(x);
+  const t = 1 / (1 + 0.3275911 * Math.abs(x));
+  const poly =
+    t *
+    (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+  return sign * (1 - poly * Math.exp(-x * x));
+}
+
+export function gelu(x: number): number {
+  return 0.5 * x * (1 + erf(x / Math.SQRT2));
+}
+
+/** The largest absolute difference between two arrays of the same length. */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`lengths differ: ${a.length} vs ${b.length}`);
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
+  return max;
+}
