@@ -6,7 +6,10 @@ import { type ModelBundle, singleModelBundle } from "../bundle.js";
 import { BUNDLE_MANIFEST, loadBundle } from "../bundle-file.js";
 import { errors, LatheError } from "../diagnostics.js";
 import type { Model } from "../ir/model.js";
+import { modelToProto } from "../onnx/encode.js";
+import { ModelProtoSchema } from "../onnx/generated/onnx_pb.js";
 import { loadModel } from "../onnx/model-file.js";
+import { encodeToSink } from "../onnx/proto-writer.js";
 import type { PluginRegistry } from "../plugin/registry.js";
 import { modelSourceScheme } from "../recipe/paths.js";
 import type { Recipe } from "../recipe/types.js";
@@ -45,9 +48,12 @@ export async function openRecipeInput(
           ...registry.modelSources.keys(),
         ]);
       }
-      const { name, version } = source.plugin.meta;
+      // Hash what the source built, not its name: a plugin may change its models without a
+      // version bump, and a stale cache hit would be silently wrong.
+      const loaded = await source.definition.load(text, context);
       return {
-        digest: canonicalHash({ source: text, plugin: { name, version } }),
+        digest: bundleDigest(loaded),
+        loaded,
         reload: () => source.definition.load(text, context),
       };
     }
@@ -167,5 +173,18 @@ async function filesDigest(root: string, files: readonly string[]): Promise<stri
 export async function sha256File(file: string): Promise<string> {
   const hash = createHash("sha256");
   for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+/** sha256 over every component's canonical encoding (streamed, never held whole) and the metadata. */
+function bundleDigest(bundle: ModelBundle): string {
+  const hash = createHash("sha256");
+  for (const name of [...bundle.components.keys()].sort()) {
+    hash.update(`component:${name}\n`);
+    encodeToSink(ModelProtoSchema, modelToProto(bundle.components.get(name)!), {
+      write: (bytes) => hash.update(bytes),
+    });
+  }
+  hash.update(canonicalHash(bundle.metadata));
   return hash.digest("hex");
 }
