@@ -1,5 +1,5 @@
-import { createRequire } from "node:module";
 import { encodeModel, isLatheError, type Model, singleModelBundle, Tensor } from "@lathe/core";
+import type * as ort from "onnxruntime-node";
 import { beforeAll, describe, expect, it } from "vitest";
 import { exactNoisePrediction } from "../src/models/gmm-analytic.js";
 import { type GmmDiffusionConfig, gmmDiffusion } from "../src/models/gmm-diffusion.js";
@@ -9,23 +9,9 @@ import { meanLogLikelihood, slicedWasserstein } from "../src/models/gmm-quality.
 import { type Denoiser, inferenceTimesteps, sampleDdim } from "../src/models/gmm-sampler.js";
 import { noiseSchedule } from "../src/models/gmm-schedule.js";
 import { Rng } from "../src/random.js";
-
-// The zoo does not depend on onnxruntime-node; @lathe/core does, so resolve it from there.
-const ort = createRequire(new URL("../../../core/package.json", import.meta.url))(
-  "onnxruntime-node",
-) as Ort;
-
-interface OrtTensor {
-  readonly dims: readonly number[];
-  readonly data: Float32Array;
-}
-interface OrtSession {
-  run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>>;
-}
-interface Ort {
-  InferenceSession: { create(model: Uint8Array): Promise<OrtSession> };
-  Tensor: new (type: "float32", data: Float32Array, dims: readonly number[]) => OrtTensor;
-}
+import { dimsOf } from "./helpers/graph.js";
+import { maxAbsDiff } from "./helpers/numbers.js";
+import { createSession, float32, floatOutput } from "./helpers/ort.js";
 
 const SEED = 7;
 const tiny = gmmDiffusion.presets.tiny;
@@ -38,29 +24,19 @@ function build(overrides: Partial<GmmDiffusionConfig> = {}, seed = SEED) {
 }
 
 /** The model as an ε-predictor: `timesteps` has one entry per row, or one for all rows. */
-function ortDenoiser(session: OrtSession, dim: number): Denoiser {
+function ortDenoiser(session: ort.InferenceSession, dim: number): Denoiser {
   return async (sample, timesteps) => {
     const out = await session.run({
-      sample: new ort.Tensor("float32", sample, [sample.length / dim, dim]),
-      timestep: new ort.Tensor("float32", Float32Array.from(timesteps), [timesteps.length]),
+      sample: float32(sample, [sample.length / dim, dim]),
+      timestep: float32(Float32Array.from(timesteps), [timesteps.length]),
     });
-    const noisePred = out.out_sample;
-    if (!noisePred) throw new Error("the model has no `out_sample` output");
-    expect(noisePred.dims).toEqual([sample.length / dim, dim]);
-    return noisePred.data;
+    expect(out.out_sample?.dims).toEqual([sample.length / dim, dim]);
+    return floatOutput(out, "out_sample");
   };
 }
 
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let max = 0;
-  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs((a[i] ?? 0) - (b[i] ?? 0)));
-  return max;
-}
-
-function dimsOf(model: Model, name: string) {
-  const value = [...model.graph.inputs, ...model.graph.outputs].find((v) => v.name === name);
-  return value?.type?.kind === "tensor" ? value.type.shape?.dims : undefined;
+function dimsOfPort(model: Model, name: string) {
+  return dimsOf([...model.graph.inputs, ...model.graph.outputs].find((v) => v.name === name));
 }
 
 /** Points drawn exactly from p_t, one timestep per row, cycling through `timesteps`. */
@@ -79,22 +55,24 @@ const TIMESTEPS = [0, 1, 2, 10, 100, 500, 900, 990, 998, 999];
 
 describe("zoo gmm-diffusion", () => {
   let tinyModel: ReturnType<typeof build>;
-  let tinySession: OrtSession;
+  let tinySession: ort.InferenceSession;
 
   beforeAll(async () => {
     tinyModel = build();
-    tinySession = await ort.InferenceSession.create(encodeModel(tinyModel.model));
+    tinySession = await createSession(tinyModel.model);
   });
 
   it("builds tiny as torch.onnx.export writes the module, with UNet-export names", () => {
     const { model } = tinyModel;
     expect(model.producerName).toBe("pytorch");
+    // torch ≤ 2.0 names the graph torch_jit (main_graph from 2.1)
+    expect([model.producerVersion, model.graph.name]).toEqual(["2.0.1", "torch_jit"]);
     expect(model.opset()).toBe(14);
     expect(model.graph.inputs.map((v) => v.name)).toEqual(["sample", "timestep"]);
-    expect(dimsOf(model, "sample")).toEqual(["batch_size", 2]);
-    expect(dimsOf(model, "timestep")).toEqual(["steps"]);
+    expect(dimsOfPort(model, "sample")).toEqual(["batch_size", 2]);
+    expect(dimsOfPort(model, "timestep")).toEqual(["steps"]);
     expect(model.graph.outputs.map((v) => v.name)).toEqual(["out_sample"]);
-    expect(dimsOf(model, "out_sample")).toEqual(["batch_size", 2]);
+    expect(dimsOfPort(model, "out_sample")).toEqual(["batch_size", 2]);
     const shapes = Object.fromEntries(
       [...model.graph.initializers].map(([name, v]) => [name, v.constValue?.dims]),
     );
@@ -196,7 +174,7 @@ describe("zoo gmm-diffusion", () => {
     },
   ] as const)("predicts the analytic ε̂ within 1e-4 for $name", async ({ overrides }) => {
     const built = build(overrides);
-    const session = await ort.InferenceSession.create(encodeModel(built.model));
+    const session = await createSession(built.model);
     const { samples, rows, alphaBars } = pointsAt(built, TIMESTEPS, 16);
     const got = await ortDenoiser(session, built.mixture.dim)(samples, rows);
     expect(maxAbsDiff(got, exactNoisePrediction(built.mixture, samples, alphaBars))).toBeLessThan(

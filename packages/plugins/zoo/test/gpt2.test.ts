@@ -1,29 +1,12 @@
-import { createRequire } from "node:module";
-import { DataType, encodeModel, isLatheError, type Model, type Node, Tensor } from "@lathe/core";
+import { DataType, type Model, type Node } from "@lathe/core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { gpt2 } from "../src/models/gpt2.js";
 import type { Gpt2Config } from "../src/models/gpt2-config.js";
-
-// The zoo does not depend on onnxruntime-node; @lathe/core does, so resolve it from there.
-const ort = createRequire(new URL("../../../core/package.json", import.meta.url))(
-  "onnxruntime-node",
-) as Ort;
-
-interface OrtTensor {
-  readonly dims: readonly number[];
-  readonly data: Float32Array | BigInt64Array;
-}
-interface OrtSession {
-  run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>>;
-}
-interface Ort {
-  InferenceSession: { create(model: Uint8Array): Promise<OrtSession> };
-  Tensor: new (
-    type: "int64" | "float32",
-    data: BigInt64Array | Float32Array,
-    dims: readonly number[],
-  ) => OrtTensor;
-}
+import { arange, CausalLm, cacheNames, ones } from "./helpers/causal-lm.js";
+import { constantTensor, dimsOf, floats, node, parentPath, scopeOps } from "./helpers/graph.js";
+import { maxAbsDiff, std } from "./helpers/numbers.js";
+import { createSession, floatOutput, int64 } from "./helpers/ort.js";
+import { buildError, expectDeterministic, expectOutlierNorms } from "./helpers/zoo.js";
 
 const tiny = gpt2.presets.tiny;
 const { layers, heads, vocab, hidden } = tiny;
@@ -36,62 +19,13 @@ function build(overrides: Partial<Gpt2Config> = {}, seed = SEED): Model {
   return model;
 }
 
-const int64 = (rows: readonly (readonly number[])[]) =>
-  new ort.Tensor("int64", BigInt64Array.from(rows.flat(), BigInt), [
-    rows.length,
-    rows[0]?.length ?? 0,
-  ]);
-const ones = (batch: number, length: number) =>
-  Array.from({ length: batch }, () => Array<number>(length).fill(1));
-const arange = (batch: number, from: number, length: number) =>
-  Array.from({ length: batch }, () => Array.from({ length }, (_, i) => from + i));
-const emptyPast = (batch: number) =>
-  new ort.Tensor("float32", new Float32Array(0), [batch, heads, 0, headDim]);
-
-/** `past_key_values.0.key`, `past_key_values.0.value`, … (or the `present` names). */
-const cacheNames = (prefix: string) =>
-  Array.from({ length: layers }, (_, i) => [`${prefix}.${i}.key`, `${prefix}.${i}.value`]).flat();
-
-/** Logits of the last position of each row, [batch][vocab]. */
-function lastLogits(logits: OrtTensor): Float32Array[] {
-  const [batch = 0, length = 0] = logits.dims;
-  const data = logits.data as Float32Array;
-  return Array.from({ length: batch }, (_, b) =>
-    data.slice(((b + 1) * length - 1) * vocab, (b + 1) * length * vocab),
-  );
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let max = 0;
-  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs((a[i] ?? 0) - (b[i] ?? 0)));
-  return max;
-}
-
-function argmax(values: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if ((values[i] ?? 0) > (values[best] ?? 0)) best = i;
-  return best;
-}
-
 describe("zoo gpt2", () => {
-  let prefill: OrtSession;
-  let cached: OrtSession;
+  let lm: CausalLm;
 
   beforeAll(async () => {
-    prefill = await ort.InferenceSession.create(encodeModel(build()));
-    cached = await ort.InferenceSession.create(encodeModel(build({ kvCache: true })));
+    const shape = { layers, vocab, cacheHeads: heads, headDim };
+    lm = await CausalLm.create(shape, build(), build({ kvCache: true }));
   });
-
-  const runPrefill = async (ids: number[][], positions?: number[][], mask?: number[][]) => {
-    const [batch, length] = [ids.length, ids[0]?.length ?? 0];
-    const out = await prefill.run({
-      input_ids: int64(ids),
-      attention_mask: int64(mask ?? ones(batch, length)),
-      position_ids: int64(positions ?? arange(batch, 0, length)),
-    });
-    return out.logits as OrtTensor;
-  };
 
   it("builds tiny with Optimum's inputs, outputs, names and opset", () => {
     const model = build();
@@ -106,7 +40,7 @@ describe("zoo gpt2", () => {
       "position_ids",
     ]);
     expect(model.graph.outputs.map((v) => v.name)).toEqual(["logits"]);
-    expect(dimsOf(model.graph.outputs[0]?.type)).toEqual(["batch_size", "sequence_length", vocab]);
+    expect(dimsOf(model.graph.outputs[0])).toEqual(["batch_size", "sequence_length", vocab]);
 
     // Parameters under their state-dict names, in state-dict order, used as stored.
     const initializers = [...model.graph.initializers.keys()];
@@ -134,21 +68,21 @@ describe("zoo gpt2", () => {
     const withCache = build({ kvCache: true });
     expect(withCache.graph.inputs.map((v) => v.name)).toEqual([
       "input_ids",
-      ...cacheNames("past_key_values"),
+      ...cacheNames("past_key_values", layers),
       "attention_mask",
       "position_ids",
     ]);
     expect(withCache.graph.outputs.map((v) => v.name)).toEqual([
       "logits",
-      ...cacheNames("present"),
+      ...cacheNames("present", layers),
     ]);
-    expect(dimsOf(withCache.graph.inputs[1]?.type)).toEqual([
+    expect(dimsOf(withCache.graph.inputs[1])).toEqual([
       "batch_size",
       heads,
       "past_sequence_length",
       headDim,
     ]);
-    expect(dimsOf(withCache.graph.outputs[1]?.type)).toEqual([
+    expect(dimsOf(withCache.graph.outputs[1])).toEqual([
       "batch_size",
       heads,
       "past_sequence_length + 1",
@@ -161,29 +95,26 @@ describe("zoo gpt2", () => {
       [1, 17, 300, 42, 999],
       [5, 6, 7, 8, 9],
     ];
-    const logits = await runPrefill(ids);
-    expect(logits.dims).toEqual([2, 5, vocab]);
-    const data = logits.data as Float32Array;
+    const data = await lm.logits(ids);
     expect(data.every(Number.isFinite)).toBe(true);
     expect(maxAbsDiff(data.subarray(0, vocab), data.subarray(vocab, 2 * vocab))).toBeGreaterThan(
       1e-3,
     );
 
-    const feeds: Record<string, OrtTensor> = {
+    const out = await lm.cached.run({
       input_ids: int64(ids),
       attention_mask: int64(ones(2, 5)),
       position_ids: int64(arange(2, 0, 5)),
-    };
-    for (const name of cacheNames("past_key_values")) feeds[name] = emptyPast(2);
-    const out = await cached.run(feeds);
+      ...lm.emptyPasts(2),
+    });
     expect(out.logits?.dims).toEqual([2, 5, vocab]);
-    for (const name of cacheNames("present"))
+    for (const name of cacheNames("present", layers))
       expect(out[name]?.dims).toEqual([2, heads, 5, headDim]);
   });
 
   it("computes GPT-2: logits equal a direct TypeScript forward pass", async () => {
     const model = build({ outliers: 2 });
-    const session = await ort.InferenceSession.create(encodeModel(model));
+    const session = await createSession(model);
     const ids = [7, 123, 999, 4, 56];
     const out = await session.run({
       input_ids: int64([ids]),
@@ -191,29 +122,15 @@ describe("zoo gpt2", () => {
       position_ids: int64(arange(1, 0, ids.length)),
     });
     const expected = referenceLogits(model, ids);
-    expect(maxAbsDiff(out.logits?.data as Float32Array, expected)).toBeLessThan(1e-4);
+    expect(maxAbsDiff(floatOutput(out, "logits"), expected)).toBeLessThan(1e-4);
   });
 
   it("is causal: a later token never changes earlier logits", async () => {
-    const a = [[3, 14, 15, 92, 65, 35]];
-    const b = [[3, 14, 15, 92, 700, 35]];
-    const [la, lb] = [await runPrefill(a), await runPrefill(b)];
-    const [da, db] = [la.data as Float32Array, lb.data as Float32Array];
-    expect(maxAbsDiff(da.subarray(0, 4 * vocab), db.subarray(0, 4 * vocab))).toBeLessThan(1e-6);
-    expect(maxAbsDiff(da.subarray(4 * vocab), db.subarray(4 * vocab))).toBeGreaterThan(1e-3);
+    await lm.expectCausal([3, 14, 15, 92, 65, 35], 4, 700);
   });
 
   it("masks left padding as generate() feeds it", async () => {
-    const prompt = [11, 22, 33, 44];
-    const padded = [[500, 501, ...prompt]];
-    const mask = [[0, 0, 1, 1, 1, 1]];
-    const positions = [[1, 1, 0, 1, 2, 3]]; // cumsum(mask) - 1, pads filled with 1
-    const [paddedLast] = lastLogits(await runPrefill(padded, positions, mask));
-    const [alone] = lastLogits(await runPrefill([prompt]));
-    expect(maxAbsDiff(paddedLast ?? [], alone ?? [])).toBeLessThan(1e-4);
-    // Not vacuous: attending to the pad tokens changes the answer.
-    const [unmasked] = lastLogits(await runPrefill(padded, positions));
-    expect(maxAbsDiff(unmasked ?? [], alone ?? [])).toBeGreaterThan(1e-3);
+    await lm.expectLeftPaddingMasked([11, 22, 33, 44], [500, 501]);
   });
 
   it("agrees with itself through the KV cache: greedy decode of 8 tokens", async () => {
@@ -222,46 +139,7 @@ describe("zoo gpt2", () => {
       [1, 9, 88, 777, 31],
     ];
     const steps = 8;
-    const batch = prompts.length;
-
-    // Reference: the prefill model re-reads the whole sequence every step.
-    const reference = prompts.map((p) => [...p]);
-    const referenceLogits: Float32Array[][] = [];
-    for (let step = 0; step < steps; step++) {
-      const last = lastLogits(await runPrefill(reference));
-      referenceLogits.push(last);
-      last.forEach((row, b) => {
-        reference[b]?.push(argmax(row));
-      });
-    }
-
-    // The cached model as Optimum drives it: the prompt with empty pasts, then one token a step.
-    const tokens = prompts.map((p) => [...p]);
-    let past: Record<string, OrtTensor> = {};
-    for (const name of cacheNames("past_key_values")) past[name] = emptyPast(batch);
-    let newIds = prompts;
-    for (let step = 0; step < steps; step++) {
-      const total = tokens[0]?.length ?? 0;
-      const pastLength = total - (newIds[0]?.length ?? 0);
-      const out = await cached.run({
-        input_ids: int64(newIds),
-        attention_mask: int64(ones(batch, total)),
-        position_ids: int64(arange(batch, pastLength, total - pastLength)),
-        ...past,
-      });
-      lastLogits(out.logits as OrtTensor).forEach((row, b) => {
-        expect(maxAbsDiff(row, referenceLogits[step]?.[b] ?? [])).toBeLessThan(1e-4);
-        tokens[b]?.push(argmax(row));
-      });
-      past = {};
-      for (const name of cacheNames("present")) {
-        const present = out[name] as OrtTensor;
-        expect(present.dims).toEqual([batch, heads, total, headDim]);
-        past[name.replace("present", "past_key_values")] = present;
-      }
-      newIds = tokens.map((t) => [t[t.length - 1] ?? 0]);
-    }
-    expect(tokens).toEqual(reference);
+    const referenceLogits = await lm.expectCacheAgreesWithPrefill(prompts, steps);
     // Not vacuous: every step sees a new position, so its logits differ from the last step's.
     for (let step = 1; step < steps; step++)
       expect(
@@ -270,11 +148,8 @@ describe("zoo gpt2", () => {
   });
 
   it("is deterministic from the seed", () => {
-    const first = encodeModel(build());
-    expect(Buffer.from(encodeModel(build())).equals(Buffer.from(first))).toBe(true);
-    const other = build({}, SEED + 1);
-    expect(Buffer.from(encodeModel(other)).equals(Buffer.from(first))).toBe(false);
-    expect(floats(other, "transformer.wte.weight")).not.toEqual(
+    expectDeterministic((seed) => build({}, seed), SEED);
+    expect(floats(build({}, SEED + 1), "transformer.wte.weight")).not.toEqual(
       floats(build(), "transformer.wte.weight"),
     );
   });
@@ -293,25 +168,15 @@ describe("zoo gpt2", () => {
     const channels = bundle.metadata.outlierChannels as number[];
     expect(channels).toHaveLength(3);
     const model = bundle.components.get("model") as Model;
-    for (let i = 0; i < layers; i++) {
-      for (const norm of ["ln_1", "ln_2"]) {
-        const weight = floats(model, `transformer.h.${i}.${norm}.weight`);
-        const large = [...weight.keys()].filter((c) => (weight[c] ?? 0) > 10);
-        expect(large).toEqual(channels);
-      }
-    }
+    const norms = Array.from({ length: layers }, (_, i) =>
+      ["ln_1", "ln_2"].map((norm) => `transformer.h.${i}.${norm}.weight`),
+    ).flat();
+    expectOutlierNorms(model, norms, channels);
     expect(floats(model, "transformer.ln_f.weight").every((w) => w === 1)).toBe(true);
   });
 
   it("rejects configs that cannot form a model, naming the key", () => {
-    const attempt = (overrides: Partial<Gpt2Config>) => {
-      try {
-        build(overrides);
-      } catch (error) {
-        return isLatheError(error) ? `${error.code} ${error.message}` : String(error);
-      }
-      return "built";
-    };
+    const attempt = (overrides: Partial<Gpt2Config>) => buildError(() => build(overrides));
     expect(attempt({ heads: 5 })).toMatch(/^ZOO_CONFIG_INVALID config key "heads"/);
     expect(attempt({ layers: 1.5 })).toMatch(/"layers": must be an integer/);
     expect(attempt({ outliers: 65 })).toMatch(/"outliers"/);
@@ -390,9 +255,8 @@ describe("zoo gpt2 graph shape (pinned to the exporter's pattern)", () => {
       "Constant", "Mul", "Constant", "Pow", "Constant", "Mul", "Add", "Constant", "Mul", "Tanh",
       "Constant", "Add", "Mul",
     ]);
-    const tanhScale = node(prefill, "/transformer/h.0/mlp/act/Constant_3");
-    const scale = tanhScale.attribute("value")?.value as Tensor;
-    expect(scale.toArray()[0]).toBeCloseTo(0.7978846, 6);
+    const tanhScale = constantTensor(node(prefill, "/transformer/h.0/mlp/act/Constant_3"));
+    expect(tanhScale.toArray()[0]).toBeCloseTo(0.7978846, 6);
   });
 
   it("matches the paths of a real export and of onnxruntime's GPT-2 fusion", () => {
@@ -437,7 +301,7 @@ describe("zoo gpt2 graph shape (pinned to the exporter's pattern)", () => {
 
   it("writes the causal buffer as a lower-triangular bool constant", () => {
     const slice = node(prefill, "/transformer/h.0/attn/Slice_3");
-    const table = slice.inputs[0]?.producer()?.attribute("value")?.value as Tensor;
+    const table = constantTensor(slice.inputs[0]?.producer());
     expect(table.dataType).toBe(DataType.BOOL);
     expect(table.dims).toEqual([1, 1, tiny.positions, tiny.positions]);
     const values = table.toArray() as Uint8Array;
@@ -497,55 +361,6 @@ function blockOps(model: Model): string[] {
   const start = nodes.indexOf(node(model, "/transformer/h.0/ln_1/Add_1"));
   const end = nodes.indexOf(node(model, "/transformer/h.0/Add"));
   return nodes.slice(start + 1, end + 1).map((n) => n.opType);
-}
-
-/** onnxruntime's `match_parent_path`: follows input `indices[i]` and expects `types[i]`. */
-function parentPath(start: Node, types: readonly string[], indices: readonly number[]): Node[] {
-  const path: Node[] = [];
-  let current = start;
-  types.forEach((type, i) => {
-    const parent = current.inputs[indices[i] ?? 0]?.producer();
-    expect(parent?.opType, `${types.slice(0, i + 1).join(" ← ")} from ${start.name}`).toBe(type);
-    current = parent as Node;
-    path.push(current);
-  });
-  return path;
-}
-
-function scopeOps(model: Model, scope: string): string[] {
-  return model.graph
-    .nodes()
-    .filter((n) => n.name.startsWith(scope))
-    .map((n) => n.opType);
-}
-
-function node(model: Model, name: string): Node {
-  const found = model.graph.nodes().find((n) => n.name === name);
-  if (!found) throw new Error(`no node ${name}`);
-  return found;
-}
-
-function dimsOf(type: unknown): unknown {
-  const t = type as { kind?: string; shape?: { dims: unknown[] } } | undefined;
-  return t?.kind === "tensor" ? t.shape?.dims : undefined;
-}
-
-function floats(model: Model, initializer: string): Float32Array {
-  const tensor = model.graph.initializers.get(initializer)?.constValue;
-  if (!(tensor instanceof Tensor) || tensor.dataType !== DataType.FLOAT)
-    throw new Error(`no float initializer ${initializer}`);
-  return tensor.toArray() as Float32Array;
-}
-
-function std(values: Float32Array): number {
-  let sum = 0;
-  let squares = 0;
-  for (const x of values) {
-    sum += x;
-    squares += x * x;
-  }
-  const mean = sum / values.length;
-  return Math.sqrt(squares / values.length - mean * mean);
 }
 
 /**

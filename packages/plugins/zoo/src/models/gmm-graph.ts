@@ -1,7 +1,7 @@
 import { createBuilder, DataType, type Model, Tensor, type Value } from "@lathe/core";
+import { TorchScriptWriter } from "../torchscript.js";
 import type { GaussianMixture } from "./gmm-mixture.js";
 import type { NoiseSchedule } from "./gmm-schedule.js";
-import { TorchScriptWriter } from "./llama-torchscript.js";
 
 /** The exporter this graph follows, op for op. */
 export const GMM_EXPORTER =
@@ -29,13 +29,12 @@ export function buildGmmDenoiser(mixture: GaussianMixture, schedule: NoiseSchedu
   const { dim, weights, means, variances } = mixture;
   const components = weights.length;
   const b = createBuilder({ opset: 14 });
-  b.graph.name = "main_graph";
-  const t = new TorchScriptWriter(b);
-  const buffer = (name: string, dims: number[], values: readonly number[]) =>
-    t.parameter(Tensor.fromArray(DataType.FLOAT, dims, values, { name }));
-
+  b.graph.name = "torch_jit"; // torch renamed it main_graph in 2.1
   const sample = b.input("sample", DataType.FLOAT, [BATCH, dim]);
   const timestep = b.input("timestep", DataType.FLOAT, [STEPS]);
+  const t = new TorchScriptWriter(b, b.graph.inputs.length);
+  const buffer = (name: string, dims: number[], values: readonly number[]) =>
+    t.parameter(Tensor.fromArray(DataType.FLOAT, dims, values, { name }));
   const alphasCumprod = buffer(
     "alphas_cumprod",
     [schedule.numTrainTimesteps],

@@ -1,7 +1,7 @@
 import { DataType, Tensor, type Value } from "@lathe/core";
+import type { TorchScriptWriter } from "../torchscript.js";
 import type { Gpt2Dims } from "./gpt2-config.js";
 import { conv1d } from "./gpt2-modules.js";
-import type { TorchScriptWriter } from "./gpt2-torchscript.js";
 
 /** torch.finfo(torch.float32).min, GPT-2's mask value. */
 export const FLOAT32_MIN = -3.4028234663852886e38;

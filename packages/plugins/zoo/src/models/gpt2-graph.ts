@@ -1,4 +1,5 @@
 import { type Builder, createBuilder, DataType, type Model, Tensor, type Value } from "@lathe/core";
+import { TorchScriptWriter } from "../torchscript.js";
 import {
   type AttentionParams,
   FLOAT32_MIN,
@@ -8,7 +9,6 @@ import {
 } from "./gpt2-attention.js";
 import { type Gpt2Dims, LAYER_NORM_EPSILON } from "./gpt2-config.js";
 import { conv1d, layerNorm, newGelu } from "./gpt2-modules.js";
-import { TorchScriptWriter } from "./gpt2-torchscript.js";
 import type { Gpt2Weights } from "./gpt2-weights.js";
 
 /** The exporter this graph follows, op for op. */

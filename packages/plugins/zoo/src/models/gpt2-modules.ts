@@ -1,5 +1,5 @@
 import type { Value } from "@lathe/core";
-import type { TorchScriptWriter } from "./gpt2-torchscript.js";
+import type { TorchScriptWriter } from "../torchscript.js";
 
 /** sqrt(2 / π), the constant of `NewGELUActivation`. */
 const GELU_TANH_SCALE = Math.sqrt(2 / Math.PI);

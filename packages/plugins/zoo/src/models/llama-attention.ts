@@ -1,8 +1,11 @@
 import { DataType, Tensor, type Value } from "@lathe/core";
+import { INT64_MAX, type TorchScriptWriter } from "../torchscript.js";
 import type { LlamaDims } from "./llama-config.js";
-import { INT64_MAX, type TorchScriptWriter } from "./llama-torchscript.js";
 
-/** The rotary caches, written once: the exporter's CSE merges every layer's identical buffer. */
+/**
+ * The rotary caches, written once: the exporter merges every layer's identical buffer into one
+ * module-less constant, as it does GPT-2's `bias` buffers.
+ */
 export interface RotaryCaches {
   cos: () => Value;
   sin: () => Value;
@@ -11,7 +14,7 @@ export interface RotaryCaches {
 /**
  * `LlamaRotaryEmbedding`'s non-persistent `cos_cached` / `sin_cached` buffers, [positions,
  * headDim], computed in float32 as transformers does. Not in the state dict, they are traced
- * as constants: `Constant` nodes where layer 0 first reads them.
+ * as constants: module-less `Constant`s (`onnx::Slice_<id>`) where layer 0 first reads them.
  */
 export function rotaryCaches(t: TorchScriptWriter, dims: LlamaDims): RotaryCaches {
   const { positions, headDim, ropeTheta } = dims;
@@ -30,7 +33,10 @@ export function rotaryCaches(t: TorchScriptWriter, dims: LlamaDims): RotaryCache
   const once = (values: Float32Array) => {
     let value: Value | undefined;
     return () => {
-      value ??= t.constant(Tensor.fromArray(DataType.FLOAT, [positions, headDim], values));
+      value ??= t.unscopedConstant(
+        Tensor.fromArray(DataType.FLOAT, [positions, headDim], values),
+        "Slice",
+      );
       return value;
     };
   };
@@ -90,18 +96,20 @@ export function llamaAttention(
 
     let kvLength = t.size(key, 2);
     if (past) kvLength = t.op("Add", [kvLength, t.size(past.key, 2)]);
+    // cos_cached[:seq_len].to(dtype=x.dtype), likewise sin: the same-type casts stay
     const [cos, sin] = t.in(`${scope}/rotary_emb`, () => [
-      t.slice(rotary.cos(), 0, 0, kvLength),
-      t.slice(rotary.sin(), 0, 0, kvLength),
+      t.castFloat(t.slice(rotary.cos(), 0, undefined, kvLength)),
+      t.castFloat(t.slice(rotary.sin(), 0, undefined, kvLength)),
     ]) as [Value, Value];
 
     // apply_rotary_pos_emb: cos[position_ids].unsqueeze(1), then x * cos + rotate_half(x) * sin
     const cosAt = t.unsqueeze(t.op("Gather", [cos, inputs.positionIds], { axis: 0 }), 1);
     const sinAt = t.unsqueeze(t.op("Gather", [sin, inputs.positionIds], { axis: 0 }), 1);
+    // rotate_half: x1 = x[..., : x.shape[-1] // 2]; x2 = x[..., x.shape[-1] // 2 :]
+    const half = (x: Value) => floorDivide(t, t.size(x, 3), 2);
     const rotate = (x: Value) => {
-      const half = t.op("Div", [t.size(x, 3), t.intScalar(2)]);
-      const x1 = t.slice(x, 3, 0, half);
-      const x2 = t.slice(x, 3, half, INT64_MAX);
+      const x1 = t.slice(x, 3, undefined, half(x));
+      const x2 = t.slice(x, 3, half(x), INT64_MAX);
       return t.op("Concat", [t.op("Neg", [x2]), x1], { axis: -1 });
     };
     const embed = (x: Value) => {
@@ -121,12 +129,23 @@ export function llamaAttention(
     const values = repeatKv(t, valueStates, groups);
     const scores = t.op("MatMul", [queryRotated, t.transpose(keys, [0, 1, 3, 2])]);
     const scaled = t.op("Div", [scores, t.floatScalar(Math.sqrt(headDim))]);
-    const probs = t.op("Softmax", [t.op("Add", [scaled, inputs.mask])], { axis: -1 });
+    // softmax(·, dtype=float32).to(query_states.dtype): the symbolic's cast, then the .to()
+    const softmax = t.op("Softmax", [t.op("Add", [scaled, inputs.mask])], { axis: -1 });
+    const probs = t.castFloat(t.castFloat(softmax));
     const context = t.transpose(t.op("MatMul", [probs, values]), [0, 2, 1, 3]);
     const merged = t.view(context, [batch, queryLength, hiddenSize]);
     const output = t.in(`${scope}/o_proj`, () => t.op("MatMul", [merged, weights.o]));
     return { output, present };
   });
+}
+
+/**
+ * A traced int's `// n`: torch 2.0 exports floor_divide as a truncating `Div` followed by a cast
+ * to int64 and one back to the operand's type (both int64 here, and kept).
+ */
+function floorDivide(t: TorchScriptWriter, x: Value, divisor: number): Value {
+  const quotient = t.op("Div", [x, t.intScalar(divisor)]);
+  return t.cast(t.cast(quotient, DataType.INT64), DataType.INT64);
 }
 
 /** `repeat_kv`: [b, kv, s, d] → [b, kv·groups, s, d] by unsqueeze, expand and reshape. */

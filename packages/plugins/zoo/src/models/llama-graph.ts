@@ -1,8 +1,8 @@
 import { createBuilder, DataType, type Model, Tensor, type Value } from "@lathe/core";
+import { TorchScriptWriter } from "../torchscript.js";
 import { llamaAttention, type RotaryCaches, rotaryCaches } from "./llama-attention.js";
 import type { LlamaDims } from "./llama-config.js";
 import { causalAttentionMask } from "./llama-mask.js";
-import { TorchScriptWriter } from "./llama-torchscript.js";
 import type { LlamaLayerWeights, LlamaWeights } from "./llama-weights.js";
 
 /** The exporter this graph follows, op for op. */
@@ -18,8 +18,7 @@ const TOTAL = "total_sequence_length";
 /** LlamaForCausalLM as the exporter writes it; `dims.kvCache` adds past inputs and present outputs. */
 export function buildLlamaModel(dims: LlamaDims, weights: LlamaWeights): Model {
   const b = createBuilder({ opset: 14 });
-  b.graph.name = "main_graph";
-  const t = new TorchScriptWriter(b);
+  b.graph.name = "torch_jit"; // torch renamed it main_graph in 2.1
   const { layers, hidden, kvHeads, headDim, vocab, kvCache } = dims;
 
   const inputIds = b.input("input_ids", DataType.INT64, [BATCH, SEQUENCE]);
@@ -35,6 +34,8 @@ export function buildLlamaModel(dims: LlamaDims, weights: LlamaWeights): Model {
         value: b.input(`past_key_values.${i}.value`, DataType.FLOAT, cacheDims),
       }))
     : undefined;
+  // torch numbers values after the inputs and the state dict (embedding, 9 per layer, norm, head)
+  const t = new TorchScriptWriter(b, b.graph.inputs.length + 3 + 9 * layers);
 
   const presents: { key: Value; value: Value }[] = [];
   const normed = t.in("/model", () => {
@@ -63,7 +64,8 @@ export function buildLlamaModel(dims: LlamaDims, weights: LlamaWeights): Model {
     return rmsNorm(t, "/model/norm", states, norm, dims.rmsEps);
   });
   const lmHead = matmulWeight(t, weights.lmHead(), hidden, vocab);
-  const logits = t.in("/lm_head", () => t.op("MatMul", [normed, lmHead]));
+  const projected = t.in("/lm_head", () => t.op("MatMul", [normed, lmHead]));
+  const logits = t.castFloat(projected); // LlamaForCausalLM: logits = logits.float()
 
   b.output(logits, "logits", DataType.FLOAT, [BATCH, SEQUENCE, vocab]);
   const presentDims = [BATCH, kvHeads, TOTAL, headDim];
@@ -71,6 +73,7 @@ export function buildLlamaModel(dims: LlamaDims, weights: LlamaWeights): Model {
     b.output(present.key, `present.${i}.key`, DataType.FLOAT, presentDims);
     b.output(present.value, `present.${i}.value`, DataType.FLOAT, presentDims);
   });
+  t.nameUnscopedNodes(b.graph.nodes());
   return b.build({ producerName: "pytorch", producerVersion: "2.0.1", irVersion: 8 });
 }
 
@@ -121,17 +124,19 @@ function decoderLayer(
 }
 
 /**
- * `LlamaRMSNorm` in fp32: weight * (x * rsqrt(mean(x², -1) + eps)). The exporter writes rsqrt
- * as Div(1, Sqrt(·)); the `.to(float32)` casts are no-ops and leave no node.
+ * `LlamaRMSNorm`: weight * (x.to(float32) * rsqrt(mean(x², -1) + eps)).to(input_dtype). The
+ * exporter keeps both casts even in fp32, folds `pow`'s int exponent cast to a float
+ * `Constant`, and writes rsqrt as Div(1, Sqrt(·)).
  */
 function rmsNorm(t: TorchScriptWriter, scope: string, x: Value, weight: Value, eps: number): Value {
   return t.in(scope, () => {
-    const two = t.folded(Tensor.fromArray(DataType.FLOAT, [], [2]), "Pow");
-    const variance = t.op("ReduceMean", [t.op("Pow", [x, two])], { axes: [-1], keepdims: 1 });
+    const upcast = t.castFloat(x);
+    const squared = t.op("Pow", [upcast, t.floatScalar(2)]);
+    const variance = t.op("ReduceMean", [squared], { axes: [-1], keepdims: 1 });
     const std = t.op("Sqrt", [t.op("Add", [variance, t.floatScalar(eps)])]);
     const one = t.constant(Tensor.fromArray(DataType.FLOAT, [1], [1]));
-    const normalized = t.op("Mul", [x, t.op("Div", [one, std])]);
-    return t.op("Mul", [weight, normalized]);
+    const normalized = t.op("Mul", [upcast, t.op("Div", [one, std])]);
+    return t.op("Mul", [weight, t.castFloat(normalized)]);
   });
 }
 
