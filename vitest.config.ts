@@ -9,6 +9,8 @@ export default defineConfig({
     alias: {
       "@lathe/core": src("./packages/core/src/index.ts"),
       "@lathe/plugin-zoo": src("./packages/plugins/zoo/src/index.ts"),
+      "@lathe/plugin-quantize": src("./packages/plugins/quantize/src/index.ts"),
+      "@lathe/plugin-flash-attention": src("./packages/plugins/flash-attention/src/index.ts"),
     },
   },
   test: {
