@@ -1,4 +1,4 @@
-import type { Plugin } from "@lathe/core";
+import { builtinDataPlugin, builtinMetricsPlugin, type Plugin } from "@lathe/core";
 import flashAttentionPlugin from "@lathe/plugin-flash-attention";
 import quantizePlugin from "@lathe/plugin-quantize";
 import zooPlugin from "@lathe/plugin-zoo";
@@ -8,4 +8,10 @@ import zooPlugin from "@lathe/plugin-zoo";
  * (the core cannot import them: they depend on it). `recipe.schema.json` at the repository root
  * is generated from these; regenerate it with `pnpm lathe schema -o recipe.schema.json`.
  */
-export const builtinPlugins: readonly Plugin[] = [zooPlugin, quantizePlugin, flashAttentionPlugin];
+export const builtinPlugins: readonly Plugin[] = [
+  builtinDataPlugin,
+  builtinMetricsPlugin,
+  zooPlugin,
+  quantizePlugin,
+  flashAttentionPlugin,
+];

@@ -69,7 +69,16 @@ describe.skipIf(!built)(`lathe plugins${built ? "" : ` (skipped: ${SKIP_REASON})
     expect(stderr).toBe("");
     expect(status).toBe(0);
     const lines = stdout.split("\n");
-    expect(lines[0]).toBe(
+    // the built-ins first, in builtin-plugins.ts order
+    const headings = lines.filter((line) => line.startsWith("@lathe/")).map((l) => l.split(" ")[0]);
+    expect(headings).toEqual([
+      "@lathe/core/data",
+      "@lathe/core/metrics",
+      "@lathe/plugin-zoo",
+      "@lathe/plugin-quantize",
+      "@lathe/plugin-flash-attention",
+    ]);
+    expect(lines).toContain(
       "@lathe/plugin-zoo 0.1.0  Built-in generative models shaped like real ONNX exports.",
     );
     expect(lines).toContain("lathe-plugin-test 1.0.0");
@@ -89,23 +98,29 @@ describe.skipIf(!built)(`lathe plugins${built ? "" : ` (skipped: ${SKIP_REASON})
   it("--json lists plugins as data", () => {
     const { status, stdout } = lathe(["plugins", "--json"], dir);
     expect(status).toBe(0);
-    expect(JSON.parse(stdout)).toEqual([
-      {
-        name: "@lathe/plugin-zoo",
-        version: "0.1.0",
-        apiVersion: 1,
-        description: "Built-in generative models shaped like real ONNX exports.",
-        passes: [],
-        metrics: [],
-        dataSources: [],
-        modelSources: [
-          {
-            scheme: "zoo",
-            summary: "A built-in model: zoo:<name>?size=<preset>&<key>=<value>&seed=<n>",
-          },
-        ],
-      },
+    const plugins = JSON.parse(stdout) as { name: string }[];
+    expect(plugins.map((p) => p.name)).toEqual([
+      "@lathe/core/data",
+      "@lathe/core/metrics",
+      "@lathe/plugin-zoo",
+      "@lathe/plugin-quantize",
+      "@lathe/plugin-flash-attention",
     ]);
+    expect(plugins.find((p) => p.name === "@lathe/plugin-zoo")).toEqual({
+      name: "@lathe/plugin-zoo",
+      version: "0.1.0",
+      apiVersion: 1,
+      description: "Built-in generative models shaped like real ONNX exports.",
+      passes: [],
+      metrics: [],
+      dataSources: [],
+      modelSources: [
+        {
+          scheme: "zoo",
+          summary: "A built-in model: zoo:<name>?size=<preset>&<key>=<value>&seed=<n>",
+        },
+      ],
+    });
   });
 
   it("describe prints a pass's documentation and options table", () => {

@@ -214,10 +214,20 @@ describe.skipIf(!built)(`lathe schema${built ? "" : ` (skipped: ${SKIP_REASON})`
       "recipe.schema.json",
     ]);
     expect(status).toBe(0);
-    expect(stdout).toBe("wrote recipe.schema.json: 1 pass, 0 data sources, 0 metrics\n");
+    // The built-ins' counts plus the local plugin's one pass.
+    const builtins = new PluginRegistry(builtinPlugins);
+    expect(stdout).toBe(
+      `wrote recipe.schema.json: ${builtins.passes.size + 1} passes, ${builtins.dataSources.size} data sources, ${builtins.metrics.size} metrics\n`,
+    );
     const schema = JSON.parse(await readFile(join(dir, "recipe.schema.json"), "utf8"));
-    expect(schema.definitions.step.properties.use.enum).toEqual(["local/rename"]);
-    expect(schema.definitions.step.allOf[0].then.properties.options.properties.times).toEqual({
+    expect(schema.definitions.step.properties.use.enum).toEqual(
+      [...builtins.passes.keys(), "local/rename"].sort(),
+    );
+    const local = schema.definitions.step.allOf.find(
+      (branch: { if: { properties: { use: { const: string } } } }) =>
+        branch.if.properties.use.const === "local/rename",
+    );
+    expect(local.then.properties.options.properties.times).toEqual({
       type: "integer",
       minimum: 1,
       default: 1,

@@ -237,4 +237,52 @@ export const errors = {
     ),
   dataUnknown: (where: string, name: string, detail: string, hint: string) =>
     new LatheError("DATA_UNKNOWN", `data "${name}": ${detail}`, { where, hint }),
+  metricFailed: (where: string, metric: string, model: string, cause: unknown) =>
+    new LatheError(
+      "METRIC_FAILED",
+      `metric ${metric} failed on ${model}: ${cause instanceof Error ? cause.message : String(cause)}`,
+      {
+        where,
+        hint: "run with --verbose for the stack; check the model runs (lathe bench it)",
+        cause,
+      },
+    ),
+  metricUnknown: (where: string, metric: string, known: readonly string[]) =>
+    new LatheError("METRIC_UNKNOWN", `no loaded plugin defines the metric "${metric}"`, {
+      where,
+      hint:
+        known.length > 0
+          ? `known metrics: ${known.join(", ")}`
+          : "add the plugin that defines it to plugins:",
+    }),
+  providerUnavailable: (where: string, provider: string, detail: string, fix: string) =>
+    new LatheError(
+      "PROVIDER_UNAVAILABLE",
+      `execution provider "${provider}" is not available: ${detail}`,
+      {
+        where,
+        hint: `${fix}; or list another provider after it in target.providers with fallback: true (CLI: --provider ${provider} --provider cpu --fallback)`,
+      },
+    ),
+  shapeUnbound: (where: string, input: string, dim: string, example: string) =>
+    new LatheError(
+      "SHAPE_UNBOUND",
+      `input "${input}" has the symbolic dim "${dim}", and nothing gives it a size`,
+      {
+        where,
+        hint: `add target.shapes to the recipe (shapes: { ${input}: ${example} }) or pass --shape ${input}=${example.replace(/[[\] ]/g, "").replace(/,/g, "x")} on the command line`,
+      },
+    ),
+  dataFileInvalid: (file: string, format: string, detail: string) =>
+    new LatheError("DATA_FILE_INVALID", `not a valid ${format} file: ${detail}`, {
+      where: file,
+      hint: `the file is truncated or corrupt, or not ${format}; write it again (numpy.save / numpy.savez / onnx.numpy_helper.from_array)`,
+    }),
+  dataOptionsInvalid: (where: string, detail: string, hint: string) =>
+    new LatheError("DATA_OPTIONS_INVALID", detail, { where, hint }),
+  profileTraceInvalid: (file: string, detail: string) =>
+    new LatheError("PROFILE_TRACE_INVALID", `not an ONNX Runtime profile trace: ${detail}`, {
+      where: file,
+      hint: "pass the JSON file ONNX Runtime writes with profiling on (enableProfiling)",
+    }),
 } as const;

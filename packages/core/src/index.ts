@@ -5,12 +5,15 @@
 
 export { type ModelBundle, singleModelBundle } from "./bundle.js";
 export { BUNDLE_MANIFEST, type BundleManifest, loadBundle, saveBundle } from "./bundle-file.js";
+export * from "./data/index.js";
 export { errors, isLatheError, LatheError, type LatheErrorOptions } from "./diagnostics.js";
+export * from "./evaluate/index.js";
 export * from "./inspect/index.js";
 export * from "./ir/index.js";
 export * from "./onnx/index.js";
 export * from "./pipeline/index.js";
 export * from "./plugin/index.js";
 export * from "./recipe/index.js";
+export * from "./runtime/index.js";
 export { closestMatch } from "./suggest.js";
 export { LATHE_VERSION } from "./version.js";

@@ -1,6 +1,7 @@
 import { isAbsolute, relative } from "node:path";
 import { type RunReport, runPipeline } from "@lathe/core";
 import { Args, Flags } from "@oclif/core";
+import { formatResults } from "../format/evaluation.js";
 import { createProgressView } from "../format/run-progress.js";
 import { PipelineCommand, planRecipeFile } from "../pipeline-command.js";
 
@@ -56,6 +57,7 @@ Exit codes: 0 the run finished; 1 a step failed; 2 the recipe is invalid or a fl
       const count = (status: string) =>
         result.report.steps.filter((s) => s.status === status).length;
       this.log(`candidates: ${Object.values(result.outputs).map(display).join(", ") || "none"}`);
+      if (result.report.evaluation) this.log(formatResults(result.report.evaluation));
       this.log(`report: ${display(result.reportPath)}`);
       this.log(
         `steps: ${count("ran")} ran, ${count("cached")} cached, ${count("skipped")} skipped`,

@@ -84,6 +84,14 @@ function plainView(
         case "output":
           write(`${event.step}: wrote ${event.path}`);
           break;
+        case "metric-end":
+          write(
+            `${event.step}: ${event.metric} ${event.error ? `failed: ${event.error}` : event.cached ? "cached" : `measured in ${durationText(event.durationMs)}`}`,
+          );
+          break;
+        case "selected":
+          write(`selected: ${event.steps.join(", ") || "none"} (${event.reason})`);
+          break;
       }
     },
     close() {},
@@ -156,7 +164,7 @@ function liveView(
 }
 
 function update(rows: Map<string, Row>, event: PipelineEvent, now: () => number): Row | undefined {
-  const row = rows.get(event.step);
+  const row = "step" in event ? rows.get(event.step) : undefined;
   if (!row) return undefined;
   switch (event.type) {
     case "step-start":
@@ -193,7 +201,11 @@ function timeText(row: Row, now: () => number): string {
   const ms =
     row.state === "running" && row.startedAt !== undefined ? now() - row.startedAt : row.durationMs;
   if (ms === undefined || row.state === "skipped" || row.state === "pending") return "";
-  return ` ${ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`}`;
+  return ` ${durationText(ms)}`;
+}
+
+function durationText(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 
 function statisticsText(row: Row): string {

@@ -1,3 +1,4 @@
+import type { EvaluationEvent } from "../evaluate/evaluation.js";
 import type { PassStatistics } from "../plugin/types.js";
 
 /** What a step ended as in this run (see docs/pipeline.md). */
@@ -30,4 +31,14 @@ export type PipelineEvent =
       readonly durationMs: number;
       readonly statistics?: PassStatistics;
     }
-  | { readonly type: "output"; readonly step: string; readonly path: string };
+  | { readonly type: "output"; readonly step: string; readonly path: string }
+  /** Evaluation: each metric on the reference (`step: "model"`) and on each candidate. */
+  | EvaluationEvent
+  | {
+      readonly type: "selected";
+      /** The selected step ids (one for an objective, the front for pareto, none). */
+      readonly steps: readonly string[];
+      readonly reason: string;
+      /** Where the selected model was written (objective selection only). */
+      readonly path?: string;
+    };

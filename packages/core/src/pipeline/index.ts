@@ -12,5 +12,10 @@ export {
   planToJson,
 } from "./plan-format.js";
 export { createPassRandom } from "./random.js";
-export type { RunReport, StepReport } from "./report.js";
-export { type RunOptions, type RunResult, runPipeline } from "./run.js";
+export type {
+  EvaluatedModelReport,
+  EvaluationReport,
+  RunReport,
+  StepReport,
+} from "./report.js";
+export { type RunOptions, type RunResult, runPipeline, SELECTED } from "./run.js";

@@ -1,6 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
+import type { ConstraintCheck, MetricValues } from "../evaluate/constraints.js";
+import type { MetricOutcome } from "../evaluate/evaluation.js";
+import { jsonNumbers } from "../evaluate/evaluation.js";
+import type { Selection } from "../evaluate/select.js";
 import type { PassStatistics } from "../plugin/types.js";
 import type { SkipReason, StepStatus } from "./events.js";
 
@@ -20,6 +24,8 @@ export interface RunReport {
   readonly steps: readonly StepReport[];
   /** The steps whose outputs were written, with their folders relative to the report. */
   readonly candidates: readonly { readonly step: string; readonly output: string }[];
+  /** Present when the recipe lists metrics and the candidates were written (docs/evaluate.md). */
+  readonly evaluation?: EvaluationReport;
   readonly error?: {
     readonly code: string;
     readonly message: string;
@@ -48,10 +54,51 @@ export interface StepReport {
   readonly output?: string;
 }
 
+export interface EvaluationReport {
+  readonly metrics: readonly {
+    /** The name constraints use (`latency`). */
+    readonly name: string;
+    readonly id: string;
+    /** `name@version` of the plugin that defines it. */
+    readonly plugin: string;
+    readonly options: Readonly<Record<string, unknown>>;
+    /** Whether its values may come from the evaluation cache (size, fidelity) or are measured each run. */
+    readonly deterministic: boolean;
+  }[];
+  readonly constraints: readonly string[];
+  readonly target: {
+    readonly providers: readonly string[];
+    readonly threads: number;
+    readonly shapes: Readonly<Record<string, readonly number[]>>;
+  };
+  /** The recipe's input, measured with the same metrics (relative constraints use its values). */
+  readonly reference: EvaluatedModelReport;
+  readonly candidates: readonly (EvaluatedModelReport & {
+    readonly accepted: boolean;
+    /** One entry per constraint (and per failed metric), with why it passed or failed. */
+    readonly checks: readonly ConstraintCheck[];
+  })[];
+  readonly selection: Selection & {
+    /** The selected model's folder relative to the report (objective selection only). */
+    readonly output?: string;
+  };
+}
+
+export interface EvaluatedModelReport {
+  readonly step: string;
+  /** The folder or file that was measured. */
+  readonly path: string;
+  readonly values: MetricValues;
+  readonly metrics: Readonly<Record<string, MetricOutcome>>;
+  /** What metrics logged (e.g. a provider fallback). */
+  readonly notes: readonly string[];
+}
+
 /** Writes the report under a temp name and renames it, so a reader never sees half of it. */
 export async function writeReport(path: string, report: RunReport): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const temp = `${path}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
-  await writeFile(temp, `${JSON.stringify(report, null, 2)}\n`);
+  // JSON has no Infinity or NaN (an exact PSNR, a failed KL): they are written as strings.
+  await writeFile(temp, `${JSON.stringify(report, jsonNumbers, 2)}\n`);
   await rename(temp, path);
 }

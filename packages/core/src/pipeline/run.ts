@@ -7,17 +7,21 @@ import { errors, isLatheError, LatheError } from "../diagnostics.js";
 import type { SaveOptions } from "../onnx/model-file.js";
 import type { PassResult, SessionFactory } from "../plugin/types.js";
 import { RECIPE_INPUT } from "../recipe/steps.js";
+import { createSessionFactory } from "../runtime/session-factory.js";
 import { LATHE_VERSION } from "../version.js";
 import { ARTIFACT_META, ArtifactCache, type ArtifactMeta } from "./artifact-cache.js";
 import { stepCacheKey } from "./cache-key.js";
 import { createPassContext } from "./context.js";
+import { evaluateStep, evaluationWanted } from "./evaluate-step.js";
 import type { PipelineEvent, StepStatus } from "./events.js";
 import { type InputArtifact, openRecipeInput, sha256File } from "./input.js";
 import { settleOpsetImports } from "./opsets.js";
-import { createCpuSessions } from "./ort-sessions.js";
 import type { PassGraph, PlannedStep } from "./plan.js";
-import { type RunReport, type StepReport, writeReport } from "./report.js";
+import { type EvaluationReport, type RunReport, type StepReport, writeReport } from "./report.js";
 import { writeReproducer } from "./reproducer.js";
+
+/** The folder under output.dir that holds a copy of the selected candidate. */
+export const SELECTED = "selected";
 
 export interface RunOptions {
   /** Aborting stops the run between steps or inside one (the pass sees it); the cache stays valid. */
@@ -36,6 +40,8 @@ export interface RunResult {
   readonly reportPath: string;
   /** Candidate step id → the folder its output bundle was written to. */
   readonly outputs: Readonly<Record<string, string>>;
+  /** The folder holding a copy of the selected candidate, when evaluation selected one. */
+  readonly selected?: string;
 }
 
 /**
@@ -52,7 +58,7 @@ export async function runPipeline(graph: PassGraph, options: RunOptions = {}): P
   const cache = new ArtifactCache(resolve(baseDir, recipe.output.cache));
   const signal = options.signal ?? new AbortController().signal;
   const emit = options.onEvent ?? (() => {});
-  const sessions = options.sessions ?? createCpuSessions({ threads: recipe.target.threads });
+  const sessions = options.sessions ?? createSessionFactory(recipe.target);
   const saveOptions: SaveOptions =
     recipe.output.externalDataThreshold > 0
       ? { externalData: { threshold: recipe.output.externalDataThreshold } }
@@ -66,6 +72,7 @@ export async function runPipeline(graph: PassGraph, options: RunOptions = {}): P
   const keys = new Map<string, string>();
   let input: InputArtifact | undefined;
   const candidates: { step: string; output: string }[] = [];
+  let evaluation: EvaluationReport | undefined;
   let failure: RunReport["error"];
   let thrown: unknown;
 
@@ -195,6 +202,47 @@ export async function runPipeline(graph: PassGraph, options: RunOptions = {}): P
     });
   };
 
+  /** Measures the reference and the written candidates, and writes the selected one. */
+  const evaluate = async (artifact: InputArtifact): Promise<EvaluationReport> => {
+    const { report, result } = await evaluateStep({
+      recipe,
+      registry: graph.registry,
+      input: artifact,
+      candidates: candidates.map((c) => ({
+        step: c.step,
+        path: join(outputDir, c.output),
+        // Written candidates are copies of cache entries: the key names their content.
+        digest: keys.get(c.step) ?? artifact.digest,
+      })),
+      cacheDir: cache.dir,
+      outputDir,
+      saveOptions,
+      sessions,
+      signal,
+      noCache: options.noCache === true,
+      emit,
+    });
+    const selectedFolder = join(outputDir, SELECTED);
+    const selection = result.selection;
+    const chosen = selection.kind === "objective" ? selection.selected : undefined;
+    if (chosen === undefined) {
+      // A selected/ folder from an earlier run would claim a choice this run did not make.
+      await rm(selectedFolder, { recursive: true, force: true });
+    } else {
+      const from = join(outputDir, candidates.find((c) => c.step === chosen)!.output);
+      await replaceFolder(selectedFolder, (temp) => cp(from, temp, { recursive: true }));
+    }
+    emit({
+      type: "selected",
+      steps: chosen !== undefined ? [chosen] : selection.kind === "pareto" ? selection.front : [],
+      reason: selection.reason,
+      ...(chosen === undefined ? {} : { path: selectedFolder }),
+    });
+    return chosen === undefined
+      ? report
+      : { ...report, selection: { ...report.selection, output: SELECTED } };
+  };
+
   try {
     await cache.removeAbandoned();
     input = await openRecipeInput(recipe, graph.registry, signal);
@@ -227,6 +275,9 @@ export async function runPipeline(graph: PassGraph, options: RunOptions = {}): P
       });
       emit({ type: "output", step: RECIPE_INPUT, path: folder });
       candidates.push({ step: RECIPE_INPUT, output: RECIPE_INPUT });
+    }
+    if (evaluationWanted(recipe)) {
+      evaluation = await evaluate(input);
     }
   } catch (error) {
     thrown = error;
@@ -270,12 +321,17 @@ export async function runPipeline(graph: PassGraph, options: RunOptions = {}): P
     },
     steps: stepReports,
     candidates,
+    ...(evaluation ? { evaluation } : {}),
     ...(failure ? { error: failure } : {}),
   };
   await writeReport(reportPath, report);
   if (thrown !== undefined) throw thrown;
   const outputs = Object.fromEntries(candidates.map((c) => [c.step, join(outputDir, c.output)]));
-  return { report, reportPath, outputs };
+  const selected =
+    report.evaluation?.selection.output === undefined
+      ? {}
+      : { selected: join(outputDir, report.evaluation.selection.output) };
+  return { report, reportPath, outputs, ...selected };
 }
 
 /** With `--only`, the step and every step it reads from; otherwise all of them. */

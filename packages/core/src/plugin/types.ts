@@ -72,6 +72,13 @@ export interface SessionFactory {
     inputs: readonly DataRecord[],
     options?: { outputs?: readonly string[] },
   ): Promise<DataRecord[]>;
+  /**
+   * One session for many runs (calibration over many batches): the runtime's factory has it.
+   * Release the session when done.
+   */
+  open?(
+    model: import("../ir/model.js").Model,
+  ): Promise<import("../runtime/session.js").RuntimeSession>;
 }
 
 export interface PassContext<Options> {
@@ -125,16 +132,48 @@ export interface PassDefinition<Options = Record<string, unknown>> {
 
 export interface MetricContext {
   readonly sessions: SessionFactory;
+  /** The reference the candidate is compared with (the recipe's input model). */
   readonly reference: ModelBundle;
+  /**
+   * Where the candidate and the reference are stored: a bundle folder or an `.onnx` file (with
+   * its external data beside it). Metrics that time, load in a child process or weigh files use
+   * these; equal paths mean the reference is being measured.
+   */
+  readonly candidatePath: string;
+  readonly referencePath: string;
+  /** The recipe's target: providers, threads, and `shapes` for symbolic input dims. */
+  readonly target: import("../recipe/types.js").TargetSpec;
+  /** The recipe's seed: generated inputs derive from it, so every model sees the same ones. */
+  readonly seed: number;
   data(name: string): DataSet;
+  readonly logger: Logger;
+  /**
+   * A value computed once per evaluation run and shared by every candidate's measurement (the
+   * reference's outputs, say), keyed by the metric's own string.
+   */
+  shared<T>(key: string, compute: () => Promise<T>): Promise<T>;
   readonly signal: AbortSignal;
 }
+
+/** Which way a metric value is better: selection and the Pareto front read it. */
+export type Better = "lower" | "higher";
 
 export interface MetricDefinition<Options = Record<string, unknown>> {
   /** `namespace/name`; its values are addressed in constraints as `<name>.<key>`. */
   readonly id: string;
   readonly summary: string;
   readonly options: OptionsSchema;
+  /**
+   * The values it always reports and which way each is better. Constraints naming another key
+   * are errors at validation, except keys with a prefix (`logits.kl`: per output), which are
+   * judged by their last part.
+   */
+  readonly values?: Readonly<Record<string, Better>>;
+  /**
+   * True when the same model, options and inputs always give the same values (size, fidelity):
+   * the engine caches them. Measurements (latency, memory) are taken again on every run.
+   */
+  readonly deterministic?: boolean;
   measure(
     candidate: ModelBundle,
     context: MetricContext & { readonly options: Readonly<Options> },

@@ -5,6 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
+import { ConstraintSyntaxError, parseConstraint } from "../evaluate/constraints.js";
 import type { PluginRegistry } from "../plugin/registry.js";
 import { closestMatch } from "../suggest.js";
 import type { KeyPath } from "./node.js";
@@ -69,6 +70,9 @@ function checkModelSource(path: KeyPath, value: string, registry: PluginRegistry
   ];
 }
 
+/** The folder under output.dir where the selected candidate is copied (pipeline/run.ts). */
+const SELECTED_OUTPUT = "selected";
+
 const PLUGIN_HINT = "the plugin that provides it must be listed under plugins:";
 
 function checkPlugins(recipe: Json, registry: PluginRegistry, dir: string): Problem[] {
@@ -113,6 +117,13 @@ function checkSteps(recipe: Json, registry: PluginRegistry): Problem[] {
       problems.push({
         path: ["passes", id],
         message: `"${RECIPE_INPUT}" cannot be a step id: input: ${RECIPE_INPUT} means the recipe's model`,
+        hint: "rename the step",
+      });
+    }
+    if (id === SELECTED_OUTPUT) {
+      problems.push({
+        path: ["passes", id],
+        message: `"${SELECTED_OUTPUT}" cannot be a step id: output.dir/${SELECTED_OUTPUT} holds the selected candidate`,
         hint: "rename the step",
       });
     }
@@ -193,9 +204,47 @@ function checkEvaluation(recipe: Json, registry: PluginRegistry): Problem[] {
       references.push([["select", "pareto", i], p]);
     });
   }
+  if (Array.isArray(evaluate.constraints)) {
+    evaluate.constraints.forEach((c, i) => {
+      if (typeof c !== "string") return;
+      try {
+        parseConstraint(c);
+      } catch (error) {
+        if (!(error instanceof ConstraintSyntaxError)) throw error;
+        problems.push({
+          path: ["evaluate", "constraints", i],
+          message: `constraint ${JSON.stringify(c)}: ${error.message} (at character ${error.column + 1})`,
+          hint: "write `<metric>.<value> <op> <number>`, e.g. `fidelity.top1 >= 0.98` or `latency.p50 <= 0.5 * reference`",
+        });
+      }
+    });
+  }
+  const byName = new Map(
+    metrics.flatMap((id) => {
+      const metric = registry.metrics.get(id)?.definition;
+      return metric ? [[id.slice(id.lastIndexOf("/") + 1), metric] as const] : [];
+    }),
+  );
   for (const [path, text] of references) {
-    const name = typeof text === "string" ? /^\s*([A-Za-z_][\w-]*)\./.exec(text)?.[1] : undefined;
-    if (name === undefined || names.includes(name)) continue;
+    const match = typeof text === "string" ? /^\s*([A-Za-z_][\w-]*)\.([\w.-]+)/.exec(text) : null;
+    const name = match?.[1];
+    if (name === undefined) continue;
+    if (names.includes(name)) {
+      const known = byName.get(name)?.values;
+      const key = match![2]!;
+      // A prefixed key (`logits.kl`) is per output or component: known only after measuring.
+      if (known && !key.includes(".") && !(key in known)) {
+        const suggestion = closestMatch(key, Object.keys(known));
+        problems.push({
+          path,
+          message: `the metric "${name}" has no value "${key}"`,
+          hint: suggestion
+            ? `did you mean "${name}.${suggestion}"?`
+            : `its values: ${Object.keys(known).join(", ")}`,
+        });
+      }
+      continue;
+    }
     const suggestion = closestMatch(name, names);
     problems.push({
       path,

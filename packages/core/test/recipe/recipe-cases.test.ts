@@ -642,7 +642,8 @@ const invalid: Case[] = [
         path: "evaluate.constraints[1]",
         line: 6,
         message:
-          'expected text such as "fidelity.top1 >= 0.98" or "latency.p50 <= 0.5 * reference"',
+          'constraint "latency.p50 is small": expected a comparison (<, <=, > or >=) after latency.p50 (at character 13)',
+        hint: "`latency.p50 <= 0.5 * reference`",
       },
       {
         path: "select.objective",

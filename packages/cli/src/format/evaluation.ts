@@ -1,0 +1,110 @@
+/** Tables of metric values: `lathe run`'s results, `lathe bench`, `lathe compare`. */
+import { type EvaluationReport, formatMetricValue, type MetricValues } from "@lathe/core";
+import { type Cell, formatTable } from "./table.js";
+import { formatBytes } from "./units.js";
+
+/** The values a table shows per metric name; other metrics show their first few values. */
+const HEADLINE: Record<string, readonly string[]> = {
+  latency: ["p50", "cv", "tokensPerSecond"],
+  memory: ["peak"],
+  size: ["bytes"],
+  fidelity: ["top1", "kl", "relL2", "psnr"],
+};
+
+const LABEL: Record<string, string> = {
+  "latency.p50": "p50",
+  "latency.cv": "±",
+  "latency.tokensPerSecond": "tok/s",
+  "memory.peak": "peak RSS",
+  "size.bytes": "size",
+  "fidelity.top1": "top1",
+  "fidelity.kl": "kl",
+  "fidelity.relL2": "relL2",
+  "fidelity.psnr": "psnr",
+};
+
+/** A value as a person reads it: bytes in MB, times in ms, shares in %, the rest to 4 digits. */
+export function formatValue(metric: string, key: string, value: number | undefined): string {
+  if (value === undefined) return "–";
+  if (!Number.isFinite(value)) return String(value);
+  const last = key.slice(key.lastIndexOf(".") + 1);
+  if (metric === "memory" || (metric === "size" && last.endsWith("ytes")) || last === "bytes") {
+    return formatBytes(value);
+  }
+  if (metric === "latency") {
+    if (last === "cv") return `${(100 * value).toFixed(1)}%`;
+    if (last === "runs") return String(value);
+    if (last === "throughput" || last === "tokensPerSecond") return `${formatMetricValue(value)}/s`;
+    return `${value.toFixed(value < 10 ? 3 : 1)} ms`;
+  }
+  return formatMetricValue(value);
+}
+
+function columnsFor(values: readonly MetricValues[]): { metric: string; key: string }[] {
+  const metrics = [...new Set(values.flatMap((v) => Object.keys(v)))];
+  return metrics.flatMap((metric) => {
+    const present = new Set(values.flatMap((v) => Object.keys(v[metric] ?? {})));
+    const wanted = HEADLINE[metric] ?? [...present].filter((k) => !k.includes(".")).slice(0, 3);
+    return wanted.filter((key) => present.has(key)).map((key) => ({ metric, key }));
+  });
+}
+
+/** `lathe run`'s results: the reference, every candidate, its verdict, the selected marker. */
+export function formatResults(evaluation: EvaluationReport): string {
+  const selected = new Set(
+    evaluation.selection.kind === "objective"
+      ? [evaluation.selection.selected].filter((s): s is string => s !== undefined)
+      : evaluation.selection.kind === "pareto"
+        ? evaluation.selection.front
+        : [],
+  );
+  const rows = [evaluation.reference, ...evaluation.candidates];
+  const columns = columnsFor(rows.map((r) => r.values));
+  const table = formatTable(
+    [
+      { header: "" },
+      { header: "candidate" },
+      ...columns.map((c) => ({
+        header: LABEL[`${c.metric}.${c.key}`] ?? `${c.metric}.${c.key}`,
+        align: "right" as const,
+      })),
+      { header: "verdict" },
+    ],
+    rows.map((row): Cell[] => {
+      const candidate = evaluation.candidates.find((c) => c === row);
+      const failed = candidate?.checks.filter((c) => !c.passed) ?? [];
+      const verdict = candidate
+        ? candidate.accepted
+          ? "accepted"
+          : `rejected: ${failed.map((c) => c.reason).join("; ")}`
+        : "reference";
+      return [
+        selected.has(row.step) ? "★" : "",
+        row.step,
+        ...columns.map((c) => formatValue(c.metric, c.key, row.values[c.metric]?.[c.key])),
+        verdict,
+      ];
+    }),
+  );
+  const notes = rows.flatMap((r) => r.notes.map((n) => `  ${r.step}: ${n}`));
+  const lines = [table, `selection: ${evaluation.selection.reason}`];
+  if (evaluation.selection.kind === "objective" && evaluation.selection.output) {
+    lines.push(`selected model: ${evaluation.selection.output}/`);
+  }
+  if (notes.length > 0) lines.push("notes:", ...notes);
+  return lines.join("\n");
+}
+
+/** Every value of one model's metrics, one row each (`lathe bench`). */
+export function formatValues(values: MetricValues): string {
+  return formatTable(
+    [{ header: "metric" }, { header: "key" }, { header: "value", align: "right" }],
+    Object.entries(values).flatMap(([metric, entries]) =>
+      Object.entries(entries).map(([key, value]): Cell[] => [
+        metric,
+        key,
+        formatValue(metric, key, value),
+      ]),
+    ),
+  );
+}

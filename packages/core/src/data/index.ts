@@ -1,0 +1,20 @@
+export { parseJsonRecords } from "./json.js";
+export { parseNpy } from "./npy.js";
+export { parseNpz } from "./npz.js";
+export { readTensorFile, tensorFileSets } from "./pb.js";
+export { builtinDataPlugin } from "./plugin.js";
+export {
+  builtinDataSources,
+  type JsonOptions,
+  jsonSource,
+  type NpyOptions,
+  type NpzOptions,
+  npySource,
+  npzSource,
+  type PbOptions,
+  pbSource,
+  type RandomOptions,
+  randomSource,
+} from "./sources.js";
+export { splitRecord } from "./split.js";
+export { readZip, type ZipMember } from "./zip.js";

@@ -1,0 +1,15 @@
+import { definePlugin } from "../plugin/define.js";
+import { PLUGIN_API_VERSION } from "../plugin/types.js";
+import { LATHE_VERSION } from "../version.js";
+import { builtinDataSources } from "./sources.js";
+
+/** The data sources Lathe ships: `npy`, `npz`, `pb`, `json`, `random`. */
+export const builtinDataPlugin = definePlugin({
+  meta: {
+    name: "@lathe/core/data",
+    version: LATHE_VERSION,
+    apiVersion: PLUGIN_API_VERSION,
+    description: "Samples from .npy/.npz files, ONNX TensorProto .pb files, JSON, or generated.",
+  },
+  dataSources: [...builtinDataSources],
+});

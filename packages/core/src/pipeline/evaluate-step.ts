@@ -1,0 +1,185 @@
+/**
+ * The engine's evaluation step (DESIGN.md, flow step 4) wired to a run: the recipe's metrics on
+ * the reference (the recipe's input) and every written candidate, constraints, selection, and the
+ * report section. The measuring itself is in ../evaluate.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdir, rename, rm, stat } from "node:fs/promises";
+import { dirname, join, relative, resolve } from "node:path";
+import { loadBundle, saveBundle } from "../bundle-file.js";
+import { errors } from "../diagnostics.js";
+import { parseConstraint } from "../evaluate/constraints.js";
+import {
+  type EvaluatedModel,
+  type EvaluationResult,
+  evaluateModels,
+  type Measurable,
+  type MetricUse,
+} from "../evaluate/evaluation.js";
+import type { SaveOptions } from "../onnx/model-file.js";
+import type { PluginRegistry } from "../plugin/registry.js";
+import type { DataSet, SessionFactory } from "../plugin/types.js";
+import type { Recipe } from "../recipe/types.js";
+import type { PipelineEvent } from "./events.js";
+import type { InputArtifact } from "./input.js";
+import type { EvaluatedModelReport, EvaluationReport } from "./report.js";
+
+export interface EvaluateStepParts {
+  readonly recipe: Recipe;
+  readonly registry: PluginRegistry;
+  readonly input: InputArtifact;
+  /** The written candidates: step id, stored folder, and the digest that names its content. */
+  readonly candidates: readonly {
+    readonly step: string;
+    readonly path: string;
+    readonly digest: string;
+  }[];
+  readonly cacheDir: string;
+  readonly outputDir: string;
+  readonly saveOptions: SaveOptions;
+  readonly sessions: SessionFactory;
+  readonly signal: AbortSignal;
+  readonly noCache: boolean;
+  readonly emit: (event: PipelineEvent) => void;
+}
+
+export function evaluationWanted(recipe: Recipe): boolean {
+  return Object.keys(recipe.evaluate.metrics).length > 0;
+}
+
+export async function evaluateStep(
+  parts: EvaluateStepParts,
+): Promise<{ report: EvaluationReport; result: EvaluationResult }> {
+  const { recipe, registry } = parts;
+  const metrics: MetricUse[] = Object.entries(recipe.evaluate.metrics).map(([id, options]) => {
+    const registered = registry.metrics.get(id);
+    // Validation already rejects unknown metrics; a recipe built in code may still name one.
+    if (!registered) {
+      throw errors.metricUnknown(`${recipe.file} (evaluate.metrics)`, id, [
+        ...registry.metrics.keys(),
+      ]);
+    }
+    return {
+      name: id.slice(id.lastIndexOf("/") + 1),
+      definition: registered.definition,
+      plugin: registered.plugin.meta,
+      options,
+    };
+  });
+  const referencePath = await referenceArtifact(parts);
+  const reference: Measurable = {
+    id: "model",
+    path: referencePath,
+    digest: parts.input.digest,
+    load: () => parts.input.load(),
+  };
+  const candidates: Measurable[] = parts.candidates.map((c) => ({
+    id: c.step,
+    path: c.path,
+    digest: c.digest,
+    load: () => loadBundle(c.path),
+  }));
+  const result = await evaluateModels({
+    metrics,
+    constraints: recipe.evaluate.constraints.map(parseConstraint),
+    select: recipe.select,
+    reference,
+    candidates,
+    target: recipe.target,
+    seed: recipe.seed,
+    sessions: parts.sessions,
+    data: (name) => openData(recipe, registry, name),
+    signal: parts.signal,
+    cacheDir: join(parts.cacheDir, "evaluations"),
+    noCache: parts.noCache,
+    emit: parts.emit,
+  });
+  const modelReport = (model: EvaluatedModel, path: string): EvaluatedModelReport => ({
+    step: model.id,
+    path,
+    values: model.values,
+    metrics: model.metrics,
+    notes: model.notes,
+  });
+  const outputOf = new Map(parts.candidates.map((c) => [c.step, c.path]));
+  const report: EvaluationReport = {
+    metrics: metrics.map((m) => ({
+      name: m.name,
+      id: m.definition.id,
+      plugin: `${m.plugin.name}@${m.plugin.version}`,
+      options: m.options,
+      deterministic: m.definition.deterministic === true,
+    })),
+    constraints: recipe.evaluate.constraints,
+    target: {
+      providers: recipe.target.providers,
+      threads: recipe.target.threads,
+      shapes: recipe.target.shapes,
+    },
+    reference: modelReport(result.reference, parts.input.reference),
+    candidates: result.candidates.map((c) => ({
+      ...modelReport(c, relative(parts.outputDir, outputOf.get(c.id) ?? c.id) || c.id),
+      accepted: c.verdict.accepted,
+      checks: c.verdict.checks,
+    })),
+    selection: result.selection,
+  };
+  return { report, result };
+}
+
+/**
+ * A path the runtime can load for the recipe's input: the file or folder itself, or (for a model
+ * source or an assembled bundle) a copy saved once in the cache under the input's digest.
+ */
+async function referenceArtifact(parts: EvaluateStepParts): Promise<string> {
+  const named = parts.input.reference;
+  if (resolve(named) === named) {
+    try {
+      await stat(named);
+      return named;
+    } catch {
+      // Not a path after all: saved below.
+    }
+  }
+  const folder = join(parts.cacheDir, "references", parts.input.digest);
+  try {
+    await stat(join(folder, "bundle.json"));
+    return folder;
+  } catch {
+    // Not saved yet.
+  }
+  await mkdir(dirname(folder), { recursive: true });
+  const temp = `${folder}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
+  try {
+    await saveBundle(await parts.input.load(), temp, parts.saveOptions);
+    await rm(folder, { recursive: true, force: true });
+    await rename(temp, folder);
+  } finally {
+    await rm(temp, { recursive: true, force: true });
+  }
+  return folder;
+}
+
+function openData(recipe: Recipe, registry: PluginRegistry, name: string): DataSet {
+  const spec = recipe.data[name];
+  if (!spec) {
+    const known = Object.keys(recipe.data);
+    throw errors.dataUnknown(
+      `${recipe.file} (evaluate.metrics)`,
+      name,
+      "a metric asked for it, but the recipe's data: section has no such entry",
+      known.length > 0 ? `data in this recipe: ${known.join(", ")}` : `add "${name}" under data:`,
+    );
+  }
+  const source = registry.dataSources.get(spec.use);
+  if (!source) {
+    throw errors.dataUnknown(
+      `${recipe.file} (data.${name}.use)`,
+      name,
+      `uses data source "${spec.use}", which no loaded plugin provides`,
+      `data sources: ${[...registry.dataSources.keys()].join(", ") || "none loaded"}`,
+    );
+  }
+  const baseDir = dirname(recipe.file);
+  return source.definition.open(spec.options, { resolve: (path) => resolve(baseDir, path) });
+}
