@@ -14,6 +14,7 @@ export * from "./onnx/index.js";
 export * from "./pipeline/index.js";
 export * from "./plugin/index.js";
 export * from "./recipe/index.js";
+export * from "./rewrite/index.js";
 export * from "./runtime/index.js";
 export { closestMatch } from "./suggest.js";
 export { LATHE_VERSION } from "./version.js";

@@ -1,1 +1,9 @@
+export type { AttentionBlock, AttentionOptions, FusedOp } from "./analyze.js";
+export {
+  attentionStatistics,
+  type FlashAttentionOptions,
+  flashAttentionRewrite,
+  rewriteAttention,
+} from "./pass.js";
 export { default } from "./plugin.js";
+export { attentionRules } from "./rules.js";

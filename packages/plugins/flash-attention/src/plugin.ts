@@ -1,12 +1,13 @@
 import { createRequire } from "node:module";
 import { definePlugin, type PassDefinition, PLUGIN_API_VERSION } from "@lathe/core";
+import { flashAttentionRewrite } from "./pass.js";
 
 const { name, version } = createRequire(import.meta.url)("../package.json") as {
   name: string;
   version: string;
 };
 
-const passes: PassDefinition[] = [];
+const passes: PassDefinition[] = [flashAttentionRewrite as PassDefinition];
 
 /** `flash-attention/rewrite`: exported attention subgraphs → fused attention operators. */
 export default definePlugin({

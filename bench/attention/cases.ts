@@ -1,0 +1,140 @@
+import { createBuilder, DataType, type Model, Tensor } from "@lathe/core";
+import { gpt2, llama } from "@lathe/plugin-zoo";
+import * as ort from "onnxruntime-node";
+
+/** One benchmark case: the model and the inputs of one timed run. */
+export interface BenchCase {
+  readonly title: string;
+  /** Whole-model latency fused/unfused must be at most this. */
+  readonly floor: number;
+  /** Also require peak memory fused < unfused. */
+  readonly memoryFloor: boolean;
+  model(): Model;
+  feeds(): Record<string, ort.Tensor>;
+}
+
+function preset<C>(presets: Record<string, C | undefined>, name: string): C {
+  const config = presets[name];
+  if (!config) throw new Error(`no preset ${name}`);
+  return config;
+}
+
+const GPT2_SMALL_2K = { ...preset(gpt2.presets, "small"), positions: 2048 };
+const LLAMA_SMALL = preset(llama.presets, "small");
+const SEQ = 2048;
+
+function component(bundle: { components: ReadonlyMap<string, Model> }): Model {
+  const model = bundle.components.values().next().value;
+  if (!model) throw new Error("empty bundle");
+  return model;
+}
+
+function int64(rows: number[][]): ort.Tensor {
+  return new ort.Tensor("int64", BigInt64Array.from(rows.flat(), BigInt), [
+    rows.length,
+    rows[0]!.length,
+  ]);
+}
+
+function noise(dims: number[], seed: number): ort.Tensor {
+  const n = dims.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(n);
+  let s = seed;
+  for (let i = 0; i < n; i++) {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    data[i] = (s / 2 ** 32 - 0.5) * 0.5;
+  }
+  return new ort.Tensor("float32", data, dims);
+}
+
+function prefill(length: number, vocab: number): Record<string, ort.Tensor> {
+  const ids = [Array.from({ length }, (_, i) => (i * 7919) % vocab)];
+  return {
+    input_ids: int64(ids),
+    attention_mask: int64([Array(length).fill(1)]),
+    position_ids: int64([Array.from({ length }, (_, i) => i)]),
+  };
+}
+
+/**
+ * diffusers' self-attention as the zoo's UNet exports it (torch-2 SDPA: √(1/√d) on Q and on Kᵀ,
+ * computed from Shape(q)), at SD 1.5's first level: 320 channels, 8 heads of 40, 4096 tokens.
+ */
+function unetSelfAttention(): Model {
+  const [tokens, channels, heads] = [4096, 320, 8];
+  const b = createBuilder({ opset: 14 });
+  const x = b.input("hidden_states", DataType.FLOAT, [1, tokens, channels]);
+  const weight = (seed: number) =>
+    b.initializer(
+      Tensor.fromArray(
+        DataType.FLOAT,
+        [channels, channels],
+        noise([channels, channels], seed).data as Float32Array,
+      ),
+    );
+  const split = b.int64s([0, -1, heads, channels / heads]);
+  const q = b.Transpose(b.Reshape(b.MatMul(x, weight(1)), split), { perm: [0, 2, 1, 3] });
+  const kView = b.Reshape(b.MatMul(x, weight(2)), split);
+  const v = b.Transpose(b.Reshape(b.MatMul(x, weight(3)), split), { perm: [0, 2, 1, 3] });
+  const last = b.Slice(
+    b.Shape(q),
+    b.int64s([-1]),
+    b.constant([9223372036854775807n], [1], DataType.INT64),
+  );
+  const scale = b.Div(b.constant([1], [1]), b.Sqrt(b.Cast(last, { to: DataType.FLOAT })));
+  const scores = b.MatMul(
+    b.Mul(q, b.Sqrt(scale)),
+    b.Mul(b.Transpose(kView, { perm: [0, 2, 3, 1] }), b.Sqrt(scale)),
+  );
+  const context = b.MatMul(b.Softmax(scores, { axis: -1 }), v);
+  const merged = b.Reshape(
+    b.Transpose(context, { perm: [0, 2, 1, 3] }),
+    b.int64s([0, -1, channels]),
+  );
+  b.output(b.MatMul(merged, weight(4)), "out", DataType.FLOAT);
+  return b.build();
+}
+
+export const CASES: Record<string, BenchCase> = {
+  "gpt2-prefill": {
+    title: "gpt2 (GPT-2-small shapes) prefill, seq 2048",
+    floor: 0.6,
+    memoryFloor: true,
+    model: () => component(gpt2.build(GPT2_SMALL_2K, { seed: 1 })),
+    feeds: () => prefill(SEQ, GPT2_SMALL_2K.vocab),
+  },
+  "llama-prefill": {
+    title: "llama small prefill, seq 2048",
+    floor: 0.6,
+    memoryFloor: false,
+    model: () => component(llama.build(LLAMA_SMALL, { seed: 1 })),
+    feeds: () => prefill(SEQ, LLAMA_SMALL.vocab),
+  },
+  "unet-self-attention": {
+    title: "unet self-attention block, 4096 tokens",
+    floor: 0.85,
+    memoryFloor: false,
+    model: unetSelfAttention,
+    feeds: () => ({ hidden_states: noise([1, 4096, 320], 7) }),
+  },
+  "gpt2-decode": {
+    title: "gpt2 (GPT-2-small shapes) decode, past 1024",
+    floor: 1.0,
+    memoryFloor: false,
+    model: () => component(gpt2.build({ ...GPT2_SMALL_2K, kvCache: true }, { seed: 1 })),
+    feeds: () => {
+      const past = 1024;
+      const { layers, heads, hidden } = GPT2_SMALL_2K;
+      const feeds: Record<string, ort.Tensor> = {
+        input_ids: int64([[42]]),
+        attention_mask: int64([Array(past + 1).fill(1)]),
+        position_ids: int64([[past]]),
+      };
+      for (let i = 0; i < layers; i++) {
+        feeds[`past_key_values.${i}.key`] = noise([1, heads, past, hidden / heads], 10 + i);
+        feeds[`past_key_values.${i}.value`] = noise([1, heads, past, hidden / heads], 50 + i);
+      }
+      return feeds;
+    },
+  },
+};

@@ -1,0 +1,71 @@
+/**
+ * Fused against unfused attention, side by side in one run, CPU: each case runs both contenders
+ * in fresh child processes (alternating, so neither gets a quieter machine), then prints median
+ * latency, the fused/unfused ratio, peak RSS during the runs, and PASS/FAIL against the floors.
+ *
+ *   pnpm bench:attention                         # every case, 3 timed runs each
+ *   BENCH_REPEATS=1 BENCH_CASES=unet-self-attention pnpm bench:attention
+ */
+import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { CASES } from "./cases.js";
+
+const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+const repeats = Number(process.env.BENCH_REPEATS ?? 3);
+const names = process.env.BENCH_CASES?.split(",") ?? Object.keys(CASES);
+
+interface Sample {
+  ms: number[];
+  peakRssMb: number;
+  rssBeforeMb: number;
+  fusedOps: number;
+}
+
+function runChild(name: string, variant: "fused" | "unfused"): Sample {
+  const out = execFileSync(
+    process.execPath,
+    ["--import", "tsx", here("./child.ts"), name, variant, String(repeats)],
+    {
+      env: { ...process.env, TSX_TSCONFIG_PATH: here("./tsconfig.json") },
+      encoding: "utf8",
+      maxBuffer: 1 << 20,
+    },
+  );
+  const line = out.trim().split("\n").at(-1)!;
+  return JSON.parse(line) as Sample;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const rows: string[] = [];
+let failed = false;
+for (const name of names) {
+  const bench = CASES[name];
+  if (!bench) throw new Error(`unknown case ${name}; cases: ${Object.keys(CASES).join(", ")}`);
+  const unfused = runChild(name, "unfused");
+  const fused = runChild(name, "fused");
+  const ratio = median(fused.ms) / median(unfused.ms);
+  const latencyOk = ratio <= bench.floor;
+  const memoryOk = !bench.memoryFloor || fused.peakRssMb < unfused.peakRssMb;
+  failed ||= !latencyOk || !memoryOk;
+  const row = [
+    bench.title,
+    `${fused.fusedOps}`,
+    `${median(unfused.ms).toFixed(1)}`,
+    `${median(fused.ms).toFixed(1)}`,
+    `**${ratio.toFixed(2)}** ≤ ${bench.floor} ${latencyOk ? "PASS" : "FAIL"}`,
+    `${unfused.peakRssMb.toFixed(0)} → ${fused.peakRssMb.toFixed(0)}${bench.memoryFloor ? (memoryOk ? " PASS" : " FAIL") : ""}`,
+  ];
+  rows.push(`| ${row.join(" | ")} |`);
+  console.error(
+    `${name}: unfused ${unfused.ms.map((x) => x.toFixed(0)).join(", ")} ms; fused ${fused.ms.map((x) => x.toFixed(0)).join(", ")} ms`,
+  );
+}
+console.log(
+  `repeats: ${repeats} timed runs after 1 warm-up, medians; ORT memory pattern ${process.env.BENCH_MEM_PATTERN === "1" ? "on" : "off"}; intra-op threads ${process.env.BENCH_THREADS ?? "default"}\n`,
+);
+console.log(
+  "| case | fused blocks | unfused ms | fused ms | fused/unfused | peak RSS during runs, MB (unfused → fused) |",
+);
+console.log("|---|---|---|---|---|---|");
+for (const row of rows) console.log(row);
+process.exitCode = failed ? 1 : 0;

@@ -1,0 +1,197 @@
+import {
+  accept,
+  type CheckResult,
+  DataType,
+  decline,
+  type Match,
+  type Model,
+  type Value,
+} from "@lathe/core";
+import { splitCausalMask, triangularBufferReason } from "./causal.js";
+import { bnshOperand, bsnhOperand, type HeadsOperand } from "./heads.js";
+import type { MaskForm } from "./pattern.js";
+import { type Rotary, rotaryOf } from "./rotary.js";
+import { classifyScale, type ScalarOfHead, scalarOfHead } from "./scale.js";
+
+export type FusedOp = "GroupQueryAttention" | "MultiHeadAttention" | "Attention";
+
+export interface AttentionOptions {
+  target: "auto" | "cpu" | "cuda" | "webgpu";
+  prefer: "contrib" | "standard";
+}
+
+/** What the rewrite needs to know about one matched attention block. */
+export interface AttentionBlock {
+  readonly fusedOp: FusedOp;
+  readonly q: HeadsOperand;
+  readonly k: HeadsOperand & { bsnh?: Value };
+  readonly v: HeadsOperand;
+  readonly heads: number;
+  readonly kvHeads: number;
+  /** Undefined: the op's default 1/√head. */
+  readonly scale: number | undefined;
+  readonly causal: boolean;
+  /** Additive mask applied besides causality (padding), broadcastable to [B, 1, S, T]. */
+  readonly bias: Value | undefined;
+  /** RoPE on Q and the new K, folded into GroupQueryAttention (`do_rotary`). */
+  readonly rotary: { q: Rotary; k: Rotary } | undefined;
+}
+
+/** The standard ONNX Attention needs the model's default opset to be at least this. */
+export const STANDARD_ATTENTION_OPSET = 23;
+
+export function analyzeAttention(
+  form: MaskForm,
+  match: Match,
+  model: Model,
+  options: AttentionOptions,
+): CheckResult<AttentionBlock> {
+  const softmax = match.node("softmax");
+  const axis = softmax.getInt("axis", -1);
+  if (axis !== -1 && axis !== 3) return decline(`the Softmax runs over axis ${axis}, not the keys`);
+  if ((model.opset("") ?? 0) < 13 && !softmax.attributes.has("axis"))
+    return decline("Softmax before opset 13 flattens its input: not a per-row softmax");
+
+  const q = bnshOperand(match.value("q"));
+  const kBsnh = match.values.get("kBsnh");
+  const k = kBsnh ? bsnhOperand(kBsnh) : bnshOperand(match.value("k"));
+  const v = bnshOperand(match.value("v"));
+  if (q.heads === undefined)
+    return decline("cannot tell the number of query heads (no static Reshape to [b, s, n, h])");
+  if (k.heads === undefined || v.heads === undefined)
+    return decline("cannot tell the number of key/value heads (no static Reshape to [b, s, n, h])");
+  if (q.past) return decline("the query is concatenated with a cache");
+  if (k.heads !== v.heads || k.groups !== v.groups)
+    return decline(
+      `mismatched head counts: keys have ${k.heads}×${k.groups}, values ${v.heads}×${v.groups}`,
+    );
+  if (k.heads * k.groups !== q.heads)
+    return decline(
+      `mismatched head counts: ${q.heads} query heads, ${k.heads} key heads repeated ${k.groups}×`,
+    );
+  if (!!k.past !== !!v.past) return decline("only one of key and value reads a cache");
+
+  const headTensors = new Set<Value>(
+    [
+      match.value("q"),
+      match.values.get("k"),
+      kBsnh,
+      match.value("v"),
+      q.bnsh,
+      k.bnsh,
+      v.bnsh,
+      k.present,
+      v.present,
+    ].filter((x): x is Value => x !== undefined),
+  );
+  const factors: ScalarOfHead[] = [];
+  for (const [name, invert] of [
+    ["qScale", false],
+    ["kScale", false],
+    ["multiplier", false],
+    ["divisor", true],
+  ] as const) {
+    const value = match.values.get(name);
+    if (!value) continue;
+    const f = scalarOfHead(value, headTensors);
+    if (typeof f === "string") return decline(`wrong scale: ${f}`);
+    factors.push(invert ? (h) => 1 / f(h) : f);
+  }
+  const scaleKind = classifyScale((h) => factors.reduce((p, f) => p * f(h), 1));
+  if (scaleKind.kind === "other")
+    return decline("wrong scale: neither a constant nor 1/√head_size");
+  const scale = scaleKind.kind === "constant" ? scaleKind.value : undefined;
+
+  let causal = false;
+  let bias: Value | undefined;
+  if (form === "causal-buffer") {
+    const reason = triangularBufferReason(match.value("causal"));
+    if (reason) return decline(reason);
+    const fill = Number(match.constant("fill").toArray()[0]);
+    if (!(fill <= -1e4))
+      return decline(`the masked scores are filled with ${fill}, not a large negative value`);
+    causal = true;
+    bias = match.values.get("mask");
+  } else if (form === "additive-mask") {
+    const mask = match.value("mask");
+    const split = splitCausalMask(mask);
+    causal = split !== undefined;
+    bias = split ? split.padding : mask;
+  }
+  if (bias && rankOf(bias) !== undefined && rankOf(bias) !== 4)
+    return decline(`the additive mask has rank ${rankOf(bias)}, not 4`);
+
+  const fusedOp = chooseOp(causal, !!k.past, k.groups, options, model);
+  if (typeof fusedOp !== "string") return decline(fusedOp.reason);
+  const rotary =
+    fusedOp === "GroupQueryAttention" ? foldableRotary(match.value("q"), k) : undefined;
+  return accept({
+    fusedOp,
+    q,
+    k,
+    v,
+    heads: q.heads,
+    kvHeads: k.heads,
+    scale,
+    causal,
+    bias,
+    rotary,
+  });
+}
+
+function rankOf(value: Value): number | undefined {
+  const type = value.type;
+  return type?.kind === "tensor" && type.shape ? type.shape.dims.length : undefined;
+}
+
+/** The fused op for the target, by the kernel conditions in notes A3/A4. */
+function chooseOp(
+  causal: boolean,
+  cached: boolean,
+  groups: number,
+  options: AttentionOptions,
+  model: Model,
+): FusedOp | { reason: string } {
+  if (options.prefer === "standard") {
+    const opset = model.opset("") ?? 0;
+    if (opset < STANDARD_ATTENTION_OPSET)
+      return {
+        reason: `the standard Attention needs opset ${STANDARD_ATTENTION_OPSET}; the model imports ${opset} (use prefer: contrib)`,
+      };
+    return "Attention";
+  }
+  if (causal) {
+    // notes A3: CUDA registers GroupQueryAttention for fp16/bf16 only
+    if (options.target === "cuda" && floatTypeOf(model) === DataType.FLOAT)
+      return {
+        reason:
+          "GroupQueryAttention on CUDA runs fp16/bf16 only and this model is fp32 (convert it to fp16 first, or prefer: standard on an opset-23 model)",
+      };
+    return "GroupQueryAttention";
+  }
+  if (cached)
+    return { reason: "non-causal attention over a KV cache has no contrib replacement here" };
+  if (groups !== 1)
+    return { reason: "non-causal grouped-query attention has no contrib replacement here" };
+  return "MultiHeadAttention";
+}
+
+/** The model's float type, read from its first float output (fp32 when none says). */
+function floatTypeOf(model: Model): DataType {
+  const floats = [DataType.FLOAT, DataType.FLOAT16, DataType.BFLOAT16];
+  for (const output of model.graph.outputs) {
+    const type = output.type;
+    if (type?.kind === "tensor" && floats.includes(type.elemType)) return type.elemType;
+  }
+  return DataType.FLOAT;
+}
+
+/** Q and the new K rotated by the same caches and positions: GQA can rotate them itself. */
+function foldableRotary(query: Value, k: HeadsOperand): { q: Rotary; k: Rotary } | undefined {
+  const q = rotaryOf(query);
+  const key = rotaryOf(k.bnsh);
+  if (!q || !key || q.positionIds !== key.positionIds) return undefined;
+  if (q.cos !== key.cos || q.sin !== key.sin) return undefined;
+  if (!bnshOperand(q.input).bsd || !bnshOperand(key.input).bsd) return undefined;
+  return { q, k: key };
+}

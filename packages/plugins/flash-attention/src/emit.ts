@@ -1,0 +1,139 @@
+import { type Builder, DataType, type Value } from "@lathe/core";
+import type { AttentionBlock } from "./analyze.js";
+import { bnshOperand, type HeadsOperand } from "./heads.js";
+import { halfCache } from "./rotary.js";
+import { hasPerm } from "./shapes.js";
+
+const MICROSOFT = "com.microsoft";
+
+/** Replacements for the matched block: the context (or its merge transpose) and the caches. */
+export function emitAttention(
+  b: Builder,
+  block: AttentionBlock,
+  context: Value,
+  query: Value,
+): Map<Value, Value> {
+  const replacements = new Map<Value, Value>();
+  const { k, v } = block;
+  if (block.fusedOp === "Attention") {
+    const kBnsh = k.bsnh ? b.Transpose(k.bsnh, { perm: [0, 2, 1, 3] }) : k.bnsh;
+    const attributes = { is_causal: block.causal ? 1 : 0, scale: block.scale };
+    const node = b.node(
+      "Attention",
+      [
+        query,
+        kBnsh,
+        v.bnsh,
+        block.bias ? expandToQueries(b, block.bias, query) : undefined,
+        k.past,
+        v.past,
+      ],
+      attributes,
+      { outputs: k.past ? 3 : 1 },
+    );
+    replacements.set(context, node.outputs[0]!);
+    if (k.present && v.present) {
+      replacements.set(k.present, node.outputs[1]!);
+      replacements.set(v.present, node.outputs[2]!);
+    }
+    return replacements;
+  }
+
+  const rotary = block.rotary;
+  const q3 = rotary ? bnshOperand(rotary.q.input).bsd! : toBsd(b, block.q, query);
+  const k3 = rotary
+    ? bnshOperand(rotary.k.input).bsd!
+    : k.bsnh
+      ? (k.bsd ?? b.Reshape(k.bsnh, b.int64s([0, 0, -1])))
+      : toBsd(b, k, k.bnsh);
+  const v3 = toBsd(b, v, v.bnsh);
+  // shapes from the unrotated query, so the rotation the fused op now does becomes dead
+  const bias = block.bias
+    ? expandToQueries(b, block.bias, rotary ? rotary.q.input : query)
+    : undefined;
+  let out: Value;
+  if (block.fusedOp === "MultiHeadAttention") {
+    out = b.domain(MICROSOFT).MultiHeadAttention(q3, k3, v3, undefined, undefined, bias, {
+      num_heads: block.heads,
+      scale: block.scale,
+    });
+  } else {
+    // GQA takes lengths instead of a mask: every row sees the whole cache (seqlens_k = T − 1),
+    // causality is its own, and padding comes in as attention_bias.
+    // the total length from the parts: the concatenated cache itself becomes present_key
+    const lengthOf = (x: Value, axis: number) =>
+      b.Gather(b.Shape(x), b.constant([axis], [], DataType.INT64), { axis: 0 });
+    const newLength = lengthOf(rotary ? rotary.k.input : k.bnsh, k.bsnh ? 1 : 2);
+    const total = k.past ? b.Add(lengthOf(k.past, 2), newLength) : newLength;
+    const batch = b.Slice(b.Shape(q3), b.int64s([0]), b.int64s([1]));
+    const seqlens = b.Cast(b.Expand(b.Sub(total, b.constant([1], [], DataType.INT64)), batch), {
+      to: DataType.INT32,
+    });
+    const totalLength = b.Cast(total, { to: DataType.INT32 });
+    const node = b.node(
+      "GroupQueryAttention",
+      [
+        q3,
+        k3,
+        v3,
+        k.past,
+        v.past,
+        seqlens,
+        totalLength,
+        rotary && cacheValue(b, rotary.q.cos, "cos"),
+        rotary && cacheValue(b, rotary.q.sin, "sin"),
+        rotary?.q.positionIds,
+        bias,
+      ],
+      {
+        num_heads: block.heads,
+        kv_num_heads: block.kvHeads,
+        scale: block.scale,
+        do_rotary: rotary ? 1 : undefined,
+        rotary_interleaved: rotary ? 0 : undefined,
+      },
+      { domain: MICROSOFT, outputs: 3 },
+    );
+    out = node.outputs[0]!;
+    if (k.present && v.present) {
+      replacements.set(k.present, node.outputs[1]!);
+      replacements.set(v.present, node.outputs[2]!);
+    }
+  }
+  // back to the graph's layout: the merge Transpose [0, 2, 1, 3] becomes a Reshape of the output
+  const heads = b.int64s([0, 0, block.heads, -1]);
+  const merge = context.uses().length === 1 ? context.uses()[0]!.node : undefined;
+  if (merge && hasPerm(merge.output, [0, 2, 1, 3])) {
+    replacements.set(merge.output, b.Reshape(out, heads));
+  } else {
+    replacements.set(context, b.Transpose(b.Reshape(out, heads), { perm: [0, 2, 1, 3] }));
+  }
+  return replacements;
+}
+
+/** [b, n, s, h] → [b, s, n·h]: the tensor it was split from, or a Transpose and Reshape. */
+function toBsd(b: Builder, operand: HeadsOperand, bnsh: Value): Value {
+  if (operand.bsd && operand.bnsh === bnsh) return operand.bsd;
+  return b.Reshape(b.Transpose(bnsh, { perm: [0, 2, 1, 3] }), b.int64s([0, 0, -1]));
+}
+
+/** [B, 1, 1|S, T] → [B, 1, S, T]: the contrib ops want the query axis spelled out. */
+function expandToQueries(b: Builder, bias: Value, query: Value): Value {
+  const queries = b.Slice(b.Shape(query), b.int64s([2]), b.int64s([3]));
+  return b.Expand(bias, b.Concat(b.int64s([1, 1]), queries, b.int64s([1]), { axis: 0 }));
+}
+
+/** GQA's [max_positions, head/2] cache, one initializer per source cache for all layers. */
+function cacheValue(b: Builder, cache: import("@lathe/core").Tensor, kind: "cos" | "sin"): Value {
+  let cached = halfCaches.get(cache);
+  if (!cached || b.graph.initializers.get(cached.name) !== cached) {
+    let name = `flash_attention_${kind}_cache`;
+    for (let i = 1; b.graph.initializers.has(name); i++)
+      name = `flash_attention_${kind}_cache_${i}`;
+    cached = b.graph.addInitializer(halfCache(cache, name), name);
+    halfCaches.set(cache, cached);
+  }
+  return cached;
+}
+
+const halfCaches = new WeakMap<object, Value>();

@@ -1,0 +1,126 @@
+import {
+  applyRewriteRules,
+  definePass,
+  formatTrace,
+  type ModelBundle,
+  type PassStatistics,
+  type RewriteReport,
+} from "@lathe/core";
+import type { AttentionOptions } from "./analyze.js";
+import { attentionRules } from "./rules.js";
+
+export interface FlashAttentionOptions extends AttentionOptions {
+  /** Only Softmax nodes whose name contains one of these (all when empty). */
+  include: string[];
+  /** Softmax nodes whose name contains one of these are left alone. */
+  exclude: string[];
+  /** Log the trace: for every Softmax, the rule that fused it or why each rule declined. */
+  explain: boolean;
+}
+
+/** The pass's work on one bundle: the reports per component, for statistics and `explain`. */
+export function rewriteAttention(
+  bundle: ModelBundle,
+  options: FlashAttentionOptions,
+): Map<string, RewriteReport> {
+  const rules = attentionRules(options);
+  const reports = new Map<string, RewriteReport>();
+  for (const [name, model] of bundle.components) {
+    const report = applyRewriteRules(model, rules, {
+      skip: (node) => {
+        if (options.include.length > 0 && !options.include.some((s) => node.name.includes(s)))
+          return "not in include";
+        const excluded = options.exclude.find((s) => node.name.includes(s));
+        return excluded ? `excluded by "${excluded}"` : undefined;
+      },
+    });
+    reports.set(name, report);
+  }
+  return reports;
+}
+
+/** attention-blocks, fused.<rule>, fused-op.<op>, declined.<reason>, skipped. */
+export function attentionStatistics(reports: ReadonlyMap<string, RewriteReport>): PassStatistics {
+  const stats: Record<string, number> = {
+    "attention-blocks": 0,
+    fused: 0,
+    declined: 0,
+    skipped: 0,
+  };
+  const add = (key: string, n = 1) => {
+    stats[key] = (stats[key] ?? 0) + n;
+  };
+  for (const report of reports.values()) {
+    for (const t of report.trace) {
+      if (t.skipped) {
+        add("skipped");
+        continue;
+      }
+      add("attention-blocks");
+      if (t.fusedBy) {
+        add("fused");
+        add(`fused.${t.fusedBy}`);
+      } else {
+        add("declined");
+      }
+    }
+    for (const [reason, n] of Object.entries(report.declined)) add(`declined: ${reason}`, n);
+  }
+  return stats;
+}
+
+export const flashAttentionRewrite = definePass<FlashAttentionOptions>({
+  id: "flash-attention/rewrite",
+  summary:
+    "Rewrites exported attention (MatMul, scale, mask, Softmax, MatMul) into fused attention operators.",
+  description:
+    "Matches the attention forms of GPT-2, LLaMA, BERT-style encoders and Stable Diffusion exports around each Softmax and replaces them with com.microsoft GroupQueryAttention (causal), MultiHeadAttention (non-causal) or the standard ONNX Attention (prefer: standard, opset 23 models).",
+  options: {
+    type: "object",
+    additionalProperties: false,
+    properties: {
+      target: {
+        enum: ["auto", "cpu", "cuda", "webgpu"],
+        default: "auto",
+        description:
+          "Execution provider the replacement is chosen for; auto means cpu (passes do not see the recipe's target yet).",
+      },
+      prefer: {
+        enum: ["contrib", "standard"],
+        default: "contrib",
+        description:
+          "contrib: com.microsoft GroupQueryAttention / MultiHeadAttention; standard: ONNX Attention (needs an opset-23 model).",
+      },
+      include: {
+        type: "array",
+        items: { type: "string" },
+        default: [],
+        description:
+          "Only rewrite attention whose Softmax name contains one of these strings (all when empty).",
+      },
+      exclude: {
+        type: "array",
+        items: { type: "string" },
+        default: [],
+        description: "Leave attention whose Softmax name contains one of these strings unfused.",
+      },
+      explain: {
+        type: "boolean",
+        default: false,
+        description: "Log, for every Softmax, the rule that fused it or why each rule declined.",
+      },
+    },
+  },
+  introduces: [{ domain: "com.microsoft", version: 1 }],
+  run(bundle, context) {
+    const options = context.options as FlashAttentionOptions;
+    const reports = rewriteAttention(bundle, options);
+    for (const [component, report] of reports) {
+      const lines = formatTrace(report.trace);
+      if (options.explain) for (const line of lines) context.logger.info(`${component}: ${line}`);
+      else context.logger.debug(`${component}: ${lines.length} trace lines`);
+    }
+    const modified = [...reports.values()].some((r) => r.modified);
+    return { bundle, modified, statistics: attentionStatistics(reports) };
+  },
+});

@@ -1,0 +1,28 @@
+import { defineRule, type RewriteRule } from "@lathe/core";
+import { type AttentionBlock, type AttentionOptions, analyzeAttention } from "./analyze.js";
+import { emitAttention } from "./emit.js";
+import { attentionPattern, type MaskForm } from "./pattern.js";
+
+const DESCRIPTIONS: Record<MaskForm, string> = {
+  "causal-buffer":
+    "GPT-2: scores masked by Where(a slice of a lower-triangular buffer, scores, min), plus an optional additive padding mask",
+  "additive-mask":
+    "LLaMA (4-D causal + padding mask) and BERT-style encoders (padding mask): softmax(scores + mask)",
+  unmasked:
+    "Stable Diffusion self/cross attention (torch-1 and torch-2 scale placement), plain SDPA",
+};
+
+/** The rules in the order they are tried on each Softmax. */
+export function attentionRules(options: AttentionOptions): RewriteRule<AttentionBlock>[] {
+  return (["causal-buffer", "additive-mask", "unmasked"] as const).map((form) =>
+    defineRule<AttentionBlock>({
+      name: form,
+      description: DESCRIPTIONS[form],
+      pattern: attentionPattern(form),
+      anchor: "softmax",
+      check: (match, { model }) => analyzeAttention(form, match, model, options),
+      rewrite: (match, block, { builder }) =>
+        emitAttention(builder, block, match.root, match.value("q")),
+    }),
+  );
+}

@@ -1,0 +1,192 @@
+import { createBuilder, DataType, type Model, Tensor, type Value } from "@lathe/core";
+import { gpt2 } from "@lathe/plugin-zoo";
+import * as ort from "onnxruntime-node";
+import { describe, expect, it } from "vitest";
+import { float32, maxDiff, opCounts, randomFloats, rewritten, session } from "./helpers.js";
+
+const [N, H, D] = [4, 8, 32];
+
+interface BlockOptions {
+  opset?: number;
+  /** The divisor of the scores: a number, or a per-head tensor (a wrong scale). */
+  divisor?: number | "per-head";
+  padding?: boolean;
+  keyHeads?: number;
+  extraScoresConsumer?: boolean;
+  torch1?: boolean;
+}
+
+/** A BERT-style encoder attention block: x → Q/K/V → softmax(QKᵀ/√H + mask)·V → [B, S, D]. */
+function encoderBlock(options: BlockOptions = {}): Model {
+  const b = createBuilder({ opset: options.opset ?? 17 });
+  const x = b.input("x", DataType.FLOAT, ["batch", "seq", D]);
+  const weight = (seed: number) =>
+    b.constant(
+      randomFloats(D * D, seed).map((w) => w * 0.3),
+      [D, D],
+    );
+  const heads = (t: Value, n = N) =>
+    b.Transpose(b.Reshape(t, b.int64s([0, 0, n, D / n])), { perm: [0, 2, 1, 3] });
+  const q = heads(b.MatMul(x, weight(1)));
+  const k = heads(b.MatMul(x, weight(2)), options.keyHeads ?? N);
+  const v = heads(b.MatMul(x, weight(3)));
+  const scores = b.MatMul(q, b.Transpose(k, { perm: [0, 1, 3, 2] }));
+  const divisor =
+    options.divisor === "per-head"
+      ? b.constant([1, 2, 3, 4], [1, N, 1, 1])
+      : b.scalar(options.divisor ?? Math.sqrt(H));
+  // torch-1 SD (baddbmm): the scores multiplied by a folded 1/√d
+  let logits = options.torch1 ? b.Mul(b.scalar(1 / Math.sqrt(H)), scores) : b.Div(scores, divisor);
+  if (options.padding) {
+    // transformers' BERT get_extended_attention_mask: (1 - mask[:, None, None, :]) * -10000
+    const mask = b.input("attention_mask", DataType.INT64, ["batch", "seq"]);
+    const expanded = b.Unsqueeze(b.Unsqueeze(mask, b.int64s([1])), b.int64s([2]));
+    const inverted = b.Sub(b.scalar(1), b.Cast(expanded, { to: DataType.FLOAT }));
+    logits = b.Add(logits, b.Mul(inverted, b.scalar(-10000)));
+  }
+  const probs = b.Softmax(logits, { axis: -1 });
+  const context = b.Transpose(b.MatMul(probs, v), { perm: [0, 2, 1, 3] });
+  b.output(b.Reshape(context, b.int64s([0, 0, D])), "y", DataType.FLOAT);
+  if (options.extraScoresConsumer) b.output(b.Identity(scores), "scores", DataType.FLOAT);
+  return b.build();
+}
+
+/** 1 = attend, 0 = padding: row r keeps its first valid[r] tokens. */
+function paddingMask(batch: number, seq: number, valid: number[]): ort.Tensor {
+  const data = new BigInt64Array(batch * seq);
+  for (let r = 0; r < batch; r++) for (let j = 0; j < valid[r]!; j++) data[r * seq + j] = 1n;
+  return new ort.Tensor("int64", data, [batch, seq]);
+}
+
+async function expectExact(original: Model, model: Model, padding: boolean) {
+  const [a, b] = [await session(original), await session(model)];
+  for (const seq of [3, 9, 17]) {
+    const feeds: Record<string, ort.Tensor> = { x: float32([2, seq, D], seq) };
+    if (padding) feeds.attention_mask = paddingMask(2, seq, [seq, seq - 2]);
+    expect(maxDiff(await a.run(feeds), await b.run(feeds)), `seq ${seq}`).toBeLessThanOrEqual(1e-4);
+  }
+}
+
+describe("flash-attention rules: fused", () => {
+  it.each([
+    {
+      name: "plain SDPA without mask → MultiHeadAttention",
+      options: {},
+      op: "MultiHeadAttention",
+      rule: "unmasked",
+    },
+    {
+      name: "BERT padding mask → MultiHeadAttention with attention_bias",
+      options: { padding: true },
+      op: "MultiHeadAttention",
+      rule: "additive-mask",
+    },
+    {
+      name: "a constant, non-default scale is carried over",
+      options: { divisor: 5 },
+      op: "MultiHeadAttention",
+      rule: "unmasked",
+    },
+    {
+      name: "torch-1 SD scale placement (Mul after the MatMul)",
+      options: { torch1: true },
+      op: "MultiHeadAttention",
+      rule: "unmasked",
+    },
+    {
+      name: "opset 23, prefer standard → ONNX Attention",
+      options: { opset: 23, padding: true },
+      op: "Attention",
+      rule: "additive-mask",
+      prefer: "standard" as const,
+    },
+  ])("$name", async ({ options, op, rule, prefer }) => {
+    const original = encoderBlock(options);
+    const { model, report } = await rewritten(original, prefer ? { prefer } : {});
+    expect(report.fused).toEqual({ [rule]: 1 });
+    expect(opCounts(model)[op]).toBe(1);
+    expect(opCounts(model).Softmax).toBeUndefined();
+    await expectExact(original, model, options.padding ?? false);
+  });
+});
+
+/** GPT-2 tiny with its causal buffer replaced by all ones: a non-causal mask. */
+function gpt2WithFullBuffer(): Model {
+  const model = gpt2.build(gpt2.presets.tiny, { seed: 1 }).components.get("model")!;
+  for (const node of model.graph) {
+    const value = node.attribute("value");
+    if (
+      node.opType === "Constant" &&
+      value &&
+      "value" in value &&
+      value.value instanceof Tensor &&
+      value.value.dataType === DataType.BOOL
+    ) {
+      const dims = value.value.dims;
+      value.value = Tensor.fromBytes(
+        DataType.BOOL,
+        dims,
+        new Uint8Array(dims.reduce((a, b) => a * b, 1)).fill(1),
+      );
+    }
+  }
+  return model;
+}
+
+describe("flash-attention rules: near misses are declined with the reason", () => {
+  it.each([
+    {
+      name: "wrong scale (a per-head tensor)",
+      model: () => encoderBlock({ divisor: "per-head" }),
+      reason: /wrong scale: .*4 elements/,
+    },
+    {
+      name: "mismatched head counts",
+      model: () => encoderBlock({ keyHeads: 2 }),
+      reason: /mismatched head counts/,
+    },
+    {
+      name: "an extra consumer of the scores",
+      model: () => encoderBlock({ extraScoresConsumer: true }),
+      reason: /has another consumer outside the pattern: Identity/,
+    },
+    {
+      name: "standard Attention on an opset-17 model",
+      model: () => encoderBlock(),
+      reason: /needs opset 23; the model imports 17/,
+      prefer: "standard" as const,
+    },
+    {
+      name: "a non-causal buffer on the causal rule",
+      model: gpt2WithFullBuffer,
+      reason: /not lower-triangular/,
+    },
+  ])("$name", async ({ model: build, reason, prefer }) => {
+    const original = build();
+    const before = opCounts(original);
+    const { model, report } = await rewritten(original, prefer ? { prefer } : {});
+    expect(report.modified).toBe(false);
+    expect(report.fused).toEqual({});
+    const reasons = report.trace.flatMap((t) => t.outcomes.map((o) => o.reason ?? ""));
+    expect(
+      reasons.some((r) => reason.test(r)),
+      reasons.join("\n"),
+    ).toBe(true);
+    expect(opCounts(model)).toEqual(before);
+  });
+});
+
+describe("flash-attention rules: already fused", () => {
+  it("leaves a model with fused attention alone", async () => {
+    const { model } = await rewritten(encoderBlock());
+    const again = await rewritten(model);
+    expect(again.report.modified).toBe(false);
+    expect(again.report.trace).toEqual([]);
+  });
+
+  it("honours exclude by Softmax name and reports it", async () => {
+    const { report } = await rewritten(encoderBlock(), { exclude: ["Softmax"] });
+    expect(report.modified).toBe(false);
+    expect(report.trace[0]?.skipped).toMatch(/excluded/);
+  });
+});
