@@ -1,5 +1,9 @@
 import { createRequire } from "node:module";
 import { definePlugin, type PassDefinition, PLUGIN_API_VERSION } from "@lathe/core";
+import { fp16Pass } from "./fp16/fp16.js";
+import { dynamicInt8Pass } from "./int8/dynamic-int8.js";
+import { staticInt8Pass } from "./int8/static-int8.js";
+import { weightOnlyPass } from "./weight-only/weight-only.js";
 
 const { name, version } = createRequire(import.meta.url)("../package.json") as {
   name: string;
@@ -7,7 +11,12 @@ const { name, version } = createRequire(import.meta.url)("../package.json") as {
 };
 
 /** Every pass of the plugin, in the order `lathe plugins` lists them. */
-const passes: PassDefinition[] = [];
+const passes: PassDefinition[] = [
+  dynamicInt8Pass as PassDefinition,
+  staticInt8Pass as PassDefinition,
+  weightOnlyPass as PassDefinition,
+  fp16Pass as PassDefinition,
+];
 
 /** Quantization: `quantize/dynamic-int8`, `quantize/static-int8`, `quantize/weight-only`, `quantize/fp16`. */
 export default definePlugin({

@@ -1,0 +1,276 @@
+/**
+ * int8 benchmark, side by side in one process on ONNX Runtime's CPU provider:
+ * - zoo gpt2 at GPT-2-small size: fp32 against quantize/dynamic-int8 (both emitted forms),
+ *   prefill 1×128 latency, file size, logits relative L2;
+ * - zoo unet (small by default, BENCH_UNET=tiny for a quick look): fp32 against
+ *   quantize/static-int8, latency and output PSNR.
+ * Prints a table with PASS/FAIL against the floors; exits 1 when one fails.
+ *
+ *   pnpm bench:quantize:int8          # BENCH_REPEATS (default 10), BENCH_THREADS (default 0: ORT decides)
+ */
+import { readFileSync } from "node:fs";
+import {
+  createCpuSessions,
+  createPassRandom,
+  type DataRecord,
+  DataType,
+  encodeModel,
+  type Model,
+  type ModelBundle,
+  type PassContext,
+  type PassDefinition,
+  type PassResult,
+  Tensor,
+} from "@lathe/core";
+import { gpt2, Rng, unet } from "@lathe/plugin-zoo";
+import * as ort from "onnxruntime-node";
+import { dynamicInt8Pass } from "../../packages/plugins/quantize/src/int8/dynamic-int8.js";
+import { staticInt8Pass } from "../../packages/plugins/quantize/src/int8/static-int8.js";
+
+const REPEATS = Number(process.env.BENCH_REPEATS ?? 10);
+const THREADS = Number(process.env.BENCH_THREADS ?? 0);
+const UNET_PRESET = process.env.BENCH_UNET ?? "small";
+
+function preset<C>(model: { name: string; presets: Readonly<Record<string, C>> }, name: string): C {
+  const config = model.presets[name];
+  if (!config) throw new Error(`zoo ${model.name} has no preset "${name}"`);
+  return config;
+}
+
+type Feeds = Record<string, ort.Tensor>;
+
+interface Row {
+  what: string;
+  value: string;
+  floor?: string;
+  pass?: boolean;
+}
+const rows: Row[] = [];
+
+function peakRssMb(): number {
+  const status = readFileSync("/proc/self/status", "utf8");
+  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return kb / 1024;
+}
+
+async function runPass<O>(
+  pass: PassDefinition<O>,
+  bundle: ModelBundle,
+  options: Partial<O>,
+  data: Record<string, DataRecord[]> = {},
+): Promise<{ result: PassResult; seconds: number; peakMb: number }> {
+  const defaults: Record<string, unknown> = {};
+  for (const [k, s] of Object.entries(pass.options.properties))
+    if ("default" in s) defaults[k] = structuredClone(s.default);
+  const context: PassContext<O> = {
+    options: { ...defaults, ...options } as O,
+    stepId: "bench",
+    passId: pass.id,
+    logger: { debug() {}, info() {}, warn: (m) => console.warn(m) },
+    progress: { start() {}, advance() {} },
+    sessions: createCpuSessions(),
+    data: (name) => ({
+      name,
+      async *records() {
+        yield* data[name] ?? [];
+      },
+    }),
+    random: createPassRandom(0, pass.id, "bench"),
+    signal: new AbortController().signal,
+    scratchDir: "/tmp",
+    resolve: (p) => p,
+  };
+  const start = performance.now();
+  const result = await pass.run(bundle, context);
+  return { result, seconds: (performance.now() - start) / 1000, peakMb: peakRssMb() };
+}
+
+function only(bundle: ModelBundle): Model {
+  const [model] = bundle.components.values();
+  if (!model) throw new Error("empty bundle");
+  return model;
+}
+
+async function createSession(bytes: Uint8Array): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(bytes, {
+    executionProviders: ["cpu"],
+    ...(THREADS > 0 ? { intraOpNumThreads: THREADS } : {}),
+  });
+}
+
+/** Median latencies (ms) of each session on the same feeds, runs interleaved round-robin. */
+async function latencies(sessions: ort.InferenceSession[], feeds: Feeds): Promise<number[]> {
+  for (const s of sessions) for (let i = 0; i < 2; i++) await s.run(feeds);
+  const times = sessions.map(() => [] as number[]);
+  for (let r = 0; r < REPEATS; r++) {
+    for (const [i, s] of sessions.entries()) {
+      const start = performance.now();
+      await s.run(feeds);
+      times[i]!.push(performance.now() - start);
+    }
+  }
+  return times.map((t) => t.sort((a, b) => a - b)[Math.floor(t.length / 2)]!);
+}
+
+function relativeL2(a: Float32Array, b: Float32Array): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < b.length; i++) {
+    num += (a[i]! - b[i]!) ** 2;
+    den += b[i]! ** 2;
+  }
+  return Math.sqrt(num / den);
+}
+
+function psnr(a: Float32Array, b: Float32Array): number {
+  let mse = 0;
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < b.length; i++) {
+    mse += (a[i]! - b[i]!) ** 2;
+    lo = Math.min(lo, b[i]!);
+    hi = Math.max(hi, b[i]!);
+  }
+  return 10 * Math.log10((hi - lo) ** 2 / (mse / b.length));
+}
+
+async function output(session: ort.InferenceSession, feeds: Feeds, name: string) {
+  return (await session.run(feeds))[name]!.data as Float32Array;
+}
+
+function check(what: string, value: number, floor: number, digits = 3, unit = ""): void {
+  rows.push({
+    what,
+    value: `${value.toFixed(digits)}${unit}`,
+    floor: `≤ ${floor}`,
+    pass: value <= floor,
+  });
+}
+
+function note(what: string, value: string): void {
+  rows.push({ what, value });
+}
+
+async function benchGpt2(): Promise<void> {
+  const small = preset(gpt2, "small");
+  const build = () => gpt2.build(small, { seed: 1 });
+  const fp32Bytes = encodeModel(only(build()));
+  const length = 128;
+  const ids = Array.from({ length }, (_, i) => (i * 7919) % small.vocab);
+  const feeds: Feeds = {
+    input_ids: new ort.Tensor("int64", BigInt64Array.from(ids, BigInt), [1, length]),
+    attention_mask: new ort.Tensor("int64", new BigInt64Array(length).fill(1n), [1, length]),
+    position_ids: new ort.Tensor("int64", BigInt64Array.from(ids.keys(), BigInt), [1, length]),
+  };
+  const standard = await runPass(dynamicInt8Pass, build(), {});
+  const standardBytes = encodeModel(only(standard.result.bundle));
+  const contrib = await runPass(dynamicInt8Pass, build(), { format: "contrib" });
+  const contribBytes = encodeModel(only(contrib.result.bundle));
+  const sessions = [
+    await createSession(fp32Bytes),
+    await createSession(standardBytes),
+    await createSession(contribBytes),
+  ];
+  const [fp32Ms, standardMs, contribMs] = await latencies(sessions, feeds);
+  const reference = await output(sessions[0]!, feeds, "logits");
+  const quantized = await output(sessions[1]!, feeds, "logits");
+  note(
+    "gpt2 small fp32 prefill 1×128",
+    `${fp32Ms!.toFixed(1)} ms, ${(fp32Bytes.length / 1e6).toFixed(1)} MB`,
+  );
+  check("dynamic-int8 latency ratio (standard pattern, ORT-fused)", standardMs! / fp32Ms!, 0.6);
+  note(
+    "dynamic-int8 latency ratio (contrib DynamicQuantizeMatMul emitted)",
+    (contribMs! / fp32Ms!).toFixed(3),
+  );
+  check("dynamic-int8 size ratio", standardBytes.length / fp32Bytes.length, 0.3);
+  check("dynamic-int8 logits relative L2", relativeL2(quantized, reference), 0.05, 4);
+  note(
+    "dynamic-int8 pass time / process peak RSS",
+    `${standard.seconds.toFixed(1)} s / ${standard.peakMb.toFixed(0)} MB`,
+  );
+  for (const s of sessions) await s.release();
+}
+
+function unetRecord(seed: number, size: number, contextDim: number): DataRecord {
+  const rng = new Rng(seed);
+  return {
+    sample: Tensor.fromArray(DataType.FLOAT, [1, 4, size, size], rng.normals(4 * size * size)),
+    timestep: Tensor.fromArray(DataType.FLOAT, [1], [999 - ((seed * 97) % 1000)]),
+    encoder_hidden_states: Tensor.fromArray(
+      DataType.FLOAT,
+      [1, 77, contextDim],
+      rng.normals(77 * contextDim),
+    ),
+  };
+}
+
+async function benchUnet(): Promise<void> {
+  const config = preset(unet, UNET_PRESET);
+  const build = () => unet.build(config, { seed: 1 });
+  const size = config.sampleSize;
+  const fp32Bytes = encodeModel(only(build()));
+  const calibration = Array.from({ length: 4 }, (_, i) =>
+    unetRecord(100 + i, size, config.contextDim),
+  );
+  const quantized = await runPass(
+    staticInt8Pass,
+    build(),
+    { calibration: "calib", batchSize: 2 },
+    { calib: calibration },
+  );
+  const int8Bytes = encodeModel(only(quantized.result.bundle));
+  const withElementwise = await runPass(
+    staticInt8Pass,
+    build(),
+    {
+      calibration: "calib",
+      batchSize: 2,
+      opTypes: ["Conv", "MatMul", "Gemm", "Add", "Mul", "Concat"],
+    },
+    { calib: calibration },
+  );
+  const elementwiseBytes = encodeModel(only(withElementwise.result.bundle));
+  const held = unetRecord(7, size, config.contextDim);
+  const feeds: Feeds = {};
+  for (const [name, t] of Object.entries(held))
+    feeds[name] = new ort.Tensor("float32", t.toArray() as Float32Array, [...t.dims]);
+  const sessions = [
+    await createSession(fp32Bytes),
+    await createSession(int8Bytes),
+    await createSession(elementwiseBytes),
+  ];
+  const [fp32Ms, int8Ms, elementwiseMs] = await latencies(sessions, feeds);
+  const reference = await output(sessions[0]!, feeds, "out_sample");
+  const out = await output(sessions[1]!, feeds, "out_sample");
+  const elementwiseOut = await output(sessions[2]!, feeds, "out_sample");
+  note(
+    `unet ${UNET_PRESET} fp32 1×4×${size}×${size}`,
+    `${fp32Ms!.toFixed(1)} ms, ${(fp32Bytes.length / 1e6).toFixed(1)} MB`,
+  );
+  check("static-int8 latency ratio", int8Ms! / fp32Ms!, 0.8);
+  note(
+    "static-int8 with Add/Mul/Concat in QDQ too: latency ratio / PSNR",
+    `${(elementwiseMs! / fp32Ms!).toFixed(3)} / ${psnr(elementwiseOut, reference).toFixed(2)} dB`,
+  );
+  note("static-int8 size ratio", (int8Bytes.length / fp32Bytes.length).toFixed(3));
+  note("static-int8 output PSNR vs fp32", `${psnr(out, reference).toFixed(2)} dB`);
+  note(
+    "static-int8 pass time (4 calibration samples) / process peak RSS",
+    `${quantized.seconds.toFixed(1)} s / ${quantized.peakMb.toFixed(0)} MB`,
+  );
+  for (const s of sessions) await s.release();
+}
+
+await benchGpt2();
+await benchUnet();
+console.log(
+  `\nint8 benchmark (ORT ${ort.env.versions.common}, threads ${THREADS || "ORT default"}, ${REPEATS} repeats, medians)\n`,
+);
+console.log("| measurement | value | floor | |");
+console.log("|---|---|---|---|");
+for (const r of rows)
+  console.log(
+    `| ${r.what} | ${r.value} | ${r.floor ?? ""} | ${r.pass === undefined ? "" : r.pass ? "PASS" : "FAIL"} |`,
+  );
+process.exitCode = rows.some((r) => r.pass === false) ? 1 : 0;

@@ -1,0 +1,223 @@
+import {
+  attr,
+  DataType,
+  type Model,
+  Node,
+  type PassDefinition,
+  Tensor,
+  type Value,
+} from "@lathe/core";
+import { constantBytes, Namer, removeDeadConstants } from "../common-int8/graph-edit.js";
+import { elementTypes } from "./element-types.js";
+import { type Fp16Options, fp16Schema } from "./fp16-options.js";
+
+const FP16_MAX = 65504;
+
+/** Inputs that stay float32 whatever their node's type (float16.py ALWAYS_FLOAT_INPUTS). */
+const ALWAYS_FLOAT_INPUTS: Readonly<Record<string, readonly number[]>> = {
+  Resize: [2],
+  GroupNorm: [1, 2],
+  SkipGroupNorm: [1, 2],
+};
+
+/** Quantized graphs mix integer and float types by design; their ops are left as they are. */
+const QUANTIZATION_OP = /Quantize|Integer|^QLinear|MatMulNBits|GatherBlockQuantized/;
+
+export interface Fp16Stats {
+  converted: number;
+  blocked: Map<string, number>;
+  casts: number;
+  initializers: number;
+  clamped: number;
+}
+
+/** `quantize/fp16`: float32 → float16 with Casts at the borders of what stays float32. */
+export const fp16Pass: PassDefinition<Fp16Options> = {
+  id: "quantize/fp16",
+  summary:
+    "float16 weights and activations, float32 I/O kept on request, ORT's op block list, Casts at the borders, clamped initializers",
+  options: fp16Schema,
+  run(bundle, ctx) {
+    const { options } = ctx;
+    if (options.target === "cpu") {
+      ctx.logger.warn(
+        "quantize/fp16 for target cpu: ONNX Runtime's CPU provider runs most fp16 ops as fp32 behind inserted Casts, so the model gets smaller but usually slower; prefer int8 or int4 weights for CPU, fp16 for cuda/webgpu/DirectML",
+      );
+    }
+    const stats: Fp16Stats = {
+      converted: 0,
+      blocked: new Map(),
+      casts: 0,
+      initializers: 0,
+      clamped: 0,
+    };
+    let before = 0;
+    let after = 0;
+    for (const model of bundle.components.values()) {
+      before += constantBytes(model);
+      convertModel(model, options, stats);
+      after += constantBytes(model);
+    }
+    const statistics: Record<string, number | string> = {
+      "nodes-converted": stats.converted,
+      "casts-inserted": stats.casts,
+      "initializers-converted": stats.initializers,
+      "values-clamped": stats.clamped,
+    };
+    for (const [reason, n] of stats.blocked) statistics[`kept-fp32: ${reason}`] = n;
+    statistics["weight-bytes-before"] = before;
+    statistics["weight-bytes-after"] = after;
+    statistics["size-ratio"] = before > 0 ? Number((after / before).toFixed(4)) : 1;
+    return { bundle, modified: stats.converted > 0, statistics };
+  },
+};
+
+/** Converts the main graph of one model in place. */
+export function convertModel(model: Model, options: Fp16Options, stats: Fp16Stats): void {
+  const graph = model.graph;
+  const types = elementTypes(graph);
+  const isFloat = (v: Value | undefined) => v !== undefined && types.get(v) === DataType.FLOAT;
+  const blockedOps = new Set(options.opBlockList);
+  const blockedNames = new Set(options.nodeBlockList);
+  const half = new Set<Node>();
+  for (const node of graph) {
+    const reason = blockReason(node, blockedOps, blockedNames);
+    const touchesFloat = node.inputs.some(isFloat) || node.outputs.some(isFloat);
+    if (reason) {
+      if (touchesFloat) stats.blocked.set(reason, (stats.blocked.get(reason) ?? 0) + 1);
+      continue;
+    }
+    if (touchesFloat || node.opType === "Cast") half.add(node);
+  }
+  const keep = (v: Value) =>
+    options.keepIoTypes === true ||
+    (Array.isArray(options.keepIoTypes) && options.keepIoTypes.includes(v.name));
+  /** The type a reader wants: float16 inside converted nodes, except inputs kept float. */
+  const wanted = (node: Node, index: number) =>
+    half.has(node) && !(ALWAYS_FLOAT_INPUTS[node.opType] ?? []).includes(index)
+      ? DataType.FLOAT16
+      : DataType.FLOAT;
+
+  // Nodes that make float values out of nothing now make float16.
+  for (const node of half) {
+    if (node.opType === "Cast" && node.getInt("to") === DataType.FLOAT)
+      node.setAttribute(attr.int("to", DataType.FLOAT16));
+    if (["RandomNormal", "RandomUniform", "EyeLike", "RandomNormalLike"].includes(node.opType)) {
+      if (node.getInt("dtype", DataType.FLOAT) === DataType.FLOAT)
+        node.setAttribute(attr.int("dtype", DataType.FLOAT16));
+    }
+    for (const name of ["value"] as const) {
+      const a = node.attribute(name);
+      if (a && a.value instanceof Tensor && a.value.dataType === DataType.FLOAT) {
+        node.setAttribute(attr.tensor(name, toHalf(a.value, options.minPositive, stats)));
+      }
+    }
+  }
+
+  const namer = new Namer(graph);
+  const casts = new Map<Value, Value>();
+  const castOf = (value: Value, to: DataType, anchor?: Node) => {
+    const found = casts.get(value);
+    if (found) return found;
+    const name = namer.name(
+      `${value.name || "value"}_to_${to === DataType.FLOAT16 ? "fp16" : "fp32"}`,
+    );
+    const cast = new Node({
+      opType: "Cast",
+      name,
+      inputs: [value],
+      outputs: [namer.name(`${name}_output_0`)],
+      attributes: { to },
+    });
+    if (anchor) graph.insertBefore(anchor, cast);
+    else graph.append(cast);
+    const shape = value.type?.kind === "tensor" ? value.type.shape : undefined;
+    cast.output.type = { kind: "tensor", elemType: to, ...(shape ? { shape } : {}) };
+    stats.casts++;
+    casts.set(value, cast.output);
+    return cast.output;
+  };
+
+  const homes = new Map<Value, DataType>();
+  // Initializers: converted when only float16 readers read them, copied when both kinds do.
+  for (const value of [...graph.initializers.values()]) {
+    if (!isFloat(value) || !(value.constValue instanceof Tensor)) continue;
+    const uses = [...value.uses()];
+    const halfUses = uses.filter((u) => wanted(u.node, u.index) === DataType.FLOAT16);
+    if (halfUses.length === 0) continue;
+    const tensor = toHalf(value.constValue, options.minPositive, stats);
+    stats.initializers++;
+    if (halfUses.length === uses.length && !graph.outputs.includes(value)) {
+      value.constValue = tensor;
+      homes.set(value, DataType.FLOAT16);
+    } else {
+      const copy = graph.addInitializer(tensor, namer.name(`${value.name}_fp16`));
+      tensor.name = copy.name;
+      for (const u of halfUses) u.node.setInput(u.index, copy);
+    }
+  }
+  for (const input of graph.inputs) {
+    if (!isFloat(input) || graph.initializers.has(input.name)) continue;
+    homes.set(input, keep(input) ? DataType.FLOAT : DataType.FLOAT16);
+  }
+  for (const node of graph) {
+    if (node.opType === "Cast" && half.has(node) && node.getInt("to") === DataType.FLOAT16) {
+      homes.set(node.output, DataType.FLOAT16);
+      continue;
+    }
+    for (const out of node.outputs) {
+      if (isFloat(out)) homes.set(out, half.has(node) ? DataType.FLOAT16 : DataType.FLOAT);
+    }
+  }
+
+  // Readers that want the other type read a Cast (one per value).
+  for (const [value, home] of homes) {
+    for (const { node, index } of [...value.uses()]) {
+      if (casts.has(value) && node === casts.get(value)?.producer()) continue;
+      if (node.opType === "Cast" && node.inputs[0] === value && half.has(node)) continue; // Cast reads any type
+      const want = wanted(node, index);
+      if (want !== home) node.setInput(index, castOf(value, want, node));
+    }
+    if (value.type?.kind === "tensor" && home === DataType.FLOAT16)
+      value.type = { ...value.type, elemType: DataType.FLOAT16 };
+  }
+  // Graph outputs kept float32 get a Cast that takes over their name.
+  graph.outputs.forEach((out, i) => {
+    if (homes.get(out) !== DataType.FLOAT16 || !keep(out)) return;
+    const name = out.name;
+    out.name = namer.name(`${name}_fp16`);
+    const cast = castOf(out, DataType.FLOAT);
+    cast.name = name;
+    graph.outputs[i] = cast;
+  });
+  stats.converted += [...half].filter((n) => n.graph === graph).length;
+  graph.sort();
+  removeDeadConstants(graph);
+}
+
+function blockReason(node: Node, ops: Set<string>, names: Set<string>): string | undefined {
+  if (node.domain === "ai.onnx.ml") return "ai.onnx.ml op";
+  if (ops.has(node.opType)) return `${node.opType} in opBlockList`;
+  if (names.has(node.name)) return "node in nodeBlockList";
+  if (node.subgraphs().length > 0) return "node with subgraphs";
+  if (QUANTIZATION_OP.test(node.opType)) return "quantization op";
+  if (node.domain !== "" && node.domain !== "com.microsoft") return `op of domain ${node.domain}`;
+  return undefined;
+}
+
+/** A float16 copy of a float32 tensor, magnitudes clamped into float16's range. */
+function toHalf(tensor: Tensor, minPositive: number, stats: Fp16Stats): Tensor {
+  const values = Float32Array.from(tensor.toArray() as Float32Array);
+  for (let i = 0; i < values.length; i++) {
+    const x = values[i]!;
+    const a = Math.abs(x);
+    if (a > FP16_MAX && Number.isFinite(a)) {
+      values[i] = Math.sign(x) * FP16_MAX;
+      stats.clamped++;
+    } else if (a > 0 && a < minPositive) {
+      values[i] = Math.sign(x) * minPositive;
+      stats.clamped++;
+    }
+  }
+  return Tensor.fromArray(DataType.FLOAT16, tensor.dims, values, { name: tensor.name });
+}

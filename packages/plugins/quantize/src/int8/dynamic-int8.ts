@@ -1,0 +1,302 @@
+import {
+  DataType,
+  type Graph,
+  type Model,
+  type Node,
+  type PassDefinition,
+  Tensor,
+  type Value,
+} from "@lathe/core";
+import {
+  constantBytes,
+  insertNode,
+  Namer,
+  removeDeadConstants,
+  replaceNodeOutput,
+} from "../common-int8/graph-edit.js";
+import { transpose2d, type WeightQuantOptions } from "../common-int8/quant-math.js";
+import { createNodeFilter, QuantStats } from "../common-int8/select.js";
+import { type StoredWeight, WeightCache } from "../common-int8/weight-cache.js";
+import {
+  constantTensor,
+  findConstantWeight,
+  weightData,
+  weightProblem,
+} from "../common-int8/weights.js";
+import { type DynamicInt8Options, dynamicInt8Schema } from "./dynamic-int8-options.js";
+
+const MS_DOMAIN = "com.microsoft";
+
+/** `quantize/dynamic-int8`: int8 weights, activations quantized at run time. */
+export const dynamicInt8Pass: PassDefinition<DynamicInt8Options> = {
+  id: "quantize/dynamic-int8",
+  summary:
+    "int8 weights for MatMul/Gemm (run as DynamicQuantizeMatMul) and embedding Gathers; activations quantized at run time",
+  options: dynamicInt8Schema,
+  introduces: [{ domain: MS_DOMAIN, version: 1 }],
+  run(bundle, ctx) {
+    const stats = new QuantStats();
+    let before = 0;
+    let after = 0;
+    for (const model of bundle.components.values()) {
+      before += constantBytes(model);
+      quantizeModel(model, ctx.options, stats);
+      after += constantBytes(model);
+    }
+    for (const s of stats.skippedNodes.slice(0, 20))
+      ctx.logger.debug(`skipped ${s.node} (${s.op}): ${s.reason}`);
+    return {
+      bundle,
+      modified: stats.quantizedCount > 0,
+      statistics: stats.toStatistics(before, after),
+    };
+  },
+};
+
+/** Quantizes the main graph of one model in place. */
+export function quantizeModel(model: Model, options: DynamicInt8Options, stats: QuantStats): void {
+  const graph = model.graph;
+  const namer = new Namer(graph);
+  const cache = new WeightCache(graph, namer);
+  const selected = createNodeFilter({ ...options, opTypes: options.opTypes });
+  // Gathers of computed data (shape arithmetic) are not embeddings: not candidates at all.
+  const nodes = graph
+    .nodes()
+    .filter((n) => n.domain === "" && options.opTypes.includes(n.opType as never))
+    .filter((n) => n.opType !== "Gather" || constantTensor(n.inputs[0]) !== undefined);
+  // MatMul/Gemm first: a Gather of a tied embedding then reuses the LM head's int8 copy.
+  nodes.sort((a, b) => Number(a.opType === "Gather") - Number(b.opType === "Gather"));
+  const rowScales = new Map<Value, Value>();
+  const ctx: EmitContext = { graph, namer, cache, options, rowScales };
+  for (const node of nodes) {
+    const reason = selected(node);
+    if (reason) {
+      stats.skip(node, reason);
+      continue;
+    }
+    const skip =
+      node.opType === "Gather" ? quantizeGather(node, ctx) : quantizeMatMulLike(node, ctx);
+    if (skip) stats.skip(node, skip);
+    else stats.quantize(node.opType);
+  }
+  if (
+    options.format === "contrib" &&
+    !model.opsetImports.has(MS_DOMAIN) &&
+    stats.quantized.size > 0
+  )
+    model.opsetImports.set(MS_DOMAIN, 1);
+  removeDeadConstants(graph);
+}
+
+interface EmitContext {
+  readonly graph: Graph;
+  readonly namer: Namer;
+  readonly cache: WeightCache;
+  readonly options: DynamicInt8Options;
+  /** Per-row scales as [rows, 1] for gathered embeddings, by weight. */
+  readonly rowScales: Map<Value, Value>;
+}
+
+function weightOptions(options: DynamicInt8Options, axis: number | undefined): WeightQuantOptions {
+  return {
+    kind: options.weightType,
+    symmetric: options.symmetric,
+    reduceRange: options.reduceRange,
+    axis,
+  };
+}
+
+/** MatMul(A, W) or Gemm(A, W, C) with a constant W; returns why not, or undefined when done. */
+function quantizeMatMulLike(node: Node, ctx: EmitContext): string | undefined {
+  const { graph, namer, cache, options } = ctx;
+  const isGemm = node.opType === "Gemm";
+  const a = node.inputs[0];
+  if (!a) return "missing input A";
+  if (constantTensor(a)) return "input A is a constant";
+  if (a.type?.kind === "tensor" && a.type.elemType !== DataType.FLOAT)
+    return "input A is not float32";
+  const weight = findConstantWeight(node.inputs[1]);
+  const problem = weightProblem(weight, options.minElements);
+  if (problem || !weight) return problem;
+  if (weight.tensor.dims.length !== 2) return `weight is ${weight.tensor.dims.length}-D, not 2-D`;
+  let transposed = weight.transposed;
+  let alpha = 1;
+  let bias: Value | undefined;
+  if (isGemm) {
+    if (node.getInt("transA", 0) !== 0) return "Gemm with transA=1";
+    if (node.getInt("transB", 0) !== 0) transposed = !transposed;
+    alpha = node.getFloat("alpha", 1);
+    const beta = node.getFloat("beta", 1);
+    const c = node.inputs[2];
+    if (c && beta !== 0) {
+      const tensor = constantTensor(c);
+      if (beta === 1) bias = c;
+      else if (tensor?.dataType === DataType.FLOAT) {
+        const scaled = Float32Array.from(tensor.toArray() as Float32Array, (v) => v * beta);
+        bias = graph.addInitializer(
+          Tensor.fromArray(DataType.FLOAT, tensor.dims, scaled),
+          namer.name(`${c.name}_beta`),
+        );
+      } else return "Gemm with beta != 1 on a computed C";
+    }
+  }
+  const [rows, cols] = weight.tensor.dims as [number, number];
+  // Stored as the [K, N] matrix the product reads, per-channel along N (axis 1).
+  const layout = `KN${transposed ? ":T" : ""}${alpha !== 1 ? `:alpha=${alpha}` : ""}`;
+  const stored = cache.getOrAdd(
+    weight.source,
+    layout,
+    weightOptions(options, options.perChannel ? 1 : undefined),
+    () => {
+      let data = weightData(weight.tensor);
+      if (transposed) data = transpose2d(data, rows, cols);
+      if (alpha !== 1) for (let i = 0; i < data.length; i++) data[i]! *= alpha;
+      return { data, dims: transposed ? [cols, rows] : [rows, cols] };
+    },
+  );
+  const out =
+    options.format === "contrib"
+      ? emitFused(node, a, stored, bias, ctx)
+      : emitStandard(node, a, stored, bias, ctx);
+  replaceNodeOutput(graph, namer, node, out);
+  return undefined;
+}
+
+/** DynamicQuantizeLinear → MatMulInteger → Cast → Mul(·, Mul(a_scale, b_scale)) → Add(bias). */
+function emitStandard(
+  node: Node,
+  a: Value,
+  w: StoredWeight,
+  bias: Value | undefined,
+  { graph, namer }: EmitContext,
+): Value {
+  const at = (
+    opType: string,
+    inputs: (Value | undefined)[],
+    extra: { outputs?: number; attributes?: Record<string, unknown> } = {},
+  ) => insertNode(graph, namer, node, { opType, name: `${node.name}_${opType}`, inputs, ...extra });
+  const dql = at("DynamicQuantizeLinear", [a], { outputs: 3 });
+  const [aq, aScale, aZero] = dql.outputs as [Value, Value, Value];
+  const mm = at("MatMulInteger", [aq, w.values, aZero, w.zeroPoint]).output;
+  const cast = at("Cast", [mm], { attributes: { to: DataType.FLOAT } }).output;
+  // The fusion reads A's scale from input 0 and B's from input 1 of this Mul.
+  const scale = at("Mul", [aScale, w.scale]).output;
+  const product = at("Mul", [cast, scale]).output;
+  return bias ? at("Add", [product, bias]).output : product;
+}
+
+/** com.microsoft DynamicQuantizeMatMul(A, B, b_scale, b_zero_point, bias). */
+function emitFused(
+  node: Node,
+  a: Value,
+  w: StoredWeight,
+  bias: Value | undefined,
+  { graph, namer }: EmitContext,
+): Value {
+  // The op takes a 1-D bias of N; any other C stays an Add.
+  const biasDims = constantTensor(bias)?.dims;
+  const fusedBias = bias && biasDims?.length === 1 ? bias : undefined;
+  const fused = insertNode(graph, namer, node, {
+    opType: "DynamicQuantizeMatMul",
+    domain: MS_DOMAIN,
+    name: `${node.name}_DynamicQuantizeMatMul`,
+    inputs: [a, w.values, w.scale, w.zeroPoint, ...(fusedBias ? [fusedBias] : [])],
+  }).output;
+  if (!bias || fusedBias) return fused;
+  return insertNode(graph, namer, node, {
+    opType: "Add",
+    name: `${node.name}_Add`,
+    inputs: [fused, bias],
+  }).output;
+}
+
+/**
+ * An embedding lookup Gather(table, ids) on an int8 table: the gathered rows are dequantized
+ * (Cast, times their row's scale). A tied table already stored for the LM head as [K, V] int8
+ * is gathered along axis 1 from that copy, so the table is stored once.
+ */
+function quantizeGather(node: Node, ctx: EmitContext): string | undefined {
+  const { graph, namer, cache, options } = ctx;
+  if (node.getInt("axis", 0) !== 0) return "Gather on an axis other than 0";
+  const table = node.inputs[0];
+  const ids = node.inputs[1];
+  const tensor = constantTensor(table);
+  if (!table || !ids || !tensor) return "table is computed at run time (not a constant)";
+  const problem = weightProblem(
+    { source: table, tensor, transposed: false, via: undefined },
+    options.minElements,
+  );
+  if (problem) return problem;
+  if (tensor.dims.length !== 2) return `table is ${tensor.dims.length}-D, not 2-D`;
+  const at = (
+    opType: string,
+    inputs: (Value | undefined)[],
+    attributes: Record<string, unknown> = {},
+  ) =>
+    insertNode(graph, namer, node, { opType, name: `${node.name}_${opType}`, inputs, attributes })
+      .output;
+  const tied = cache.get(table, "KN:T");
+  if (tied && options.perChannel && tied.quantized.zeroPoints.every((z) => z === 0)) {
+    // Rows of the table are columns of the LM head's [K, V] copy: gather them along axis 1 for
+    // flattened ids, transpose to [n, K], scale, and give them the ids' shape plus K.
+    const flat = at("Reshape", [ids, int64s(graph, namer, `${node.name}_flat_shape`, [-1])]);
+    const columns = at("Gather", [tied.values, flat], { axis: 1 });
+    const rows = at("Transpose", [columns], { perm: [1, 0] });
+    const scaled = scaleRows(node, rows, table, tied, flat, ctx);
+    const k = int64s(graph, namer, `${node.name}_row_size`, [tensor.dims[1] ?? 0]);
+    const shape = at("Concat", [at("Shape", [ids]), k], { axis: 0 });
+    replaceNodeOutput(graph, namer, node, at("Reshape", [scaled, shape]));
+    return undefined;
+  }
+  const stored = cache.getOrAdd(
+    table,
+    "rows",
+    { kind: "int8", symmetric: true, reduceRange: false, axis: options.perChannel ? 0 : undefined },
+    () => ({ data: weightData(tensor), dims: tensor.dims }),
+  );
+  const rows = at("Gather", [stored.values, ids], { axis: 0 });
+  if (!options.perChannel) {
+    replaceNodeOutput(
+      graph,
+      namer,
+      node,
+      at("DequantizeLinear", [rows, stored.scale, stored.zeroPoint]),
+    );
+    return undefined;
+  }
+  replaceNodeOutput(graph, namer, node, scaleRows(node, rows, table, stored, ids, ctx));
+  return undefined;
+}
+
+function int64s(graph: Graph, namer: Namer, stem: string, values: number[]): Value {
+  return graph.addInitializer(
+    Tensor.fromArray(DataType.INT64, [values.length], values.map(BigInt)),
+    namer.name(stem),
+  );
+}
+
+/** Cast(rows) · Gather(scales as [V, 1], ids): each gathered row times its own scale. */
+function scaleRows(
+  node: Node,
+  rows: Value,
+  table: Value,
+  stored: StoredWeight,
+  ids: Value,
+  { graph, namer, rowScales }: EmitContext,
+): Value {
+  let scales = rowScales.get(table);
+  if (!scales) {
+    const s = stored.quantized.scales;
+    scales = graph.addInitializer(
+      Tensor.fromArray(DataType.FLOAT, [s.length, 1], s),
+      namer.name(`${table.name}_row_scale`),
+    );
+    rowScales.set(table, scales);
+  }
+  const at = (opType: string, inputs: Value[], attributes: Record<string, unknown> = {}) =>
+    insertNode(graph, namer, node, { opType, name: `${node.name}_${opType}`, inputs, attributes })
+      .output;
+  const floats = at("Cast", [rows], { to: DataType.FLOAT });
+  const rowScale = at("Gather", [scales, ids], { axis: 0 });
+  return at("Mul", [floats, rowScale]);
+}

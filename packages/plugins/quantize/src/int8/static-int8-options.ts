@@ -1,0 +1,118 @@
+import type { OptionsSchema } from "@lathe/core";
+import type { Int8Kind } from "../common-int8/quant-math.js";
+import type { CalibratorKind } from "./calibrators.js";
+
+export interface StaticInt8Options {
+  /** Ops quantized in QDQ form: Conv/MatMul/Gemm with a constant weight; Add/Mul/Concat on float values. */
+  opTypes: ("Conv" | "MatMul" | "Gemm" | "Add" | "Mul" | "Concat")[];
+  include: string[];
+  exclude: string[];
+  /** Recipe data set to calibrate on; generated inputs when absent. */
+  calibration?: string;
+  /** Records to generate when no data set is named. */
+  calibrationSamples: number;
+  /** Values for the inputs' symbolic dims when inputs are generated (input name → dims). */
+  inputShapes: Record<string, number[]>;
+  calibrator: CalibratorKind;
+  /** The `percentile` calibrator's percentile. */
+  percentile: number;
+  /** Records per calibration run (bounds the activations held at once). */
+  batchSize: number;
+  perChannel: boolean;
+  reduceRange: boolean;
+  activationType: Int8Kind;
+  weightType: Int8Kind;
+  /** Activations in symmetric ranges (zero point in the middle). */
+  activationSymmetric: boolean;
+}
+
+export const staticInt8Schema: OptionsSchema = {
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    opTypes: {
+      type: "array",
+      items: { enum: ["Conv", "MatMul", "Gemm", "Add", "Mul", "Concat"] },
+      uniqueItems: true,
+      default: ["Conv", "MatMul", "Gemm"],
+      description:
+        "Ops quantized in QDQ form: Conv, MatMul, Gemm with a constant weight (ORT: QLinearConv, QLinearMatMul, MatMulIntegerToFloat); optionally Add, Mul, Concat on float values (QLinearAdd, QLinearMul, QLinearConcat).",
+    },
+    include: {
+      type: "array",
+      items: { type: "string" },
+      default: [],
+      description:
+        "Regular expressions on node names; when given, only matching nodes are quantized.",
+    },
+    exclude: {
+      type: "array",
+      items: { type: "string" },
+      default: [],
+      description: "Regular expressions on node names; matching nodes stay in float.",
+    },
+    calibration: {
+      type: "string",
+      description:
+        "Name of the recipe data set (under data:) to calibrate on; without it, inputs are generated.",
+    },
+    calibrationSamples: {
+      type: "integer",
+      minimum: 1,
+      default: 8,
+      description: "How many inputs to generate when no calibration data set is named.",
+    },
+    inputShapes: {
+      type: "object",
+      additionalProperties: { type: "array", items: { type: "integer", minimum: 1 } },
+      default: {},
+      description:
+        "Dims of generated inputs (input name → dims); symbolic dims otherwise get 1 (batch) or 16.",
+    },
+    calibrator: {
+      enum: ["minmax", "percentile", "entropy"],
+      default: "minmax",
+      description:
+        "minmax: observed range; percentile: clip |x| at a percentile; entropy: TensorRT's KL-divergence threshold.",
+    },
+    percentile: {
+      type: "number",
+      exclusiveMinimum: 50,
+      maximum: 100,
+      default: 99.999,
+      description: "The percentile calibrator's percentile of |x|.",
+    },
+    batchSize: {
+      type: "integer",
+      minimum: 1,
+      default: 4,
+      description:
+        "Calibration records per ORT run: bounds the activations held in memory at once.",
+    },
+    perChannel: {
+      type: "boolean",
+      default: true,
+      description: "One weight scale per output channel (Conv axis 0, MatMul axis 1).",
+    },
+    reduceRange: {
+      type: "boolean",
+      default: false,
+      description: "7-bit weights, for x86 CPUs without VNNI (u8·s8 saturation).",
+    },
+    activationType: {
+      enum: ["uint8", "int8"],
+      default: "uint8",
+      description: "Activation type: uint8 (U8S8, ORT CPU's fast path) or int8 (S8S8).",
+    },
+    weightType: {
+      enum: ["int8", "uint8"],
+      default: "int8",
+      description: "Weight type; int8 weights with int8 or uint8 activations, uint8 with uint8.",
+    },
+    activationSymmetric: {
+      type: "boolean",
+      default: false,
+      description: "Symmetric activation ranges (ORT's default is asymmetric).",
+    },
+  },
+};

@@ -1,0 +1,452 @@
+import {
+  type DataRecord,
+  DataType,
+  type Graph,
+  type Model,
+  Node,
+  type PassContext,
+  type PassDefinition,
+  Tensor,
+  type Value,
+} from "@lathe/core";
+import {
+  addConstant,
+  constantBytes,
+  Namer,
+  removeDeadConstants,
+} from "../common-int8/graph-edit.js";
+import { onnxType, quantRange, scaleAndZeroPoint, transpose2d } from "../common-int8/quant-math.js";
+import { createNodeFilter, QuantStats } from "../common-int8/select.js";
+import { type StoredWeight, WeightCache } from "../common-int8/weight-cache.js";
+import {
+  constantTensor,
+  findConstantWeight,
+  weightData,
+  weightProblem,
+} from "../common-int8/weights.js";
+import { elementTypes } from "../fp16/element-types.js";
+import { calibrateRanges } from "./calibration.js";
+import { generateCalibrationRecords } from "./calibration-inputs.js";
+import type { TensorRange } from "./calibrators.js";
+import { type StaticInt8Options, staticInt8Schema } from "./static-int8-options.js";
+
+/** `quantize/static-int8`: QDQ around Conv/MatMul/Gemm with calibrated activation ranges. */
+export const staticInt8Pass: PassDefinition<StaticInt8Options> = {
+  id: "quantize/static-int8",
+  summary:
+    "int8 QDQ (QuantizeLinear/DequantizeLinear) around Conv, MatMul and Gemm, activation ranges calibrated on ORT (minmax, percentile, entropy)",
+  options: staticInt8Schema,
+  async run(bundle, ctx) {
+    const stats = new QuantStats();
+    let before = 0;
+    let after = 0;
+    for (const [name, model] of bundle.components) {
+      before += constantBytes(model);
+      await quantizeStatic(name, model, ctx, stats);
+      after += constantBytes(model);
+    }
+    for (const s of stats.skippedNodes.slice(0, 20))
+      ctx.logger.debug(`skipped ${s.node} (${s.op}): ${s.reason}`);
+    return {
+      bundle,
+      modified: stats.quantizedCount > 0,
+      statistics: stats.toStatistics(before, after),
+    };
+  },
+};
+
+/** A node to quantize: its activation input, weight and the layout the weight is stored in. */
+interface Candidate {
+  readonly node: Node;
+  readonly activation: Value;
+  /** Input index of the weight. */
+  readonly weightIndex: number;
+  readonly source: Value;
+  readonly layout: string;
+  /** Channel axis of the stored weight (output channels). */
+  readonly axis: number;
+  readonly prepare: () => { data: Float32Array; dims: readonly number[] };
+  /** A constant 1-D bias quantized to int32 (Conv B, Gemm C). */
+  readonly bias: { index: number; tensor: Tensor } | undefined;
+}
+
+async function quantizeStatic(
+  component: string,
+  model: Model,
+  ctx: PassContext<StaticInt8Options>,
+  stats: QuantStats,
+): Promise<void> {
+  const { options } = ctx;
+  const graph = model.graph;
+  const selected = createNodeFilter(options);
+  const candidates: Candidate[] = [];
+  const elementwise: ElementwiseCandidate[] = [];
+  const types = elementTypes(graph);
+  for (const node of graph.nodes()) {
+    if (node.domain !== "" || !options.opTypes.includes(node.opType as never)) continue;
+    if (ELEMENTWISE.has(node.opType)) {
+      // Shape arithmetic (int64 Add/Mul/Concat) is not a candidate at all.
+      const e = describeElementwise(node, types);
+      if (!e) continue;
+      const reason = selected(node);
+      if (reason) stats.skip(node, reason);
+      else elementwise.push(e);
+      continue;
+    }
+    const reason = selected(node) ?? undefined;
+    const candidate = reason ? undefined : describe(node);
+    if (reason || typeof candidate === "string") stats.skip(node, reason ?? (candidate as string));
+    else if (candidate) candidates.push(candidate);
+  }
+  if (candidates.length === 0 && elementwise.length === 0) return;
+
+  const outputs = new Set(graph.outputs);
+  const tensors = new Set<Value>();
+  for (const c of candidates) {
+    tensors.add(c.activation);
+    if (!outputs.has(c.node.output)) tensors.add(c.node.output);
+  }
+  for (const e of elementwise) {
+    for (const v of e.activations) tensors.add(v);
+    if (!outputs.has(e.node.output)) tensors.add(e.node.output);
+  }
+  const records = await calibrationRecords(component, model, ctx);
+  if (!records) {
+    for (const c of [...candidates, ...elementwise])
+      stats.skip(c.node, "calibration data has none of this component's inputs");
+    return;
+  }
+  // Units: records run; the histogram calibrators read the data twice.
+  const passes = options.calibrator === "minmax" ? 1 : 2;
+  ctx.progress.start(
+    options.calibration ? 0 : options.calibrationSamples * passes,
+    `calibrating ${component} (${tensors.size} tensors, ${options.calibrator})`,
+  );
+  const ranges = await calibrateRanges(model, [...tensors], {
+    sessions: ctx.sessions,
+    records,
+    calibrator: options.calibrator,
+    percentile: options.percentile,
+    batchSize: options.batchSize,
+    signal: ctx.signal,
+    onBatch: (n) => ctx.progress.advance(n),
+  });
+
+  const namer = new Namer(graph);
+  const cache = new WeightCache(graph, namer);
+  const perChannel = options.perChannel && (model.opset() ?? 0) >= 13;
+  const qdq = new QdqInserter(graph, namer, options, ranges);
+  for (const c of candidates) {
+    const activation = qdq.pair(c.activation);
+    if (!activation) {
+      stats.skip(c.node, "no calibrated range for its input");
+      continue;
+    }
+    const stored = cache.getOrAdd(
+      c.source,
+      c.layout,
+      {
+        kind: options.weightType,
+        symmetric: true,
+        reduceRange: options.reduceRange,
+        axis: perChannel ? c.axis : undefined,
+      },
+      c.prepare,
+    );
+    c.node.setInput(0, activation.dq);
+    c.node.setInput(c.weightIndex, qdq.weightDq(stored, c.axis));
+    if (c.bias) c.node.setInput(c.bias.index, qdq.biasDq(c, activation.scale, stored));
+    // Its output gets a pair too, read by everyone, so ORT can fold DQ→op→Q into one QLinear op.
+    if (!outputs.has(c.node.output)) qdq.redirectAll(c.node.output);
+    stats.quantize(c.node.opType);
+  }
+  for (const e of elementwise) {
+    const pairs = e.activations.map((v) => qdq.pair(v));
+    if (pairs.some((p) => !p)) {
+      stats.skip(e.node, "no calibrated range for an input");
+      continue;
+    }
+    // The inputs as they were before any rewrite: an earlier pair may already feed one.
+    e.original.forEach((input, index) => {
+      if (!input) return;
+      const at = e.activations.indexOf(input);
+      if (at >= 0) {
+        e.node.setInput(index, pairs[at]!.dq);
+        return;
+      }
+      // A constant operand is stored in the activation type, per tensor, so the op's
+      // QLinear form (QLinearAdd, QLinearMul, QLinearConcat) reads two of a kind.
+      const tensor = constantTensor(input)!;
+      const stored = cache.getOrAdd(
+        input,
+        "activation",
+        {
+          kind: options.activationType,
+          symmetric: options.activationSymmetric,
+          reduceRange: false,
+          axis: undefined,
+        },
+        () => ({ data: weightData(tensor), dims: tensor.dims }),
+      );
+      e.node.setInput(index, qdq.weightDq(stored, 0));
+    });
+    if (!outputs.has(e.node.output)) qdq.redirectAll(e.node.output);
+    stats.quantize(e.node.opType);
+  }
+  removeDeadConstants(graph);
+  graph.sort();
+}
+
+/** Ops ORT runs quantized between the weighted ones when their inputs and output are QDQ. */
+const ELEMENTWISE = new Set(["Add", "Mul", "Concat"]);
+
+interface ElementwiseCandidate {
+  readonly node: Node;
+  /** The computed float inputs (each gets a Q→DQ pair); the rest are float constants. */
+  readonly activations: Value[];
+  readonly original: readonly (Value | undefined)[];
+}
+
+/** An Add/Mul/Concat on float32 values, or undefined when it computes anything else. */
+function describeElementwise(
+  node: Node,
+  types: ReadonlyMap<Value, DataType>,
+): ElementwiseCandidate | undefined {
+  const activations: Value[] = [];
+  for (const input of node.inputs) {
+    if (!input || types.get(input) !== DataType.FLOAT) return undefined;
+    if (!constantTensor(input) && !activations.includes(input)) activations.push(input);
+  }
+  if (activations.length === 0 || types.get(node.output) !== DataType.FLOAT) return undefined;
+  return { node, activations, original: [...node.inputs] };
+}
+
+/** Checks a node and says how its weight is read, or why it cannot be quantized. */
+function describe(node: Node): Candidate | string {
+  const activation = node.inputs[0];
+  if (!activation) return "missing input";
+  if (constantTensor(activation)) return "input is a constant";
+  if (activation.type?.kind === "tensor" && activation.type.elemType !== DataType.FLOAT)
+    return "input is not float32";
+  const weight = findConstantWeight(node.inputs[1]);
+  const problem = weightProblem(weight, 0);
+  if (problem || !weight) return problem ?? "no weight";
+  const dims = weight.tensor.dims;
+  const biasOf = (index: number) => {
+    const tensor = constantTensor(node.inputs[index]);
+    return tensor && tensor.dataType === DataType.FLOAT && tensor.dims.length === 1
+      ? { index, tensor }
+      : undefined;
+  };
+  if (node.opType === "Conv") {
+    if (weight.transposed) return "Conv weight read through a Transpose";
+    if (dims.length < 3) return "Conv weight has fewer than 3 dims";
+    return {
+      node,
+      activation,
+      weightIndex: 1,
+      source: weight.source,
+      layout: "conv",
+      axis: 0,
+      prepare: () => ({ data: weightData(weight.tensor), dims }),
+      bias: biasOf(2),
+    };
+  }
+  if (dims.length !== 2) return `weight is ${dims.length}-D, not 2-D`;
+  let transposed = weight.transposed;
+  let bias: Candidate["bias"];
+  if (node.opType === "Gemm") {
+    if (node.getInt("transA", 0) !== 0) return "Gemm with transA=1";
+    if (node.getFloat("alpha", 1) !== 1) return "Gemm with alpha != 1";
+    if (node.getInt("transB", 0) !== 0) transposed = !transposed;
+    if (node.inputs[2]) {
+      if (node.getFloat("beta", 1) !== 1) return "Gemm with beta != 1";
+      bias = biasOf(2);
+    }
+  }
+  const [rows, cols] = dims as [number, number];
+  // A [K, N] weight with per-channel scales along N; a Gemm with transB reads [N, K] on axis 0.
+  const gemmTransB = node.opType === "Gemm" && node.getInt("transB", 0) !== 0;
+  const storeTransposed = gemmTransB ? weight.transposed : transposed;
+  return {
+    node,
+    activation,
+    weightIndex: 1,
+    source: weight.source,
+    layout: storeTransposed ? "KN:T" : "KN",
+    axis: gemmTransB ? 0 : 1,
+    prepare: () => {
+      const data = weightData(weight.tensor);
+      return storeTransposed
+        ? { data: transpose2d(data, rows, cols), dims: [cols, rows] }
+        : { data, dims };
+    },
+    bias,
+  };
+}
+
+/** The calibration records of a component: the named data set, or generated ones. */
+async function calibrationRecords(
+  component: string,
+  model: Model,
+  ctx: PassContext<StaticInt8Options>,
+): Promise<(() => AsyncIterable<DataRecord>) | undefined> {
+  const { options } = ctx;
+  const inputs = model.graph.inputs
+    .filter((v) => !model.graph.initializers.has(v.name))
+    .map((v) => v.name);
+  if (options.calibration) {
+    const set = ctx.data(options.calibration);
+    // Records may carry several components' inputs: each component reads its own.
+    const pick = (record: DataRecord): DataRecord =>
+      Object.fromEntries(inputs.filter((n) => record[n]).map((n) => [n, record[n]!]));
+    const first = await firstRecord(set.records());
+    if (!first || !inputs.every((n) => first[n])) return undefined;
+    return async function* () {
+      for await (const record of set.records()) yield pick(record);
+    };
+  }
+  ctx.logger.info(
+    `${component}: no calibration data named; calibrating on ${options.calibrationSamples} generated inputs`,
+  );
+  const generated = generateCalibrationRecords(
+    model,
+    options.calibrationSamples,
+    ctx.random,
+    options.inputShapes,
+  );
+  return async function* () {
+    yield* generated;
+  };
+}
+
+async function firstRecord(records: AsyncIterable<DataRecord>): Promise<DataRecord | undefined> {
+  for await (const record of records) return record;
+  return undefined;
+}
+
+/** Adds Q→DQ pairs on activations and DQ nodes on weights and biases. */
+class QdqInserter {
+  readonly #pairs = new Map<Value, { dq: Value; scale: number }>();
+  readonly #weightDqs = new Map<StoredWeight, Value>();
+
+  constructor(
+    private readonly graph: Graph,
+    private readonly namer: Namer,
+    private readonly options: StaticInt8Options,
+    private readonly ranges: ReadonlyMap<Value, TensorRange>,
+  ) {}
+
+  /** One Q→DQ pair per tensor, shared by its readers (ORT duplicates DQs where it needs to). */
+  pair(tensor: Value): { dq: Value; scale: number } | undefined {
+    const found = this.#pairs.get(tensor);
+    if (found) return found;
+    const range = this.ranges.get(tensor);
+    if (!range) return undefined;
+    const kind = this.options.activationType;
+    const { scale, zeroPoint } = scaleAndZeroPoint(
+      range.min,
+      range.max,
+      quantRange(kind),
+      this.options.activationSymmetric,
+    );
+    const stem = tensor.name || "activation";
+    const s = addConstant(
+      this.graph,
+      this.namer,
+      `${stem}_scale`,
+      Tensor.fromArray(DataType.FLOAT, [], [scale]),
+    );
+    const z = addConstant(
+      this.graph,
+      this.namer,
+      `${stem}_zero_point`,
+      Tensor.fromArray(onnxType(kind), [], [zeroPoint]),
+    );
+    const q = this.#append("QuantizeLinear", `${stem}_QuantizeLinear`, [tensor, s, z]);
+    const dq = this.#append("DequantizeLinear", `${stem}_DequantizeLinear`, [q, s, z]);
+    const pair = { dq, scale: Math.fround(scale) };
+    this.#pairs.set(tensor, pair);
+    return pair;
+  }
+
+  /** Every reader of `tensor` (but its own QuantizeLinear) reads the dequantized value. */
+  redirectAll(tensor: Value): void {
+    const pair = this.pair(tensor);
+    if (!pair) return;
+    for (const { node, index } of [...tensor.uses()]) {
+      if (node.opType === "QuantizeLinear" && node.output === pair.dq.producer()?.inputs[0])
+        continue;
+      node.setInput(index, pair.dq);
+    }
+  }
+
+  weightDq(stored: StoredWeight, axis: number): Value {
+    const found = this.#weightDqs.get(stored);
+    if (found) return found;
+    const perChannel = stored.quantized.axis !== undefined;
+    const dq = this.#append(
+      "DequantizeLinear",
+      `${stored.values.name}_DequantizeLinear`,
+      [stored.values, stored.scale, stored.zeroPoint],
+      perChannel ? { axis } : {},
+    );
+    this.#weightDqs.set(stored, dq);
+    return dq;
+  }
+
+  /** Bias as int32 with scale = input scale × weight scale (per channel), zero point 0. */
+  biasDq(c: Candidate, inputScale: number, stored: StoredWeight): Value {
+    const bias = c.bias!;
+    const values = bias.tensor.toArray() as Float32Array;
+    const weightScales = stored.quantized.scales;
+    const scales = new Float32Array(values.length);
+    const ints = new Int32Array(values.length);
+    for (let i = 0; i < values.length; i++) {
+      const s = inputScale * (weightScales.length === 1 ? weightScales[0]! : weightScales[i]!);
+      scales[i] = s;
+      ints[i] = Math.max(
+        -(2 ** 31),
+        Math.min(2 ** 31 - 1, Math.round(values[i]! / (scales[i] || 1))),
+      );
+    }
+    const stem = c.node.inputs[bias.index]?.name || "bias";
+    const q = addConstant(
+      this.graph,
+      this.namer,
+      `${stem}_quantized`,
+      Tensor.fromArray(DataType.INT32, [values.length], ints),
+    );
+    const s = addConstant(
+      this.graph,
+      this.namer,
+      `${stem}_scale`,
+      Tensor.fromArray(DataType.FLOAT, [values.length], scales),
+    );
+    const z = addConstant(
+      this.graph,
+      this.namer,
+      `${stem}_zero_point`,
+      Tensor.fromArray(DataType.INT32, [values.length], new Int32Array(values.length)),
+    );
+    return this.#append("DequantizeLinear", `${stem}_DequantizeLinear`, [q, s, z], { axis: 0 });
+  }
+
+  #append(
+    opType: string,
+    stem: string,
+    inputs: Value[],
+    attributes: Record<string, unknown> = {},
+  ): Value {
+    const name = this.namer.name(stem);
+    const node = new Node({
+      opType,
+      name,
+      inputs,
+      outputs: [this.namer.name(`${name}_output_0`)],
+      attributes,
+    });
+    this.graph.append(node);
+    return node.output;
+  }
+}

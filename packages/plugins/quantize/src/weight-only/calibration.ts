@@ -1,0 +1,206 @@
+import {
+  type DataRecord,
+  DataType,
+  type Dim,
+  type Graph,
+  type Model,
+  Node,
+  type PassRandom,
+  type SessionFactory,
+  Tensor,
+  tensorType,
+  type Value,
+} from "@lathe/core";
+import { constantTensor } from "../common-int8/weights.js";
+
+/** XᵀX of one activation over every calibration row, with the row count: H = 2·xtx / rows. */
+export interface ActivationGram {
+  /** [k, k] in float64, summed over records (each record's product comes from ORT in float32). */
+  readonly xtx: Float64Array;
+  readonly k: number;
+  rows: number;
+}
+
+export interface GramSetup {
+  readonly sessions: SessionFactory;
+  readonly records: AsyncIterable<DataRecord> | Iterable<DataRecord>;
+  /** Bytes of Gram products one session run may return (at least one record a run). */
+  readonly maxBytesPerRun?: number;
+  readonly signal?: AbortSignal;
+  readonly onBatch?: (records: number) => void;
+}
+
+/**
+ * XᵀX of each activation (the inputs of the MatMuls to quantize, flattened to rows of `k`),
+ * over the calibration records. The model runs on ORT with a Reshape→Transpose→MatMul added per
+ * activation, so the K×K products come back instead of the activations (smaller, and computed
+ * by ORT's GEMM); they are summed here in float64.
+ */
+export async function collectGrams(
+  model: Model,
+  activations: ReadonlyMap<Value, number>,
+  setup: GramSetup,
+): Promise<Map<Value, ActivationGram>> {
+  const grams = new Map<Value, ActivationGram>();
+  let bytesPerRecord = 0;
+  for (const [value, k] of activations) {
+    grams.set(value, { xtx: new Float64Array(k * k), k, rows: 0 });
+    bytesPerRecord += 4 * k * k;
+  }
+  const batchSize = Math.max(1, Math.floor((setup.maxBytesPerRun ?? 2 ** 29) / bytesPerRecord));
+  await withGramOutputs(model.graph, activations, async (outputs) => {
+    let batch: DataRecord[] = [];
+    const flush = async () => {
+      if (batch.length === 0) return;
+      const results = await setup.sessions.run(model, batch, {
+        outputs: outputs.flatMap((o) => [o.gram, o.shape]),
+      });
+      for (const result of results) {
+        for (const o of outputs) {
+          const gram = grams.get(o.value) as ActivationGram;
+          const product = result[o.gram]?.toArray() as Float32Array | undefined;
+          const shape = result[o.shape]?.toArray() as BigInt64Array | undefined;
+          if (!product || !shape) throw new Error(`calibration run lacks ${o.gram}`);
+          for (let i = 0; i < product.length; i++)
+            gram.xtx[i] = (gram.xtx[i] as number) + (product[i] as number);
+          gram.rows += Number(shape[0]);
+        }
+      }
+      setup.onBatch?.(batch.length);
+      batch = [];
+    };
+    for await (const record of setup.records) {
+      setup.signal?.throwIfAborted();
+      batch.push(record);
+      if (batch.length >= batchSize) await flush();
+    }
+    await flush();
+  });
+  return grams;
+}
+
+interface GramOutput {
+  readonly value: Value;
+  readonly gram: string;
+  readonly shape: string;
+}
+
+/** Adds the Gram products as graph outputs while `use` runs, then removes them. */
+async function withGramOutputs(
+  graph: Graph,
+  activations: ReadonlyMap<Value, number>,
+  use: (outputs: GramOutput[]) => Promise<void>,
+): Promise<void> {
+  const outputCount = graph.outputs.length;
+  const nodes: Node[] = [];
+  const initializers: string[] = [];
+  const outputs: GramOutput[] = [];
+  let i = 0;
+  for (const [value, k] of activations) {
+    const stem = `lathe_gptq_${i++}`;
+    const shapeName = `${stem}_rows_shape`;
+    graph.addInitializer(Tensor.fromArray(DataType.INT64, [2], [-1n, BigInt(k)]), shapeName);
+    initializers.push(shapeName);
+    const shapeConst = graph.initializers.get(shapeName) as Value;
+    const add = (opType: string, inputs: Value[], attributes: Record<string, unknown> = {}) => {
+      const node = new Node({
+        opType,
+        name: `${stem}_${opType}`,
+        inputs,
+        outputs: [`${stem}_${opType}_out`],
+        attributes,
+      });
+      graph.append(node);
+      nodes.push(node);
+      return node.output;
+    };
+    const flat = add("Reshape", [value, shapeConst]);
+    const transposed = add("Transpose", [flat], { perm: [1, 0] });
+    const gram = add("MatMul", [transposed, flat]);
+    gram.type = tensorType(DataType.FLOAT, [k, k]);
+    const shape = add("Shape", [flat]);
+    shape.type = tensorType(DataType.INT64, [2]);
+    graph.outputs.push(gram, shape);
+    outputs.push({ value, gram: gram.name, shape: shape.name });
+  }
+  try {
+    await use(outputs);
+  } finally {
+    graph.outputs.length = outputCount;
+    for (const node of nodes.reverse()) graph.remove(node, { force: true });
+    for (const name of initializers) graph.removeInitializer(name);
+  }
+}
+
+/**
+ * Token inputs for calibration when the recipe names no data: `sequences` sequences of
+ * `length` tokens, packed `perRecord` to a record (the batch dim). Ids are uniform over the
+ * vocabulary (the rows of the embedding the ids index), masks all ones, positions 0…, caches
+ * empty (`past_*` inputs get 0 for their symbolic dims), other float inputs normal. Symbolic
+ * dims are the batch for the first and `length` for the others.
+ */
+export function generateTokenRecords(
+  model: Model,
+  sequences: number,
+  length: number,
+  random: PassRandom,
+  perRecord = 8,
+): DataRecord[] {
+  const inputs = model.graph.inputs.filter((v) => !model.graph.initializers.has(v.name));
+  const records: DataRecord[] = [];
+  for (let done = 0; done < sequences; done += perRecord) {
+    const batch = Math.min(perRecord, sequences - done);
+    const record: Record<string, Tensor> = {};
+    for (const input of inputs) record[input.name] = generateInput(input, batch, length, random);
+    records.push(record);
+  }
+  return records;
+}
+
+function generateInput(input: Value, batch: number, length: number, random: PassRandom): Tensor {
+  const type = input.type?.kind === "tensor" ? input.type : undefined;
+  const elemType = type?.elemType ?? DataType.FLOAT;
+  const past = /past/i.test(input.name);
+  const dims = (type?.shape?.dims ?? [1, length]).map((d: Dim, i) =>
+    typeof d === "number" ? d : i === 0 ? batch : past ? 0 : length,
+  );
+  const count = dims.reduce((a, b) => a * b, 1);
+  const name = input.name.toLowerCase();
+  if (elemType === DataType.INT64 || elemType === DataType.INT32) {
+    const last = dims.at(-1) ?? 1;
+    const vocab = vocabularyOf(input) ?? 1;
+    const values = Array.from({ length: count }, (_, i) =>
+      name.includes("mask")
+        ? 1
+        : name.includes("position")
+          ? i % last
+          : Math.floor(random.uniform() * vocab),
+    );
+    return elemType === DataType.INT64
+      ? Tensor.fromArray(DataType.INT64, dims, values.map(BigInt))
+      : Tensor.fromArray(DataType.INT32, dims, values);
+  }
+  const values = new Float32Array(count);
+  if (elemType === DataType.FLOAT) for (let i = 0; i < count; i++) values[i] = random.normal();
+  return Tensor.fromArray(elemType === DataType.FLOAT ? elemType : DataType.FLOAT, dims, values);
+}
+
+/** Rows of the embedding table `ids` index (through reshapes and casts), if a Gather reads one. */
+function vocabularyOf(ids: Value): number | undefined {
+  const queue = [ids];
+  const seen = new Set<Value>();
+  while (queue.length > 0) {
+    const value = queue.shift() as Value;
+    if (seen.has(value)) continue;
+    seen.add(value);
+    for (const { node, index } of value.uses()) {
+      if (node.opType === "Gather" && index === 1) {
+        const table = constantTensor(node.inputs[0]);
+        if (table) return table.dims[0];
+      }
+      if (["Reshape", "Cast", "Unsqueeze", "Squeeze", "Flatten"].includes(node.opType))
+        queue.push(node.output);
+    }
+  }
+  return undefined;
+}

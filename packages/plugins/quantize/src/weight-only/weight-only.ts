@@ -1,0 +1,195 @@
+import type { DataRecord, Model, PassContext, PassDefinition, Value } from "@lathe/core";
+import { constantBytes, Namer, removeDeadConstants } from "../common-int8/graph-edit.js";
+import { QuantStats } from "../common-int8/select.js";
+import { type BlockQuantConfig, type BlockQuantized, quantizeRtn } from "./block-quant.js";
+import { type ActivationGram, collectGrams, generateTokenRecords } from "./calibration.js";
+import {
+  type EmitContext,
+  emitDequantizeMatMul,
+  emitGatherBlockQuantized,
+  emitMatMulNBits,
+  MS_DOMAIN,
+  storeDequantized,
+  storeMatMulNBits,
+} from "./emit.js";
+import { quantizeGptq } from "./gptq.js";
+import { opset21Problem, raiseToOpset21 } from "./opset21.js";
+import {
+  type GptqOptions,
+  gptqDefaults,
+  type WeightOnlyOptions,
+  weightOnlySchema,
+} from "./options.js";
+import { findCandidates, type MatMulTarget, weightRows } from "./targets.js";
+
+/** `quantize/weight-only`: 4/8-bit block-wise weights (RTN or GPTQ) as MatMulNBits, or DequantizeLinear-21 + MatMul. */
+export const weightOnlyPass: PassDefinition<WeightOnlyOptions> = {
+  id: "quantize/weight-only",
+  summary:
+    "4/8-bit block-wise weights for MatMul/Gemm (MatMulNBits, or blocked DequantizeLinear + MatMul) and embeddings (GatherBlockQuantized), by RTN or GPTQ",
+  options: weightOnlySchema,
+  introduces: [
+    { domain: MS_DOMAIN, version: 1 },
+    { domain: "", version: 21 },
+  ],
+  async run(bundle, ctx) {
+    const stats = new QuantStats();
+    let before = 0;
+    let after = 0;
+    let gptqLayers = 0;
+    for (const [name, model] of bundle.components) {
+      before += constantBytes(model);
+      gptqLayers += await quantizeModel(model, ctx, stats, name);
+      after += constantBytes(model);
+    }
+    for (const s of stats.skippedNodes.slice(0, 20))
+      ctx.logger.debug(`skipped ${s.node} (${s.op}): ${s.reason}`);
+    const statistics = stats.toStatistics(before, after);
+    statistics.algorithm = ctx.options.algorithm;
+    statistics.format = ctx.options.format;
+    if (ctx.options.algorithm === "gptq") statistics["gptq-weights"] = gptqLayers;
+    return { bundle, modified: stats.quantizedCount > 0, statistics };
+  },
+};
+
+/** Quantizes one component's main graph in place; returns how many weights GPTQ quantized. */
+async function quantizeModel(
+  model: Model,
+  ctx: PassContext<WeightOnlyOptions>,
+  stats: QuantStats,
+  component: string,
+): Promise<number> {
+  const options = ctx.options;
+  const { matmuls, gathers, skipped } = findCandidates(model, options);
+  for (const s of skipped) stats.skip(s.node, s.reason);
+  if (options.format === "portable" && matmuls.length > 0) {
+    const problem = opset21Problem(model);
+    if (problem) {
+      ctx.logger.warn(`${component}: portable weight-only format skipped: ${problem}`);
+      for (const t of matmuls) stats.skip(t.node, `portable format needs opset 21: ${problem}`);
+      matmuls.length = 0;
+    }
+  }
+  if (matmuls.length === 0 && gathers.length === 0) return 0;
+
+  const config: BlockQuantConfig = {
+    bits: options.bits,
+    blockSize: options.blockSize,
+    symmetric: options.symmetric,
+  };
+  const gptq = gptqDefaults(options.gptq as Partial<GptqOptions>);
+  // Targets reading the same float data share one quantized copy.
+  const groups = new Map<string, MatMulTarget[]>();
+  for (const t of matmuls) groups.set(t.key, [...(groups.get(t.key) ?? []), t]);
+
+  const grams =
+    options.algorithm === "gptq" && matmuls.length > 0
+      ? await calibrate(model, matmuls, gptq, ctx)
+      : undefined;
+
+  const graph = model.graph;
+  const emit: EmitContext = {
+    graph,
+    namer: new Namer(graph),
+    accuracyLevel: options.accuracyLevel,
+  };
+  ctx.progress.start(
+    groups.size + gathers.length,
+    `${component}: weight-only ${options.algorithm}`,
+  );
+  let gptqCount = 0;
+  for (const targets of groups.values()) {
+    ctx.signal.throwIfAborted();
+    const first = targets[0] as MatMulTarget;
+    const rows = weightRows(first);
+    let q: BlockQuantized;
+    const hessian = grams ? sharedHessian(targets, grams) : undefined;
+    if (hessian) {
+      q = quantizeGptq(rows, first.n, first.k, hessian, {
+        ...config,
+        dampPercent: gptq.dampPercent,
+        actOrder: gptq.actOrder,
+        lazyBlock: gptq.blockSize,
+      });
+      gptqCount++;
+    } else {
+      q = quantizeRtn(rows, first.n, first.k, config);
+    }
+    const stem = first.weight.source.name || first.node.name;
+    if (options.format === "contrib") {
+      const stored = storeMatMulNBits(q, stem, emit);
+      for (const t of targets) emitMatMulNBits(t, q, stored, emit);
+    } else {
+      const stored = storeDequantized(q, stem, emit);
+      for (const t of targets) emitDequantizeMatMul(t, q, stored, emit);
+    }
+    for (const t of targets) stats.quantize(t.node.opType);
+    ctx.progress.advance(1, first.node.name);
+  }
+  for (const g of gathers) {
+    ctx.signal.throwIfAborted();
+    const [tableRows, width] = g.tensor.dims as [number, number];
+    const data = g.tensor.toArray() as Float32Array;
+    emitGatherBlockQuantized(g, quantizeRtn(data, tableRows, width, config), emit);
+    stats.quantize("Gather");
+    ctx.progress.advance(1, g.node.name);
+  }
+  removeDeadConstants(graph);
+  if (options.format === "portable" && matmuls.length > 0) raiseToOpset21(model);
+  return gptqCount;
+}
+
+/** H = 2·ΣXᵀX / rows over every node reading the weight (a shared weight sees all their inputs). */
+function sharedHessian(
+  targets: readonly MatMulTarget[],
+  grams: ReadonlyMap<Value, ActivationGram>,
+): Float64Array | undefined {
+  const k = (targets[0] as MatMulTarget).k;
+  const h = new Float64Array(k * k);
+  let rows = 0;
+  const seen = new Set<Value>();
+  for (const t of targets) {
+    const gram = grams.get(t.input);
+    if (!gram || seen.has(t.input)) continue;
+    seen.add(t.input);
+    for (let i = 0; i < h.length; i++) h[i] = (h[i] as number) + (gram.xtx[i] as number);
+    rows += gram.rows;
+  }
+  if (rows === 0) return undefined;
+  for (let i = 0; i < h.length; i++) h[i] = (2 * (h[i] as number)) / rows;
+  return h;
+}
+
+async function calibrate(
+  model: Model,
+  targets: readonly MatMulTarget[],
+  gptq: GptqOptions,
+  ctx: PassContext<WeightOnlyOptions>,
+): Promise<Map<Value, ActivationGram>> {
+  const activations = new Map<Value, number>();
+  for (const t of targets) activations.set(t.input, t.k);
+  const generated = gptq.calibration
+    ? undefined
+    : generateTokenRecords(model, gptq.samples, gptq.sequenceLength, ctx.random);
+  const records = generated ?? take(ctx.data(gptq.calibration as string).records(), gptq.samples);
+  ctx.progress.start(generated?.length ?? gptq.samples, "gptq calibration records");
+  const grams = await collectGrams(model, activations, {
+    sessions: ctx.sessions,
+    records,
+    signal: ctx.signal,
+    onBatch: (n) => ctx.progress.advance(n),
+  });
+  ctx.logger.info(
+    `gptq: calibrated ${activations.size} activations on ${gptq.calibration ? `data "${gptq.calibration}"` : "generated tokens"}`,
+  );
+  return grams;
+}
+
+async function* take(records: AsyncIterable<DataRecord>, count: number): AsyncIterable<DataRecord> {
+  if (count <= 0) return;
+  let n = 0;
+  for await (const record of records) {
+    yield record;
+    if (++n >= count) return;
+  }
+}

@@ -1,0 +1,205 @@
+import { createBuilder, DataType, singleModelBundle, Tensor } from "@lathe/core";
+import { gpt2, llama } from "@lathe/plugin-zoo";
+import * as ort from "onnxruntime-node";
+import { describe, expect, it } from "vitest";
+import { dequantizeWeight, quantizeWeight } from "../src/common-int8/quant-math.js";
+import { dynamicInt8Pass } from "../src/int8/dynamic-int8.js";
+import {
+  component,
+  lmFeeds,
+  opCounts,
+  optimizedOps,
+  relativeL2,
+  runFloat,
+  runPass,
+  tokenRows,
+  top1Agreement,
+} from "./int8-fixtures.js";
+
+const VOCAB = gpt2.presets.tiny.vocab;
+const ids = tokenRows(2, 16, VOCAB, 7);
+
+const buildGpt2 = () => gpt2.build(gpt2.presets.tiny, { seed: 3 });
+const buildLlama = () => llama.build(llama.presets.tiny, { seed: 3 });
+
+describe("quantize/dynamic-int8", () => {
+  it("quantizes tiny gpt2: every Gemm, the tied LM head and the embeddings; ORT fuses and runs it", async () => {
+    const reference = await runFloat(component(buildGpt2()), lmFeeds(ids), "logits");
+    const bundle = buildGpt2();
+    const before = opCounts(component(bundle));
+    const { result } = await runPass(dynamicInt8Pass, bundle);
+    const model = component(result.bundle);
+    const ops = opCounts(model);
+    expect(result.modified).toBe(true);
+    // 4 Gemms a layer (c_attn, c_proj, c_fc, mlp c_proj) and the LM head MatMul.
+    const gemms = before.Gemm ?? 0;
+    expect(gemms).toBe(4 * gpt2.presets.tiny.layers);
+    expect(ops.Gemm ?? 0).toBe(0);
+    expect(ops.MatMulInteger).toBe(gemms + 1);
+    expect(ops.DynamicQuantizeLinear).toBe(gemms + 1);
+    expect(result.statistics?.["quantized.Gemm"]).toBe(gemms);
+    expect(result.statistics?.["quantized.MatMul"]).toBe(1);
+    expect(result.statistics?.["quantized.Gather"]).toBe(2); // wte and wpe
+    // The fp32 embedding is gone: the tied table is stored once, in int8.
+    expect(model.graph.initializers.has("transformer.wte.weight")).toBe(false);
+    const int8Bytes = [...model.graph.initializers.values()]
+      .filter((v) => (v.constValue as Tensor).dataType === DataType.INT8)
+      .reduce((n, v) => n + (v.constValue as Tensor).byteLength, 0);
+    const { hidden, vocab, layers } = gpt2.presets.tiny;
+    // Weights, plus one int8 zero point per output channel (all 0: symmetric).
+    const channels = layers * (3 + 1 + 4 + 1) * hidden + vocab;
+    expect(int8Bytes).toBe(
+      vocab * hidden + 128 * hidden + layers * 12 * hidden * hidden + channels,
+    );
+    const ratio = Number(result.statistics?.["size-ratio"]);
+    expect(ratio).toBeLessThan(0.3);
+
+    const fused = await optimizedOps(model);
+    expect(fused.DynamicQuantizeMatMul).toBe(gemms + 1);
+    expect(fused.MatMulInteger ?? 0).toBe(0);
+
+    const logits = await runFloat(model, lmFeeds(ids), "logits");
+    const relL2 = relativeL2(logits, reference);
+    const top1 = top1Agreement(logits, reference, VOCAB);
+    // Measured on these seeds: rel L2 0.0145, top-1 31/32.
+    expect(relL2).toBeLessThan(0.03);
+    expect(top1).toBeGreaterThanOrEqual(0.9);
+  });
+
+  it("emits com.microsoft DynamicQuantizeMatMul directly with format: contrib, same numbers", async () => {
+    const standard = component((await runPass(dynamicInt8Pass, buildGpt2())).result.bundle);
+    const { result } = await runPass(dynamicInt8Pass, buildGpt2(), { format: "contrib" });
+    const model = component(result.bundle);
+    expect(opCounts(model).DynamicQuantizeMatMul).toBe(4 * gpt2.presets.tiny.layers + 1);
+    expect(model.opsetImports.get("com.microsoft")).toBe(1);
+    const a = await runFloat(model, lmFeeds(ids), "logits");
+    const b = await runFloat(standard, lmFeeds(ids), "logits");
+    expect(relativeL2(a, b)).toBeLessThan(1e-4);
+  });
+
+  it("quantizes tiny llama's MatMuls and keeps its logits", async () => {
+    const reference = await runFloat(component(buildLlama()), lmFeeds(ids), "logits");
+    const bundle = buildLlama();
+    const matmulsWithWeights = [...component(bundle).graph].filter(
+      (n) => n.opType === "MatMul" && n.inputs[1]?.constValue,
+    ).length;
+    const { result } = await runPass(dynamicInt8Pass, bundle);
+    const model = component(result.bundle);
+    expect(opCounts(model).MatMulInteger).toBe(matmulsWithWeights);
+    // Attention's activation × activation MatMuls are skipped, with their reason.
+    expect(
+      result.statistics?.["skipped: weight is computed at run time (not a constant)"],
+    ).toBeGreaterThan(0);
+    const logits = await runFloat(model, lmFeeds(ids), "logits");
+    const relL2 = relativeL2(logits, reference);
+    expect(relL2).toBeLessThan(0.05);
+    expect(top1Agreement(logits, reference, llama.presets.tiny.vocab)).toBeGreaterThanOrEqual(0.9);
+  });
+
+  it("honours exclude, perChannel: false, uint8 weights and reduceRange", async () => {
+    const reference = await runFloat(component(buildGpt2()), lmFeeds(ids), "logits");
+    const { result } = await runPass(dynamicInt8Pass, buildGpt2(), {
+      exclude: ["^/lm_head/"],
+      opTypes: ["Gemm", "MatMul"],
+      perChannel: false,
+      weightType: "uint8",
+      reduceRange: true,
+    });
+    const model = component(result.bundle);
+    expect(result.statistics?.["quantized.MatMul"]).toBeUndefined();
+    expect(result.statistics?.["skipped: name matches an exclude pattern"]).toBe(1);
+    const scales = [...model.graph.initializers.values()].filter((v) => v.name.endsWith("_scale"));
+    expect(scales.every((v) => (v.constValue as Tensor).dims.length === 0)).toBe(true);
+    const weights = [...model.graph.initializers.values()].filter((v) =>
+      v.name.endsWith("_quantized"),
+    );
+    for (const w of weights) {
+      const values = (w.constValue as Tensor).toArray() as Uint8Array;
+      expect((w.constValue as Tensor).dataType).toBe(DataType.UINT8);
+      expect(Math.max(...values)).toBeLessThanOrEqual(127); // 7 bits
+    }
+    const logits = await runFloat(model, lmFeeds(ids), "logits");
+    expect(relativeL2(logits, reference)).toBeLessThan(0.1);
+  });
+
+  it("handles shared weights, Constant-node weights, transB, computed weights and tiny weights", async () => {
+    const b = createBuilder({ opset: 17 });
+    const x = b.input("x", DataType.FLOAT, [3, 32]);
+    const values = Float32Array.from({ length: 32 * 16 }, (_, i) => Math.sin(i * 0.37));
+    const shared = b.constant(values, [32, 16], DataType.FLOAT, "shared");
+    const y1 = b.MatMul(x, shared);
+    const y2 = b.MatMul(x, shared);
+    const fromConstant = b.Constant({ value: Tensor.fromArray(DataType.FLOAT, [32, 16], values) });
+    const y3 = b.MatMul(x, fromConstant);
+    const wT = b.constant(
+      Float32Array.from({ length: 16 * 32 }, (_, i) => Math.cos(i * 0.11)),
+      [16, 32],
+    );
+    const y4 = b.Gemm(x, wT, b.constant(new Float32Array(16).fill(0.5), [16]), {
+      transB: 1,
+      beta: 2,
+    });
+    const y5 = b.MatMul(y1, b.Transpose(y2)); // [3,3], activations on both sides
+    const y6 = b.MatMul(x, b.constant(new Float32Array(32 * 2).fill(0.1), [32, 2]));
+    b.output(b.Concat(y1, y2, y3, y4, { axis: 1 }), "y");
+    b.output(y5, "z");
+    b.output(y6, "w");
+    const model = b.build();
+    const input = Float32Array.from({ length: 96 }, (_, i) => Math.cos(i));
+    const feeds = { x: new ort.Tensor("float32", input, [3, 32]) };
+    const reference = await runFloat(model, feeds, "y");
+    const { result } = await runPass(dynamicInt8Pass, singleModelBundle(model));
+    const q = component(result.bundle);
+    expect(result.statistics?.["quantized.MatMul"]).toBe(3);
+    expect(result.statistics?.["quantized.Gemm"]).toBe(1);
+    expect(result.statistics?.["skipped: weight is computed at run time (not a constant)"]).toBe(1);
+    expect(result.statistics?.["skipped: weight has 64 elements (< minElements 256)"]).toBe(1);
+    // `shared` is stored once; the Constant's copy once more.
+    const quantized = [...q.graph.initializers.keys()].filter((n) => n.endsWith("_quantized"));
+    expect(quantized).toHaveLength(3);
+    expect(opCounts(q).Constant ?? 0).toBe(0);
+    const y = await runFloat(q, feeds, "y");
+    expect(relativeL2(y, reference)).toBeLessThan(0.02);
+    expect(q.graph.outputs.map((v) => v.name)).toEqual(["y", "z", "w"]);
+  });
+
+  it("computes what DynamicQuantizeLinear + integer product + scales compute, to float rounding", async () => {
+    const [m, k, n] = [4, 64, 24];
+    const w = Float32Array.from({ length: k * n }, (_, i) => Math.sin(i * 1.3) * (1 + (i % n) / 8));
+    const x = Float32Array.from({ length: m * k }, (_, i) => Math.cos(i * 0.7) * 3 - 0.5);
+    const b = createBuilder({ opset: 17 });
+    b.output(b.MatMul(b.input("x", DataType.FLOAT, [m, k]), b.constant(w, [k, n])), "y");
+    const { result } = await runPass(dynamicInt8Pass, singleModelBundle(b.build()));
+    const y = await runFloat(
+      component(result.bundle),
+      { x: new ort.Tensor("float32", x, [m, k]) },
+      "y",
+    );
+
+    // Reference: x as DynamicQuantizeLinear makes it (uint8, range widened to hold 0), the
+    // weight as the pass stores it (int8 per column), the product in exact integers.
+    const lo = Math.min(0, ...x);
+    const hi = Math.max(0, ...x);
+    const xScale = Math.fround((hi - lo) / 255);
+    const xZero = Math.max(0, Math.min(255, Math.round(-lo / xScale)));
+    const xq = Array.from(x, (v) => Math.max(0, Math.min(255, Math.round(v / xScale) + xZero)));
+    const wq = quantizeWeight(w, [k, n], {
+      kind: "int8",
+      symmetric: true,
+      reduceRange: false,
+      axis: 1,
+    });
+    for (let r = 0; r < m; r++) {
+      for (let c = 0; c < n; c++) {
+        let acc = 0;
+        for (let i = 0; i < k; i++) acc += (xq[r * k + i]! - xZero) * wq.values[i * n + c]!;
+        const expected = acc * xScale * wq.scales[c]!;
+        expect(y[r * n + c]).toBeCloseTo(expected, 3);
+      }
+    }
+    // And the stored weight is within half a step of the float one.
+    const back = dequantizeWeight(wq);
+    for (let i = 0; i < w.length; i++)
+      expect(Math.abs(back[i]! - w[i]!)).toBeLessThanOrEqual(wq.scales[i % n]! / 2 + 1e-7);
+  });
+});

@@ -1,0 +1,125 @@
+import { createBuilder, DataType, type Model, singleModelBundle, Tensor } from "@lathe/core";
+import { gpt2, llama, Rng, unet } from "@lathe/plugin-zoo";
+import * as ort from "onnxruntime-node";
+import { describe, expect, it } from "vitest";
+import { fp16Pass } from "../src/fp16/fp16.js";
+import {
+  component,
+  type Feeds,
+  lmFeeds,
+  opCounts,
+  psnr,
+  relativeL2,
+  runFloat,
+  runPass,
+  tokenRows,
+  top1Agreement,
+} from "./int8-fixtures.js";
+
+const ids = tokenRows(2, 16, 1000, 5);
+
+function floatInitializerTypes(model: Model): DataType[] {
+  return [...model.graph.initializers.values()]
+    .map((v) => (v.constValue as Tensor).dataType)
+    .filter((t) => t === DataType.FLOAT || t === DataType.FLOAT16);
+}
+
+function float16(h: number): number {
+  const e = (h >> 10) & 0x1f;
+  const m = h & 0x3ff;
+  const v =
+    e === 0
+      ? m * 2 ** -24
+      : e === 31
+        ? m
+          ? Number.NaN
+          : Number.POSITIVE_INFINITY
+        : (m + 1024) * 2 ** (e - 25);
+  return h & 0x8000 ? -v : v;
+}
+
+describe("quantize/fp16", () => {
+  it("converts tiny gpt2 to float16 inside, float32 at the I/O, and keeps its logits", async () => {
+    const build = () => gpt2.build(gpt2.presets.tiny, { seed: 3 });
+    const reference = await runFloat(component(build()), lmFeeds(ids), "logits");
+    const { result, warnings } = await runPass(fp16Pass, build());
+    expect(warnings).toEqual([]);
+    const model = component(result.bundle);
+    expect(new Set(floatInitializerTypes(model))).toEqual(new Set([DataType.FLOAT16]));
+    expect(
+      model.graph.outputs.map((v) => [v.name, v.type?.kind === "tensor" && v.type.elemType]),
+    ).toEqual([["logits", DataType.FLOAT]]);
+    expect(Number(result.statistics?.["casts-inserted"])).toBeGreaterThan(0);
+    // Float weights halve; the int64 and bool constants (mask buffer, shapes) stay.
+    const ratio = Number(result.statistics?.["size-ratio"]);
+    expect(ratio).toBeGreaterThan(0.5);
+    expect(ratio).toBeLessThan(0.53);
+    const logits = await runFloat(model, lmFeeds(ids), "logits");
+    // Measured: rel L2 3.6e-4.
+    expect(relativeL2(logits, reference)).toBeLessThan(5e-3);
+    expect(top1Agreement(logits, reference, 1000)).toBe(1);
+  });
+
+  it("converts tiny llama, keeping Range and Min/Max float32 behind Casts", async () => {
+    const build = () => llama.build(llama.presets.tiny, { seed: 3 });
+    const reference = await runFloat(component(build()), lmFeeds(ids), "logits");
+    const { result } = await runPass(fp16Pass, build());
+    const logits = await runFloat(component(result.bundle), lmFeeds(ids), "logits");
+    // Measured: rel L2 ≈ 0.010 (RMSNorm and rotary in fp16 on random tiny weights).
+    expect(relativeL2(logits, reference)).toBeLessThan(0.03);
+    expect(top1Agreement(logits, reference, 1000)).toBe(1);
+  });
+
+  it("converts tiny unet (Resize scales stay float32) with float32 I/O; PSNR against fp32", async () => {
+    const build = () => unet.build(unet.presets.tiny, { seed: 5 });
+    const rng = new Rng(4);
+    const feeds: Feeds = {
+      sample: new ort.Tensor("float32", rng.normals(2 * 4 * 8 * 8), [2, 4, 8, 8]),
+      timestep: new ort.Tensor("float32", Float32Array.from([999, 500]), [2]),
+      encoder_hidden_states: new ort.Tensor("float32", rng.normals(2 * 7 * 32), [2, 7, 32]),
+    };
+    const reference = await runFloat(component(build(), "unet"), feeds, "out_sample");
+    const { result, warnings } = await runPass(fp16Pass, build(), { target: "cpu" });
+    expect(warnings.join()).toMatch(/CPU provider runs most fp16 ops as fp32/);
+    const model = component(result.bundle, "unet");
+    for (const node of model.graph) {
+      if (node.opType !== "Resize" || !node.inputs[2]) continue;
+      const scales = node.inputs[2];
+      const t = scales.constValue instanceof Tensor ? scales.constValue.dataType : undefined;
+      expect(t ?? DataType.FLOAT).toBe(DataType.FLOAT);
+    }
+    const out = await runFloat(model, feeds, "out_sample");
+    // Measured: 63 dB.
+    expect(psnr(out, reference)).toBeGreaterThan(45);
+  });
+
+  it("keeps block-listed ops float32, honours keepIoTypes: false, and clamps initializers", async () => {
+    const b = createBuilder({ opset: 17 });
+    const x = b.input("x", DataType.FLOAT, [2, 3]);
+    const big = b.constant([1e6, -1e6, 1e-9, 0, 2, -3], [2, 3], DataType.FLOAT, "big");
+    const y = b.Add(x, big);
+    const m = b.Max(y, b.constant([0.5], [1], DataType.FLOAT, "half"));
+    b.output(b.Mul(m, b.Cast(b.Size(x), { to: DataType.FLOAT })), "out");
+    const model = b.build();
+    const { result } = await runPass(fp16Pass, singleModelBundle(model), { keepIoTypes: false });
+    const q = component(result.bundle);
+    expect(result.statistics?.["values-clamped"]).toBe(3);
+    expect(result.statistics?.["kept-fp32: Max in opBlockList"]).toBe(1);
+    const maxNode = [...q.graph].find((n) => n.opType === "Max")!;
+    expect(maxNode.inputs.map((v) => v?.producer()?.opType ?? "constant")).toEqual([
+      "Cast",
+      "constant",
+    ]);
+    expect(q.graph.inputs[0]?.type).toMatchObject({ elemType: DataType.FLOAT16 });
+    expect(opCounts(q).Cast).toBe(3); // Size→fp16 (was to float), into Max, out of Max
+    const s = await ort.InferenceSession.create((await import("@lathe/core")).encodeModel(q));
+    const input = new ort.Tensor("float16", new Uint16Array([0x3c00, 0x4000, 0, 0, 0, 0]), [2, 3]);
+    const out = (await s.run({ x: input })).out as ort.Tensor;
+    expect(out.type).toBe("float16");
+    // max(x + big, 0.5) · 6 with big clamped to ±65504: 1 + 65504 rounds to 65504 in fp16
+    // (not infinity, as 1e6 would give), ·6 overflows; the others are exact.
+    const got = Array.from(out.data as Uint16Array, (h) => float16(h));
+    expect(got.slice(1)).toEqual([3, 3, 3, 12, 3]);
+    await s.release();
+  });
+});

@@ -1,0 +1,213 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  createCpuSessions,
+  createPassRandom,
+  type DataRecord,
+  type DataSet,
+  DataType,
+  encodeModel,
+  loadModel,
+  type Model,
+  type ModelBundle,
+  type PassContext,
+  type PassDefinition,
+  type PassResult,
+  Tensor,
+} from "@lathe/core";
+import { Rng, unet } from "@lathe/plugin-zoo";
+import * as ort from "onnxruntime-node";
+
+/** The options a recipe would get: the schema's defaults, then `overrides`. */
+export function withDefaults<O>(pass: PassDefinition<O>, overrides: Partial<O> = {}): O {
+  const defaults: Record<string, unknown> = {};
+  for (const [key, schema] of Object.entries(pass.options.properties)) {
+    if ("default" in schema) defaults[key] = structuredClone(schema.default);
+  }
+  return { ...defaults, ...overrides } as O;
+}
+
+export interface TestRun {
+  result: PassResult;
+  warnings: string[];
+  infos: string[];
+}
+
+/** Runs a pass as the engine would, with CPU sessions and named in-memory data sets. */
+export async function runPass<O>(
+  pass: PassDefinition<O>,
+  bundle: ModelBundle,
+  overrides: Partial<O> = {},
+  data: Record<string, DataRecord[]> = {},
+): Promise<TestRun> {
+  const warnings: string[] = [];
+  const infos: string[] = [];
+  const context: PassContext<O> = {
+    options: withDefaults(pass, overrides),
+    stepId: "test",
+    passId: pass.id,
+    logger: { debug() {}, info: (m) => infos.push(m), warn: (m) => warnings.push(m) },
+    progress: { start() {}, advance() {} },
+    sessions: createCpuSessions({ threads: 1 }),
+    data(name: string): DataSet {
+      const records = data[name];
+      if (!records) throw new Error(`no data set "${name}"`);
+      return {
+        name,
+        async *records() {
+          yield* records;
+        },
+      };
+    },
+    random: createPassRandom(0, pass.id, "test"),
+    signal: new AbortController().signal,
+    scratchDir: "/tmp",
+    resolve: (p) => p,
+  };
+  return { result: await pass.run(bundle, context), warnings, infos };
+}
+
+export function component(bundle: ModelBundle, name = "model"): Model {
+  const model = bundle.components.get(name);
+  if (!model) throw new Error(`bundle has no component ${name}`);
+  return model;
+}
+
+/** Op types of a model's main graph, counted. */
+export function opCounts(model: Model): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const node of model.graph) counts[node.opType] = (counts[node.opType] ?? 0) + 1;
+  return counts;
+}
+
+export type Feeds = Record<string, ort.Tensor>;
+
+export function session(
+  model: Model,
+  options: ort.InferenceSession.SessionOptions = {},
+): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(encodeModel(model), { intraOpNumThreads: 1, ...options });
+}
+
+export async function runFloat(model: Model, feeds: Feeds, output: string): Promise<Float32Array> {
+  const s = await session(model);
+  try {
+    const out = (await s.run(feeds))[output];
+    if (!out || !(out.data instanceof Float32Array)) throw new Error(`no float output ${output}`);
+    return out.data;
+  } finally {
+    await s.release();
+  }
+}
+
+/** ‖a − b‖ / ‖b‖. */
+export function relativeL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < b.length; i++) {
+    const d = (a[i] ?? 0) - (b[i] ?? 0);
+    num += d * d;
+    den += (b[i] ?? 0) ** 2;
+  }
+  return Math.sqrt(num / den);
+}
+
+/** Peak signal-to-noise ratio in dB, with the reference's peak-to-peak range as the signal. */
+export function psnr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let mse = 0;
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < b.length; i++) {
+    const r = b[i] ?? 0;
+    mse += ((a[i] ?? 0) - r) ** 2;
+    lo = Math.min(lo, r);
+    hi = Math.max(hi, r);
+  }
+  mse /= b.length;
+  return 10 * Math.log10((hi - lo) ** 2 / mse);
+}
+
+/** Fraction of rows (length `width`) whose argmax agrees. */
+export function top1Agreement(a: ArrayLike<number>, b: ArrayLike<number>, width: number): number {
+  const rows = b.length / width;
+  let same = 0;
+  for (let r = 0; r < rows; r++) {
+    let ia = 0;
+    let ib = 0;
+    for (let i = 1; i < width; i++) {
+      if ((a[r * width + i] ?? 0) > (a[r * width + ia] ?? 0)) ia = i;
+      if ((b[r * width + i] ?? 0) > (b[r * width + ib] ?? 0)) ib = i;
+    }
+    if (ia === ib) same++;
+  }
+  return same / rows;
+}
+
+export function int64(rows: readonly (readonly number[])[]): ort.Tensor {
+  return new ort.Tensor("int64", BigInt64Array.from(rows.flat(), BigInt), [
+    rows.length,
+    rows[0]?.length ?? 0,
+  ]);
+}
+
+/** Token ids, all-ones mask and positions for a causal LM. */
+export function lmFeeds(ids: number[][]): Feeds {
+  const positions = ids.map((row) => row.map((_, i) => i));
+  return {
+    input_ids: int64(ids),
+    attention_mask: int64(ids.map((row) => row.map(() => 1))),
+    position_ids: int64(positions),
+  };
+}
+
+/** Deterministic pseudo-random token rows. */
+export function tokenRows(batch: number, length: number, vocab: number, seed = 1): number[][] {
+  let state = seed >>> 0 || 1;
+  const next = () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) % vocab;
+  };
+  return Array.from({ length: batch }, () => Array.from({ length }, next));
+}
+
+/** The ops ORT runs after its level-2 (extended) fusions, read from the model it saves. */
+export async function optimizedOps(model: Model): Promise<Record<string, number>> {
+  const dir = mkdtempSync(join(tmpdir(), "lathe-quantize-"));
+  try {
+    const path = join(dir, "optimized.onnx");
+    const s = await session(model, {
+      graphOptimizationLevel: "extended",
+      optimizedModelFilePath: path,
+    });
+    await s.release();
+    return opCounts(await loadModel(path));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Tiny UNet inputs as a diffusion pipeline feeds them: latents, a timestep, text states. */
+export function unetRecord(seed: number, size = 8, sequence = 7): DataRecord {
+  const rng = new Rng(seed);
+  const context = unet.presets.tiny.contextDim;
+  return {
+    sample: Tensor.fromArray(DataType.FLOAT, [1, 4, size, size], rng.normals(4 * size * size)),
+    timestep: Tensor.fromArray(DataType.FLOAT, [1], [999 - ((seed * 97) % 1000)]),
+    encoder_hidden_states: Tensor.fromArray(
+      DataType.FLOAT,
+      [1, sequence, context],
+      rng.normals(sequence * context),
+    ),
+  };
+}
+
+/** A float32 record as ORT feeds. */
+export function recordFeeds(record: DataRecord): Feeds {
+  const out: Feeds = {};
+  for (const [name, t] of Object.entries(record))
+    out[name] = new ort.Tensor("float32", t.toArray() as Float32Array, [...t.dims]);
+  return out;
+}

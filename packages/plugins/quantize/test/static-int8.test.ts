@@ -1,0 +1,128 @@
+import { DataType, type Tensor } from "@lathe/core";
+import { gpt2, Rng, unet, vae } from "@lathe/plugin-zoo";
+import * as ort from "onnxruntime-node";
+import { describe, expect, it } from "vitest";
+import { staticInt8Pass } from "../src/int8/static-int8.js";
+import {
+  component,
+  lmFeeds,
+  opCounts,
+  optimizedOps,
+  psnr,
+  recordFeeds,
+  relativeL2,
+  runFloat,
+  runPass,
+  tokenRows,
+  top1Agreement,
+  unetRecord,
+} from "./int8-fixtures.js";
+
+const tiny = unet.presets.tiny;
+const buildUnet = () => unet.build(tiny, { seed: 5 });
+
+const calibration = Array.from({ length: 6 }, (_, i) => unetRecord(100 + i));
+const heldOut = unetRecord(7);
+
+describe("quantize/static-int8", () => {
+  it("puts every Conv, Gemm and weight MatMul of tiny unet in QDQ form; ORT runs it as QLinearConv", async () => {
+    const reference = await runFloat(
+      component(buildUnet(), "unet"),
+      recordFeeds(heldOut),
+      "out_sample",
+    );
+    const bundle = buildUnet();
+    const float = opCounts(component(bundle, "unet"));
+    const { result } = await runPass(
+      staticInt8Pass,
+      bundle,
+      { calibration: "calib" },
+      { calib: calibration },
+    );
+    const model = component(result.bundle, "unet");
+    const ops = opCounts(model);
+    expect(result.statistics?.["quantized.Conv"]).toBe(float.Conv);
+    expect(result.statistics?.["quantized.Gemm"]).toBe(float.Gemm);
+    expect(Number(result.statistics?.["quantized.MatMul"])).toBeGreaterThan(0);
+    // Every Conv reads dequantized input and weight (and an int32 bias).
+    for (const node of model.graph) {
+      if (node.opType !== "Conv") continue;
+      expect(node.inputs.map((v) => v?.producer()?.opType)).toEqual([
+        "DequantizeLinear",
+        "DequantizeLinear",
+        "DequantizeLinear",
+      ]);
+      const bias = node.inputs[2]?.producer()?.inputs[0]?.constValue as Tensor;
+      expect(bias.dataType).toBe(DataType.INT32);
+      const weight = node.inputs[1]?.producer()?.inputs[0]?.constValue as Tensor;
+      expect(weight.dataType).toBe(DataType.INT8);
+    }
+    expect(ops.QuantizeLinear).toBeGreaterThan(0);
+    expect(Number(result.statistics?.["size-ratio"])).toBeLessThan(0.35);
+    const fused = await optimizedOps(model);
+    // conv_out writes the graph output, which stays float: ORT keeps that one a float Conv.
+    expect(fused.QLinearConv).toBe((float.Conv ?? 0) - 1);
+
+    const out = await runFloat(model, recordFeeds(heldOut), "out_sample");
+    const db = psnr(out, reference);
+    // Measured on these seeds: 42.4 dB, rel L2 0.047.
+    expect(db).toBeGreaterThan(35);
+    expect(relativeL2(out, reference)).toBeLessThan(0.1);
+  });
+
+  it("quantizes tiny gpt2's Gemms and tied LM head in QDQ and keeps its top-1", async () => {
+    const ids = tokenRows(2, 16, gpt2.presets.tiny.vocab, 9);
+    const reference = await runFloat(
+      component(gpt2.build(gpt2.presets.tiny, { seed: 3 })),
+      lmFeeds(ids),
+      "logits",
+    );
+    const { result } = await runPass(staticInt8Pass, gpt2.build(gpt2.presets.tiny, { seed: 3 }));
+    const model = component(result.bundle);
+    expect(result.statistics?.["quantized.Gemm"]).toBe(4 * gpt2.presets.tiny.layers);
+    expect(result.statistics?.["quantized.MatMul"]).toBe(1);
+    const logits = await runFloat(model, lmFeeds(ids), "logits");
+    // Measured: rel L2 0.021, top-1 1 (generated calibration inputs).
+    expect(relativeL2(logits, reference)).toBeLessThan(0.1);
+    expect(top1Agreement(logits, reference, gpt2.presets.tiny.vocab)).toBeGreaterThanOrEqual(0.8);
+  });
+
+  it("quantizes both components of tiny vae on generated inputs", async () => {
+    const build = () => vae.build(vae.presets.tiny, { seed: 2 });
+    const rng = new Rng(3);
+    const latentChannels = vae.presets.tiny.latentChannels;
+    const image = { sample: new ort.Tensor("float32", rng.normals(3 * 32 * 32), [1, 3, 32, 32]) };
+    const latent = {
+      latent_sample: new ort.Tensor("float32", rng.normals(latentChannels * 16), [
+        1,
+        latentChannels,
+        4,
+        4,
+      ]),
+    };
+    const reference = build();
+    const { result } = await runPass(staticInt8Pass, build(), {
+      calibrationSamples: 4,
+      inputShapes: { sample: [1, 3, 32, 32], latent_sample: [1, latentChannels, 4, 4] },
+    });
+    const convs = (b: typeof reference, name: string) => opCounts(component(b, name)).Conv ?? 0;
+    expect(result.statistics?.["quantized.Conv"]).toBe(
+      convs(reference, "vae_encoder") + convs(reference, "vae_decoder"),
+    );
+    const encoded = await runFloat(
+      component(result.bundle, "vae_encoder"),
+      image,
+      "latent_parameters",
+    );
+    const encodedRef = await runFloat(
+      component(reference, "vae_encoder"),
+      image,
+      "latent_parameters",
+    );
+    const decoded = await runFloat(component(result.bundle, "vae_decoder"), latent, "sample");
+    const decodedRef = await runFloat(component(reference, "vae_decoder"), latent, "sample");
+    // Measured: encoder 39.0 dB, decoder 33.9 dB.
+    expect(psnr(encoded, encodedRef)).toBeGreaterThan(28);
+    expect(psnr(decoded, decodedRef)).toBeGreaterThan(28);
+  });
+});
