@@ -2,7 +2,7 @@ import { createBuilder, DataType, singleModelBundle, Tensor } from "@lathe/core"
 import { gpt2, llama } from "@lathe/plugin-zoo";
 import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
-import { dequantizeWeight, quantizeWeight } from "../src/common-int8/quant-math.js";
+import { dequantizeWeight, quantizeWeight } from "../src/common/quant-math.js";
 import { dynamicInt8Pass } from "../src/int8/dynamic-int8.js";
 import {
   component,

@@ -204,6 +204,18 @@ export function unetRecord(seed: number, size = 8, sequence = 7): DataRecord {
   };
 }
 
+/** Tiny UNet (seed 5), as the static-int8 tests quantize it. */
+export const buildTinyUnet = (): ModelBundle => unet.build(unet.presets.tiny, { seed: 5 });
+
+/** Six calibration records for tiny UNet, distinct from the held-out one. */
+export const unetCalibration = (): DataRecord[] =>
+  Array.from({ length: 6 }, (_, i) => unetRecord(100 + i));
+
+/** `out_sample` of a tiny UNet on the held-out record the static-int8 tests measure on. */
+export function runUnetHeldOut(model: Model): Promise<Float32Array> {
+  return runFloat(model, recordFeeds(unetRecord(7)), "out_sample");
+}
+
 /** A float32 record as ORT feeds. */
 export function recordFeeds(record: DataRecord): Feeds {
   const out: Feeds = {};

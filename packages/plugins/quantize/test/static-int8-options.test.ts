@@ -1,53 +1,36 @@
-import { unet } from "@lathe/plugin-zoo";
 import { describe, expect, it } from "vitest";
 import { staticInt8Pass } from "../src/int8/static-int8.js";
 import {
+  buildTinyUnet,
   component,
   optimizedOps,
   psnr,
-  recordFeeds,
-  runFloat,
   runPass,
-  unetRecord,
+  runUnetHeldOut,
+  unetCalibration,
 } from "./int8-fixtures.js";
 
-const tiny = unet.presets.tiny;
-const buildUnet = () => unet.build(tiny, { seed: 5 });
-
-const calibration = Array.from({ length: 6 }, (_, i) => unetRecord(100 + i));
-const heldOut = unetRecord(7);
+const calibration = unetCalibration();
 
 describe("quantize/static-int8: calibrators and element-wise ops", () => {
   it("calibrates with percentile and entropy too, on generated inputs when no data is named", async () => {
-    const reference = await runFloat(
-      component(buildUnet(), "unet"),
-      recordFeeds(heldOut),
-      "out_sample",
-    );
+    const reference = await runUnetHeldOut(component(buildTinyUnet(), "unet"));
     for (const calibrator of ["percentile", "entropy"] as const) {
-      const { result, infos } = await runPass(staticInt8Pass, buildUnet(), {
+      const { result, infos } = await runPass(staticInt8Pass, buildTinyUnet(), {
         calibrator,
         calibrationSamples: 4,
         inputShapes: { sample: [1, 4, 8, 8], timestep: [1], encoder_hidden_states: [1, 7, 32] },
       });
       expect(infos.some((m) => m.includes("generated inputs"))).toBe(true);
-      const out = await runFloat(
-        component(result.bundle, "unet"),
-        recordFeeds(heldOut),
-        "out_sample",
-      );
+      const out = await runUnetHeldOut(component(result.bundle, "unet"));
       // Measured: percentile 41.8 dB, entropy 34.2 dB.
       expect(psnr(out, reference), calibrator).toBeGreaterThan(28);
     }
   });
 
   it("also puts float Add, Mul and Concat in QDQ on request; ORT runs them as QLinear ops", async () => {
-    const reference = await runFloat(
-      component(buildUnet(), "unet"),
-      recordFeeds(heldOut),
-      "out_sample",
-    );
-    const bundle = buildUnet();
+    const reference = await runUnetHeldOut(component(buildTinyUnet(), "unet"));
+    const bundle = buildTinyUnet();
     const float = component(bundle, "unet");
     const floatAdds = [...float.graph].filter((n) => n.opType === "Add").length;
     const { result } = await runPass(
@@ -65,7 +48,7 @@ describe("quantize/static-int8: calibrators and element-wise ops", () => {
     const fused = await optimizedOps(model);
     expect(fused.QLinearAdd).toBeGreaterThan(0);
     expect(fused.QLinearConcat).toBeGreaterThan(0);
-    const db = psnr(await runFloat(model, recordFeeds(heldOut), "out_sample"), reference);
+    const db = psnr(await runUnetHeldOut(model), reference);
     // Measured: 35.5 dB; ORT ran 97 QLinearAdd, 81 QLinearMul and 6 QLinearConcat.
     expect(db).toBeGreaterThan(28);
   });

@@ -1,37 +1,30 @@
 import { DataType, type Tensor } from "@lathe/core";
-import { gpt2, Rng, unet, vae } from "@lathe/plugin-zoo";
+import { gpt2, Rng, vae } from "@lathe/plugin-zoo";
 import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
 import { staticInt8Pass } from "../src/int8/static-int8.js";
 import {
+  buildTinyUnet,
   component,
   lmFeeds,
   opCounts,
   optimizedOps,
   psnr,
-  recordFeeds,
   relativeL2,
   runFloat,
   runPass,
+  runUnetHeldOut,
   tokenRows,
   top1Agreement,
-  unetRecord,
+  unetCalibration,
 } from "./int8-fixtures.js";
 
-const tiny = unet.presets.tiny;
-const buildUnet = () => unet.build(tiny, { seed: 5 });
-
-const calibration = Array.from({ length: 6 }, (_, i) => unetRecord(100 + i));
-const heldOut = unetRecord(7);
+const calibration = unetCalibration();
 
 describe("quantize/static-int8", () => {
   it("puts every Conv, Gemm and weight MatMul of tiny unet in QDQ form; ORT runs it as QLinearConv", async () => {
-    const reference = await runFloat(
-      component(buildUnet(), "unet"),
-      recordFeeds(heldOut),
-      "out_sample",
-    );
-    const bundle = buildUnet();
+    const reference = await runUnetHeldOut(component(buildTinyUnet(), "unet"));
+    const bundle = buildTinyUnet();
     const float = opCounts(component(bundle, "unet"));
     const { result } = await runPass(
       staticInt8Pass,
@@ -63,7 +56,7 @@ describe("quantize/static-int8", () => {
     // conv_out writes the graph output, which stays float: ORT keeps that one a float Conv.
     expect(fused.QLinearConv).toBe((float.Conv ?? 0) - 1);
 
-    const out = await runFloat(model, recordFeeds(heldOut), "out_sample");
+    const out = await runUnetHeldOut(model);
     const db = psnr(out, reference);
     // Measured on these seeds: 42.4 dB, rel L2 0.047.
     expect(db).toBeGreaterThan(35);

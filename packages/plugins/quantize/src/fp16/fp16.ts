@@ -7,7 +7,7 @@ import {
   Tensor,
   type Value,
 } from "@lathe/core";
-import { constantBytes, Namer, removeDeadConstants } from "../common-int8/graph-edit.js";
+import { constantBytes, Namer, removeDeadConstants } from "../common/graph-edit.js";
 import { elementTypes } from "./element-types.js";
 import { type Fp16Options, fp16Schema } from "./fp16-options.js";
 

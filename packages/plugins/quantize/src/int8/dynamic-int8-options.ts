@@ -1,13 +1,10 @@
 import type { OptionsSchema } from "@lathe/core";
-import type { Int8Kind } from "../common-int8/quant-math.js";
+import type { Int8Kind } from "../common/quant-math.js";
+import { type NodeFilterOptions, nodeFilterOptions } from "../common/select.js";
 
-export interface DynamicInt8Options {
+export interface DynamicInt8Options extends NodeFilterOptions {
   /** Ops whose constant weight is quantized: MatMul, Gemm, Gather (embeddings). */
   opTypes: ("MatMul" | "Gemm" | "Gather")[];
-  /** Regular expressions on node names: when given, only matching nodes are quantized. */
-  include: string[];
-  /** Regular expressions on node names: matching nodes are left in float. */
-  exclude: string[];
   /** One scale per output channel (column of the [K, N] weight) instead of one per tensor. */
   perChannel: boolean;
   /** Symmetric weights (zero point 0 for int8). */
@@ -37,19 +34,7 @@ export const dynamicInt8Schema: OptionsSchema = {
       description:
         "Ops whose constant weight is quantized: MatMul and Gemm (run in int8), Gather (embedding tables stored in int8).",
     },
-    include: {
-      type: "array",
-      items: { type: "string" },
-      default: [],
-      description:
-        "Regular expressions on node names; when given, only matching nodes are quantized.",
-    },
-    exclude: {
-      type: "array",
-      items: { type: "string" },
-      default: [],
-      description: "Regular expressions on node names; matching nodes stay in float.",
-    },
+    ...nodeFilterOptions,
     perChannel: {
       type: "boolean",
       default: true,

@@ -7,22 +7,16 @@ import {
   Tensor,
   type Value,
 } from "@lathe/core";
-import {
-  constantBytes,
-  insertNode,
-  Namer,
-  removeDeadConstants,
-  replaceNodeOutput,
-} from "../common-int8/graph-edit.js";
-import { transpose2d, type WeightQuantOptions } from "../common-int8/quant-math.js";
-import { createNodeFilter, QuantStats } from "../common-int8/select.js";
-import { type StoredWeight, WeightCache } from "../common-int8/weight-cache.js";
+import { insertNode, Namer, removeDeadConstants, replaceNodeOutput } from "../common/graph-edit.js";
+import { transpose2d, type WeightQuantOptions } from "../common/quant-math.js";
+import { createNodeFilter, type QuantStats, quantizeComponents } from "../common/select.js";
+import { type StoredWeight, WeightCache } from "../common/weight-cache.js";
 import {
   constantTensor,
   findConstantWeight,
   weightData,
   weightProblem,
-} from "../common-int8/weights.js";
+} from "../common/weights.js";
 import { type DynamicInt8Options, dynamicInt8Schema } from "./dynamic-int8-options.js";
 
 const MS_DOMAIN = "com.microsoft";
@@ -34,22 +28,11 @@ export const dynamicInt8Pass: PassDefinition<DynamicInt8Options> = {
     "int8 weights for MatMul/Gemm (run as DynamicQuantizeMatMul) and embedding Gathers; activations quantized at run time",
   options: dynamicInt8Schema,
   introduces: [{ domain: MS_DOMAIN, version: 1 }],
-  run(bundle, ctx) {
-    const stats = new QuantStats();
-    let before = 0;
-    let after = 0;
-    for (const model of bundle.components.values()) {
-      before += constantBytes(model);
-      quantizeModel(model, ctx.options, stats);
-      after += constantBytes(model);
-    }
-    for (const s of stats.skippedNodes.slice(0, 20))
-      ctx.logger.debug(`skipped ${s.node} (${s.op}): ${s.reason}`);
-    return {
-      bundle,
-      modified: stats.quantizedCount > 0,
-      statistics: stats.toStatistics(before, after),
-    };
+  async run(bundle, ctx) {
+    const { stats, statistics } = await quantizeComponents(bundle, ctx.logger, (_, model, s) =>
+      quantizeModel(model, ctx.options, s),
+    );
+    return { bundle, modified: stats.quantizedCount > 0, statistics };
   },
 };
 

@@ -1,12 +1,11 @@
 import type { OptionsSchema } from "@lathe/core";
-import type { Int8Kind } from "../common-int8/quant-math.js";
+import type { Int8Kind } from "../common/quant-math.js";
+import { type NodeFilterOptions, nodeFilterOptions } from "../common/select.js";
 import type { CalibratorKind } from "./calibrators.js";
 
-export interface StaticInt8Options {
+export interface StaticInt8Options extends NodeFilterOptions {
   /** Ops quantized in QDQ form: Conv/MatMul/Gemm with a constant weight; Add/Mul/Concat on float values. */
   opTypes: ("Conv" | "MatMul" | "Gemm" | "Add" | "Mul" | "Concat")[];
-  include: string[];
-  exclude: string[];
   /** Recipe data set to calibrate on; generated inputs when absent. */
   calibration?: string;
   /** Records to generate when no data set is named. */
@@ -38,19 +37,7 @@ export const staticInt8Schema: OptionsSchema = {
       description:
         "Ops quantized in QDQ form: Conv, MatMul, Gemm with a constant weight (ORT: QLinearConv, QLinearMatMul, MatMulIntegerToFloat); optionally Add, Mul, Concat on float values (QLinearAdd, QLinearMul, QLinearConcat).",
     },
-    include: {
-      type: "array",
-      items: { type: "string" },
-      default: [],
-      description:
-        "Regular expressions on node names; when given, only matching nodes are quantized.",
-    },
-    exclude: {
-      type: "array",
-      items: { type: "string" },
-      default: [],
-      description: "Regular expressions on node names; matching nodes stay in float.",
-    },
+    ...nodeFilterOptions,
     calibration: {
       type: "string",
       description:

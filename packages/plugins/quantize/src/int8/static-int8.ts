@@ -9,21 +9,16 @@ import {
   Tensor,
   type Value,
 } from "@lathe/core";
-import {
-  addConstant,
-  constantBytes,
-  Namer,
-  removeDeadConstants,
-} from "../common-int8/graph-edit.js";
-import { onnxType, quantRange, scaleAndZeroPoint, transpose2d } from "../common-int8/quant-math.js";
-import { createNodeFilter, QuantStats } from "../common-int8/select.js";
-import { type StoredWeight, WeightCache } from "../common-int8/weight-cache.js";
+import { addConstant, Namer, removeDeadConstants } from "../common/graph-edit.js";
+import { onnxType, quantRange, scaleAndZeroPoint, transpose2d } from "../common/quant-math.js";
+import { createNodeFilter, type QuantStats, quantizeComponents } from "../common/select.js";
+import { type StoredWeight, WeightCache } from "../common/weight-cache.js";
 import {
   constantTensor,
   findConstantWeight,
   weightData,
   weightProblem,
-} from "../common-int8/weights.js";
+} from "../common/weights.js";
 import { elementTypes } from "../fp16/element-types.js";
 import { calibrateRanges } from "./calibration.js";
 import { generateCalibrationRecords } from "./calibration-inputs.js";
@@ -37,21 +32,10 @@ export const staticInt8Pass: PassDefinition<StaticInt8Options> = {
     "int8 QDQ (QuantizeLinear/DequantizeLinear) around Conv, MatMul and Gemm, activation ranges calibrated on ORT (minmax, percentile, entropy)",
   options: staticInt8Schema,
   async run(bundle, ctx) {
-    const stats = new QuantStats();
-    let before = 0;
-    let after = 0;
-    for (const [name, model] of bundle.components) {
-      before += constantBytes(model);
-      await quantizeStatic(name, model, ctx, stats);
-      after += constantBytes(model);
-    }
-    for (const s of stats.skippedNodes.slice(0, 20))
-      ctx.logger.debug(`skipped ${s.node} (${s.op}): ${s.reason}`);
-    return {
-      bundle,
-      modified: stats.quantizedCount > 0,
-      statistics: stats.toStatistics(before, after),
-    };
+    const { stats, statistics } = await quantizeComponents(bundle, ctx.logger, (name, model, s) =>
+      quantizeStatic(name, model, ctx, s),
+    );
+    return { bundle, modified: stats.quantizedCount > 0, statistics };
   },
 };
 

@@ -11,7 +11,7 @@ import {
   tensorType,
   type Value,
 } from "@lathe/core";
-import { constantTensor } from "../common-int8/weights.js";
+import { fedInputs, generateCalibrationTensor } from "../common/calibration-inputs.js";
 
 /** XᵀX of one activation over every calibration row, with the row count: H = 2·xtx / rows. */
 export interface ActivationGram {
@@ -134,10 +134,10 @@ async function withGramOutputs(
 
 /**
  * Token inputs for calibration when the recipe names no data: `sequences` sequences of
- * `length` tokens, packed `perRecord` to a record (the batch dim). Ids are uniform over the
- * vocabulary (the rows of the embedding the ids index), masks all ones, positions 0…, caches
- * empty (`past_*` inputs get 0 for their symbolic dims), other float inputs normal. Symbolic
- * dims are the batch for the first and `length` for the others.
+ * `length` tokens, packed `perRecord` to a record (the batch dim), with values as
+ * `generateCalibrationTensor` makes them (ids uniform over the vocabulary, masks all ones,
+ * positions 0…). Symbolic dims are the batch for the first, 0 for caches (`past_*` inputs start
+ * empty) and `length` for the others.
  */
 export function generateTokenRecords(
   model: Model,
@@ -146,61 +146,26 @@ export function generateTokenRecords(
   random: PassRandom,
   perRecord = 8,
 ): DataRecord[] {
-  const inputs = model.graph.inputs.filter((v) => !model.graph.initializers.has(v.name));
+  const inputs = fedInputs(model);
   const records: DataRecord[] = [];
   for (let done = 0; done < sequences; done += perRecord) {
     const batch = Math.min(perRecord, sequences - done);
     const record: Record<string, Tensor> = {};
-    for (const input of inputs) record[input.name] = generateInput(input, batch, length, random);
+    for (const input of inputs)
+      record[input.name] = generateCalibrationTensor(
+        input,
+        tokenDims(input, batch, length),
+        random,
+      );
     records.push(record);
   }
   return records;
 }
 
-function generateInput(input: Value, batch: number, length: number, random: PassRandom): Tensor {
-  const type = input.type?.kind === "tensor" ? input.type : undefined;
-  const elemType = type?.elemType ?? DataType.FLOAT;
+function tokenDims(input: Value, batch: number, length: number): number[] {
+  const dims = input.type?.kind === "tensor" ? input.type.shape?.dims : undefined;
   const past = /past/i.test(input.name);
-  const dims = (type?.shape?.dims ?? [1, length]).map((d: Dim, i) =>
+  return (dims ?? [1, length]).map((d: Dim, i) =>
     typeof d === "number" ? d : i === 0 ? batch : past ? 0 : length,
   );
-  const count = dims.reduce((a, b) => a * b, 1);
-  const name = input.name.toLowerCase();
-  if (elemType === DataType.INT64 || elemType === DataType.INT32) {
-    const last = dims.at(-1) ?? 1;
-    const vocab = vocabularyOf(input) ?? 1;
-    const values = Array.from({ length: count }, (_, i) =>
-      name.includes("mask")
-        ? 1
-        : name.includes("position")
-          ? i % last
-          : Math.floor(random.uniform() * vocab),
-    );
-    return elemType === DataType.INT64
-      ? Tensor.fromArray(DataType.INT64, dims, values.map(BigInt))
-      : Tensor.fromArray(DataType.INT32, dims, values);
-  }
-  const values = new Float32Array(count);
-  if (elemType === DataType.FLOAT) for (let i = 0; i < count; i++) values[i] = random.normal();
-  return Tensor.fromArray(elemType === DataType.FLOAT ? elemType : DataType.FLOAT, dims, values);
-}
-
-/** Rows of the embedding table `ids` index (through reshapes and casts), if a Gather reads one. */
-function vocabularyOf(ids: Value): number | undefined {
-  const queue = [ids];
-  const seen = new Set<Value>();
-  while (queue.length > 0) {
-    const value = queue.shift() as Value;
-    if (seen.has(value)) continue;
-    seen.add(value);
-    for (const { node, index } of value.uses()) {
-      if (node.opType === "Gather" && index === 1) {
-        const table = constantTensor(node.inputs[0]);
-        if (table) return table.dims[0];
-      }
-      if (["Reshape", "Cast", "Unsqueeze", "Squeeze", "Flatten"].includes(node.opType))
-        queue.push(node.output);
-    }
-  }
-  return undefined;
 }

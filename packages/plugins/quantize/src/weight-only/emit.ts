@@ -1,11 +1,6 @@
 import { DataType, type Graph, type Node, Tensor, type Value } from "@lathe/core";
-import {
-  addConstant,
-  insertNode,
-  type Namer,
-  replaceNodeOutput,
-} from "../common-int8/graph-edit.js";
-import { constantTensor } from "../common-int8/weights.js";
+import { addConstant, insertNode, type Namer, replaceNodeOutput } from "../common/graph-edit.js";
+import { constantTensor } from "../common/weights.js";
 import type { BlockQuantized } from "./block-quant.js";
 import {
   packDequantizeLinear,

@@ -1,4 +1,5 @@
 import type { OptionsSchema } from "@lathe/core";
+import { type NodeFilterOptions, nodeFilterOptions } from "../common/select.js";
 
 /** GPTQ settings (`algorithm: gptq`). */
 export interface GptqOptions {
@@ -16,7 +17,7 @@ export interface GptqOptions {
   blockSize: number;
 }
 
-export interface WeightOnlyOptions {
+export interface WeightOnlyOptions extends NodeFilterOptions {
   /** Bits per weight: 4 or 8. */
   bits: 4 | 8;
   /** Weights per block along K (one scale, one zero point each): a power of two, 16–256. */
@@ -31,10 +32,6 @@ export interface WeightOnlyOptions {
   format: "contrib" | "portable";
   /** Store embedding tables (constant Gather data) as GatherBlockQuantized (contrib format only). */
   quantizeEmbedding: boolean;
-  /** Regular expressions on node names; when given, only matching nodes are quantized. */
-  include: string[];
-  /** Regular expressions on node names; matching nodes stay in float. */
-  exclude: string[];
   /** Weights with fewer elements stay in float. */
   minElements: number;
   /** Weights with a smaller K (rows of the [K, N] matrix) stay in float. */
@@ -83,19 +80,7 @@ export const weightOnlySchema: OptionsSchema = {
       description:
         "Store constant embedding tables (Gather data) as com.microsoft GatherBlockQuantized (contrib format only).",
     },
-    include: {
-      type: "array",
-      items: { type: "string" },
-      default: [],
-      description:
-        "Regular expressions on node names; when given, only matching nodes are quantized.",
-    },
-    exclude: {
-      type: "array",
-      items: { type: "string" },
-      default: [],
-      description: "Regular expressions on node names; matching nodes stay in float.",
-    },
+    ...nodeFilterOptions,
     minElements: {
       type: "integer",
       minimum: 0,

@@ -1,5 +1,5 @@
 import { DataType, type Model, type Node, type Tensor, type Value } from "@lathe/core";
-import { type ConstantWeight, constantTensor, findConstantWeight } from "../common-int8/weights.js";
+import { type ConstantWeight, constantTensor, findConstantWeight } from "../common/weights.js";
 import type { WeightOnlyOptions } from "./options.js";
 
 /** A MatMul or Gemm whose weight can become a block-quantized [K, N] matrix. */

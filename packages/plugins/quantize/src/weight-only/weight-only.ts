@@ -1,6 +1,6 @@
 import type { DataRecord, Model, PassContext, PassDefinition, Value } from "@lathe/core";
-import { constantBytes, Namer, removeDeadConstants } from "../common-int8/graph-edit.js";
-import { QuantStats } from "../common-int8/select.js";
+import { Namer, removeDeadConstants } from "../common/graph-edit.js";
+import { type QuantStats, quantizeComponents } from "../common/select.js";
 import { type BlockQuantConfig, type BlockQuantized, quantizeRtn } from "./block-quant.js";
 import { type ActivationGram, collectGrams, generateTokenRecords } from "./calibration.js";
 import {
@@ -33,18 +33,14 @@ export const weightOnlyPass: PassDefinition<WeightOnlyOptions> = {
     { domain: "", version: 21 },
   ],
   async run(bundle, ctx) {
-    const stats = new QuantStats();
-    let before = 0;
-    let after = 0;
     let gptqLayers = 0;
-    for (const [name, model] of bundle.components) {
-      before += constantBytes(model);
-      gptqLayers += await quantizeModel(model, ctx, stats, name);
-      after += constantBytes(model);
-    }
-    for (const s of stats.skippedNodes.slice(0, 20))
-      ctx.logger.debug(`skipped ${s.node} (${s.op}): ${s.reason}`);
-    const statistics = stats.toStatistics(before, after);
+    const { stats, statistics } = await quantizeComponents(
+      bundle,
+      ctx.logger,
+      async (name, model, s) => {
+        gptqLayers += await quantizeModel(model, ctx, s, name);
+      },
+    );
     statistics.algorithm = ctx.options.algorithm;
     statistics.format = ctx.options.format;
     if (ctx.options.algorithm === "gptq") statistics["gptq-weights"] = gptqLayers;

@@ -1,4 +1,5 @@
-import type { Node } from "@lathe/core";
+import type { Logger, Model, ModelBundle, Node, OptionsSchema } from "@lathe/core";
+import { constantBytes } from "./graph-edit.js";
 
 /** Which nodes a quantization pass may touch, from its options. */
 export interface NodeFilter {
@@ -8,6 +9,31 @@ export interface NodeFilter {
   /** Regular expressions on node names; a matching node is left alone. */
   readonly exclude: readonly string[];
 }
+
+/** The `include` / `exclude` options every quantization pass takes. */
+export interface NodeFilterOptions {
+  /** Regular expressions on node names; when given, only matching nodes are quantized. */
+  include: string[];
+  /** Regular expressions on node names; matching nodes stay in float. */
+  exclude: string[];
+}
+
+/** The `include` / `exclude` option entries of every quantization pass's schema. */
+export const nodeFilterOptions: OptionsSchema["properties"] = {
+  include: {
+    type: "array",
+    items: { type: "string" },
+    default: [],
+    description:
+      "Regular expressions on node names; when given, only matching nodes are quantized.",
+  },
+  exclude: {
+    type: "array",
+    items: { type: "string" },
+    default: [],
+    description: "Regular expressions on node names; matching nodes stay in float.",
+  },
+};
 
 /** A predicate over nodes; returns why a node is not selected, or undefined when it is. */
 export function createNodeFilter(filter: NodeFilter): (node: Node) => string | undefined {
@@ -55,4 +81,26 @@ export class QuantStats {
     stats["size-ratio"] = bytesBefore > 0 ? Number((bytesAfter / bytesBefore).toFixed(4)) : 1;
     return stats;
   }
+}
+
+/**
+ * Runs `quantize` on each component in turn and sums the constant bytes before and after; logs
+ * the first skipped nodes. Returns the stats and the statistics a quantization pass reports.
+ */
+export async function quantizeComponents(
+  bundle: ModelBundle,
+  logger: Logger,
+  quantize: (name: string, model: Model, stats: QuantStats) => void | Promise<void>,
+): Promise<{ stats: QuantStats; statistics: Record<string, number | string> }> {
+  const stats = new QuantStats();
+  let before = 0;
+  let after = 0;
+  for (const [name, model] of bundle.components) {
+    before += constantBytes(model);
+    await quantize(name, model, stats);
+    after += constantBytes(model);
+  }
+  for (const s of stats.skippedNodes.slice(0, 20))
+    logger.debug(`skipped ${s.node} (${s.op}): ${s.reason}`);
+  return { stats, statistics: stats.toStatistics(before, after) };
 }
