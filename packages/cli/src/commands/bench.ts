@@ -1,7 +1,7 @@
 import type { MetricValues, TargetSpec } from "@lathe/core";
 import { Args, Flags } from "@oclif/core";
 import { BaseCommand } from "../base-command.js";
-import { targetFlags, targetFrom, timingFlags } from "../evaluate/flags.js";
+import { latencyFrom, targetFlags, targetFrom, timingFlags } from "../evaluate/flags.js";
 import { jsonSafe, measureFiles, throwOnMetricErrors } from "../evaluate/measure.js";
 import { formatValues } from "../format/evaluation.js";
 
@@ -42,12 +42,7 @@ export default class Bench extends BaseCommand {
     const result = await measureFiles({
       reference: args.model,
       metrics: {
-        latency: {
-          warmup: flags.warmup,
-          runs: flags.runs,
-          minTimeMs: flags["min-time"],
-          maxRuns: 100_000,
-        },
+        latency: latencyFrom(flags),
         ...(flags.memory ? { memory: { runs: 3 } } : {}),
         size: {},
       },

@@ -1,7 +1,7 @@
 import type { MetricValues, TargetSpec } from "@lathe/core";
 import { Args, Flags } from "@oclif/core";
 import { BaseCommand } from "../base-command.js";
-import { targetFlags, targetFrom, timingFlags } from "../evaluate/flags.js";
+import { latencyFrom, targetFlags, targetFrom, timingFlags } from "../evaluate/flags.js";
 import { jsonSafe, measureFiles, throwOnMetricErrors } from "../evaluate/measure.js";
 import { formatValue } from "../format/evaluation.js";
 import { formatTable } from "../format/table.js";
@@ -58,16 +58,7 @@ export default class Compare extends BaseCommand {
       candidates,
       metrics: {
         fidelity: { samples: flags.samples },
-        ...(flags.latency
-          ? {
-              latency: {
-                warmup: flags.warmup,
-                runs: flags.runs,
-                minTimeMs: flags["min-time"],
-                maxRuns: 100_000,
-              },
-            }
-          : {}),
+        ...(flags.latency ? { latency: latencyFrom(flags) } : {}),
         size: {},
       },
       target,

@@ -1,4 +1,4 @@
-/** Flags `lathe bench` and `lathe compare` share: where and on what the models run. */
+/** Flags `lathe bench`, `lathe compare` and `lathe profile` share: where and on what the models run. */
 import { LatheError, type Provider, type TargetSpec } from "@lathe/core";
 import { Flags } from "@oclif/core";
 
@@ -34,8 +34,13 @@ export const timingFlags = {
   }),
 };
 
+/** The core/latency options that `timingFlags` set. */
+export function latencyFrom(flags: { warmup: number; runs: number; "min-time": number }) {
+  return { warmup: flags.warmup, runs: flags.runs, minTimeMs: flags["min-time"], maxRuns: 100_000 };
+}
+
 /** `input_ids=1x128` → { input_ids: [1, 128] }; a malformed one names the fix. */
-export function parseShapes(values: readonly string[] | undefined): Record<string, number[]> {
+function parseShapes(values: readonly string[] | undefined): Record<string, number[]> {
   const shapes: Record<string, number[]> = {};
   for (const text of values ?? []) {
     const match = /^([^=\s]+)=(\d+(?:x\d+)*)$/.exec(text.trim());

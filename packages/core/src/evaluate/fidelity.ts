@@ -2,6 +2,7 @@ import { DataType } from "../ir/dtype.js";
 import type { Tensor } from "../ir/tensor.js";
 import { defineMetric } from "../plugin/define.js";
 import type { DataRecord, DataSet, MetricContext } from "../plugin/types.js";
+import { isLogitsName, openSession } from "../runtime/index.js";
 import { artifactComponents } from "./artifact.js";
 import {
   cosineSimilarity,
@@ -10,8 +11,7 @@ import {
   psnr,
   relativeL2,
 } from "./fidelity-math.js";
-import { evaluationInputs, isLogitsName } from "./inputs.js";
-import { openSession } from "./runtime-adapter.js";
+import { evaluationInputs } from "./inputs.js";
 
 export interface FidelityOptions {
   samples: number;

@@ -25,12 +25,7 @@ export {
 } from "./evaluation.js";
 export { compareOutputs, fidelityMetric, runOnRecords } from "./fidelity.js";
 export * from "./fidelity-math.js";
-export {
-  evaluationInputs,
-  isLogitsName,
-  tokenCount,
-  vocabularySize,
-} from "./inputs.js";
+export { evaluationInputs, tokenCount } from "./inputs.js";
 export { latencyMetric, measureComponentLatency } from "./latency.js";
 export { type ChildMemory, measureChildMemory, memoryMetric } from "./memory.js";
 export {

@@ -6,7 +6,7 @@
 import { DataType } from "../ir/dtype.js";
 import type { DataRecord, DataSet } from "../plugin/types.js";
 import type { TargetSpec } from "../recipe/types.js";
-import { generateInputs, type ValueSignature } from "./runtime-adapter.js";
+import { generateInputs, type ValueSignature, vocabularyOf } from "../runtime/index.js";
 
 export interface InputPlan {
   readonly target: Pick<TargetSpec, "shapes">;
@@ -31,7 +31,7 @@ export async function evaluationInputs(
     }
     return records;
   }
-  const vocabSize = vocabularySize(outputs);
+  const vocabSize = vocabularyOf(outputs);
   return Array.from({ length: plan.samples }, (_, i) =>
     generateInputs(inputs, {
       // The shapes also bind the symbolic dims they cover, for the inputs that share them.
@@ -40,17 +40,6 @@ export async function evaluationInputs(
       ...(vocabSize === undefined ? {} : { vocabSize }),
     }),
   );
-}
-
-/** A language model's vocabulary: the last dim of its `logits` output, when static. */
-export function vocabularySize(outputs: readonly ValueSignature[]): number | undefined {
-  const logits = outputs.find((o) => isLogitsName(o.name));
-  const last = logits?.dims[logits.dims.length - 1];
-  return typeof last === "number" && last > 1 ? last : undefined;
-}
-
-export function isLogitsName(name: string): boolean {
-  return /(^|[._/])logits$/.test(name);
 }
 
 /** Token ids per record: the elements of integer inputs named like `input_ids`. */

@@ -1,9 +1,9 @@
 import { defineMetric } from "../plugin/define.js";
-import type { MetricContext } from "../plugin/types.js";
+import type { DataSet, MetricContext } from "../plugin/types.js";
+import { openSession } from "../runtime/index.js";
 import { artifactComponents } from "./artifact.js";
 import { mergeComponents } from "./components.js";
 import { batchSize, evaluationInputs, tokenCount } from "./inputs.js";
-import { openSession } from "./runtime-adapter.js";
 import { summarizeTimings } from "./stats.js";
 import { DEFAULT_TIMING, type TimingPlan, timeRuns } from "./timing.js";
 
@@ -24,7 +24,7 @@ export async function measureComponentLatency(
   file: string,
   plan: TimingPlan,
   context: Pick<MetricContext, "target" | "seed" | "signal" | "logger"> & {
-    readonly data?: import("../plugin/types.js").DataSet;
+    readonly data?: DataSet;
   },
   clock: () => number = () => performance.now(),
 ): Promise<Record<string, number>> {
@@ -115,12 +115,7 @@ export const latencyMetric = defineMetric<LatencyOptions>({
   },
   async measure(_candidate, context) {
     const { options } = context;
-    const plan: TimingPlan = {
-      warmup: options.warmup,
-      runs: options.runs,
-      minTimeMs: options.minTimeMs,
-      maxRuns: options.maxRuns,
-    };
+    const plan: TimingPlan = options;
     const data = options.data === undefined ? undefined : context.data(options.data);
     const perComponent = new Map<string, Record<string, number>>();
     for (const [name, file] of await artifactComponents(context.candidatePath)) {

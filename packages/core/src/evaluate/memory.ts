@@ -8,32 +8,17 @@ import { dataTypeInfo } from "../ir/dtype.js";
 import { defineMetric } from "../plugin/define.js";
 import type { DataRecord, MetricContext } from "../plugin/types.js";
 import type { Provider } from "../recipe/types.js";
+import { openSession } from "../runtime/index.js";
+import { ORT_DATA_TYPES } from "../runtime/ort.js";
 import { artifactComponents } from "./artifact.js";
 import { mergeComponents } from "./components.js";
 import { evaluationInputs } from "./inputs.js";
 import { MEMORY_CHILD_SOURCE } from "./memory-child.js";
-import { openSession } from "./runtime-adapter.js";
 
 export interface MemoryOptions {
   runs: number;
   data?: string;
 }
-
-/** Types the child can rebuild as ORT tensors (dtype names are ORT's spellings already). */
-const ORT_TYPES = new Set([
-  "float32",
-  "float64",
-  "float16",
-  "int8",
-  "uint8",
-  "int16",
-  "uint16",
-  "int32",
-  "uint32",
-  "int64",
-  "uint64",
-  "bool",
-]);
 
 export interface ChildMemory {
   /** Peak RSS in bytes after importing ONNX Runtime, before loading the model. */
@@ -61,8 +46,9 @@ export async function measureChildMemory(
     const parts: Uint8Array[] = [];
     let offset = 0;
     for (const [name, tensor] of Object.entries(record)) {
+      // The child rebuilds ORT tensors from these names, which are ORT's spellings already.
       const type = dataTypeInfo(tensor.dataType).name;
-      if (!ORT_TYPES.has(type))
+      if (!ORT_DATA_TYPES.includes(tensor.dataType))
         throw new Error(`input "${name}" has a type ONNX Runtime's JS API does not carry`);
       // Each array starts 8-aligned, as a BigInt64Array needs.
       const padding = (8 - (offset % 8)) % 8;

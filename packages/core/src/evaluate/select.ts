@@ -37,7 +37,7 @@ export type Selection =
     }
   | { readonly kind: "none"; readonly reason: string };
 
-export function metricValue(values: MetricValues, name: string): number | undefined {
+function metricValue(values: MetricValues, name: string): number | undefined {
   const dot = name.indexOf(".");
   return values[name.slice(0, dot)]?.[name.slice(dot + 1)];
 }

@@ -3,8 +3,7 @@
  * the reference (the recipe's input) and every written candidate, constraints, selection, and the
  * report section. The measuring itself is in ../evaluate.
  */
-import { randomBytes } from "node:crypto";
-import { mkdir, rename, rm, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { dirname, join, relative, resolve } from "node:path";
 import { loadBundle, saveBundle } from "../bundle-file.js";
 import { errors } from "../diagnostics.js";
@@ -22,6 +21,7 @@ import type { DataSet, SessionFactory } from "../plugin/types.js";
 import type { Recipe } from "../recipe/types.js";
 import type { PipelineEvent } from "./events.js";
 import type { InputArtifact } from "./input.js";
+import { replaceFolder } from "./replace-folder.js";
 import type { EvaluatedModelReport, EvaluationReport } from "./report.js";
 
 export interface EvaluateStepParts {
@@ -148,15 +148,10 @@ async function referenceArtifact(parts: EvaluateStepParts): Promise<string> {
   } catch {
     // Not saved yet.
   }
-  await mkdir(dirname(folder), { recursive: true });
-  const temp = `${folder}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
-  try {
-    await saveBundle(await parts.input.load(), temp, parts.saveOptions);
-    await rm(folder, { recursive: true, force: true });
-    await rename(temp, folder);
-  } finally {
-    await rm(temp, { recursive: true, force: true });
-  }
+  const bundle = await parts.input.load();
+  await replaceFolder(folder, async (temp) => {
+    await saveBundle(bundle, temp, parts.saveOptions);
+  });
   return folder;
 }
 

@@ -2,7 +2,6 @@ export { ARTIFACT_META, type ArtifactMeta } from "./artifact-cache.js";
 export { type StepKeyParts, stepCacheKey } from "./cache-key.js";
 export { canonicalHash, canonicalJson } from "./canonical-json.js";
 export type { PipelineEvent, SkipReason, StepStatus } from "./events.js";
-export { createCpuSessions } from "./ort-sessions.js";
 export { type DisabledStep, type PassGraph, type PlannedStep, planRecipe } from "./plan.js";
 export {
   describeInput,

@@ -1,5 +1,4 @@
-import { randomBytes } from "node:crypto";
-import { cp, mkdir, rename, rm } from "node:fs/promises";
+import { cp, rm } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import type { ModelBundle } from "../bundle.js";
 import { loadBundle, saveBundle } from "../bundle-file.js";
@@ -17,6 +16,7 @@ import type { PipelineEvent, StepStatus } from "./events.js";
 import { type InputArtifact, openRecipeInput, sha256File } from "./input.js";
 import { settleOpsetImports } from "./opsets.js";
 import type { PassGraph, PlannedStep } from "./plan.js";
+import { replaceFolder } from "./replace-folder.js";
 import { type EvaluationReport, type RunReport, type StepReport, writeReport } from "./report.js";
 import { writeReproducer } from "./reproducer.js";
 
@@ -31,7 +31,7 @@ export interface RunOptions {
   /** Run only this step and the steps it reads from; write only its output. */
   readonly only?: string;
   readonly onEvent?: (event: PipelineEvent) => void;
-  /** Sessions for passes; default: ONNX Runtime's CPU provider. */
+  /** Sessions for passes and metrics; default: on the recipe's `target:` (providers, threads). */
   readonly sessions?: SessionFactory;
 }
 
@@ -403,22 +403,6 @@ function checkResult(result: unknown, step: PlannedStep): asserts result is Pass
       "returned something other than { bundle: { components: Map, metadata }, modified: boolean, statistics? }",
       "return the new bundle from run(), e.g. { bundle, modified: true, statistics: { ... } }",
     );
-  }
-}
-
-/** Fills a temp folder beside `to` and renames it into place, so `to` is whole or absent. */
-async function replaceFolder(to: string, fill: (temp: string) => Promise<void>): Promise<void> {
-  await mkdir(dirname(to), { recursive: true });
-  const temp = join(
-    dirname(to),
-    `.${basename(to)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`,
-  );
-  try {
-    await fill(temp);
-    await rm(to, { recursive: true, force: true });
-    await rename(temp, to);
-  } finally {
-    await rm(temp, { recursive: true, force: true });
   }
 }
 

@@ -15,12 +15,7 @@ export {
   suggestPasses,
   summarizeProfile,
 } from "./profile.js";
-export {
-  type ProfileOptions,
-  type ProfileResult,
-  profileModel,
-  vocabularyOf,
-} from "./profile-run.js";
+export { type ProfileOptions, type ProfileResult, profileModel } from "./profile-run.js";
 export { isProviderUnavailable, PROVIDERS, providerFix } from "./providers.js";
 export {
   type GraphOptimizationLevel,
@@ -28,8 +23,12 @@ export {
   type RuntimeSession,
   type SessionOptions,
 } from "./session.js";
-export { createSessionFactory, type RuntimeSessionFactory } from "./session-factory.js";
-export type { ValueSignature } from "./signature.js";
+export {
+  createCpuSessions,
+  createSessionFactory,
+  type RuntimeSessionFactory,
+} from "./session-factory.js";
+export { isLogitsName, type ValueSignature, vocabularyOf } from "./signature.js";
 export {
   describeProviderShare,
   type KernelEvent,

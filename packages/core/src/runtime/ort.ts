@@ -1,6 +1,6 @@
 import type { InferenceSession, Tensor as OrtTensor } from "onnxruntime-node";
 import { errors } from "../diagnostics.js";
-import { DataType, dataTypeInfo } from "../ir/dtype.js";
+import { DataType, dataTypeInfo, decodeElements, type ElementArray } from "../ir/dtype.js";
 import { Tensor } from "../ir/tensor.js";
 import type { DataRecord } from "../plugin/types.js";
 import type { ValueSignature } from "./signature.js";
@@ -9,35 +9,23 @@ export type OrtModule = typeof import("onnxruntime-node");
 /** Feeds as ONNX Runtime takes them: input name → ORT tensor. */
 export type OrtFeeds = Record<string, OrtTensor>;
 
-type NumericArray =
-  | Float32Array
-  | Float64Array
-  | Int8Array
-  | Uint8Array
-  | Int16Array
-  | Uint16Array
-  | Int32Array
-  | Uint32Array
-  | BigInt64Array
-  | BigUint64Array;
-
-/** IR data types ONNX Runtime's JavaScript tensors hold, with the typed array over their raw bytes. */
-const ORT_TYPES = new Map<DataType, [OrtTensor.Type, (buffer: ArrayBuffer) => NumericArray]>([
-  [DataType.FLOAT, ["float32", (b) => new Float32Array(b)]],
-  [DataType.DOUBLE, ["float64", (b) => new Float64Array(b)]],
-  [DataType.FLOAT16, ["float16", (b) => new Uint16Array(b)]],
-  [DataType.INT8, ["int8", (b) => new Int8Array(b)]],
-  [DataType.UINT8, ["uint8", (b) => new Uint8Array(b)]],
-  [DataType.INT16, ["int16", (b) => new Int16Array(b)]],
-  [DataType.UINT16, ["uint16", (b) => new Uint16Array(b)]],
-  [DataType.INT32, ["int32", (b) => new Int32Array(b)]],
-  [DataType.UINT32, ["uint32", (b) => new Uint32Array(b)]],
-  [DataType.INT64, ["int64", (b) => new BigInt64Array(b)]],
-  [DataType.UINT64, ["uint64", (b) => new BigUint64Array(b)]],
-  [DataType.BOOL, ["bool", (b) => new Uint8Array(b)]],
-]);
+/** IR data types ONNX Runtime's JavaScript tensors carry, which it names as `dataTypeInfo` does. */
+export const ORT_DATA_TYPES: readonly DataType[] = [
+  DataType.FLOAT,
+  DataType.DOUBLE,
+  DataType.FLOAT16,
+  DataType.INT8,
+  DataType.UINT8,
+  DataType.INT16,
+  DataType.UINT16,
+  DataType.INT32,
+  DataType.UINT32,
+  DataType.INT64,
+  DataType.UINT64,
+  DataType.BOOL,
+];
 const IR_TYPES = new Map<string, DataType>([
-  ...[...ORT_TYPES].map(([ir, [ort]]) => [ort as string, ir] as const),
+  ...ORT_DATA_TYPES.map((type) => [dataTypeInfo(type).name, type] as const),
   ["string", DataType.STRING],
 ]);
 
@@ -58,11 +46,17 @@ export function toOrtTensor(ort: OrtModule, name: string, tensor: Tensor): OrtTe
   const dims = [...tensor.dims];
   if (tensor.dataType === DataType.STRING)
     return new ort.Tensor("string", tensor.toStrings(), dims);
-  const type = ORT_TYPES.get(tensor.dataType);
-  if (!type) throw unsupported(name, dataTypeInfo(tensor.dataType).name);
+  const { dataType } = tensor;
+  const type = dataTypeInfo(dataType).name;
+  if (!ORT_DATA_TYPES.includes(dataType)) throw unsupported(name, type);
   // A copy: the typed array needs an aligned buffer of its own, and ORT may hold on to it.
   const bytes = tensor.bytes().slice();
-  return new ort.Tensor(type[0], type[1](bytes.buffer), dims);
+  // float16 travels as its raw codes; the other types decode to a view of the copy.
+  const data =
+    dataType === DataType.FLOAT16
+      ? new Uint16Array(bytes.buffer)
+      : decodeElements(dataType, bytes, tensor.elementCount);
+  return new ort.Tensor(type as OrtTensor.Type, data, dims);
 }
 
 export function toOrtFeeds(ort: OrtModule, feeds: DataRecord): OrtFeeds {
@@ -76,7 +70,7 @@ export function fromOrtTensor(name: string, value: OrtTensor): Tensor {
   if (value.type === "string") return Tensor.fromStrings(dims, value.data as string[], { name });
   const type = IR_TYPES.get(value.type);
   if (type === undefined) throw unsupported(name, value.type);
-  const data = value.data as NumericArray;
+  const data = value.data as ElementArray;
   const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
   return Tensor.fromBytes(type, dims, bytes, { name });
 }

@@ -8,7 +8,7 @@ import {
   summarizeProfile,
 } from "./profile.js";
 import { type GraphOptimizationLevel, openSession } from "./session.js";
-import type { ValueSignature } from "./signature.js";
+import { vocabularyOf } from "./signature.js";
 import { describeProviderShare, readTrace } from "./trace.js";
 
 export interface ProfileOptions {
@@ -78,11 +78,4 @@ export async function profileModel(
   } finally {
     await session.release();
   }
-}
-
-/** A language model's vocabulary: the static last dim of its `logits` output. */
-export function vocabularyOf(outputs: readonly ValueSignature[]): number | undefined {
-  const logits = outputs.find((o) => /(^|[._/])logits$/.test(o.name));
-  const last = logits?.dims[logits.dims.length - 1];
-  return typeof last === "number" && last > 1 ? last : undefined;
 }

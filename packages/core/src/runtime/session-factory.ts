@@ -28,3 +28,8 @@ export function createSessionFactory(
     },
   };
 }
+
+/** Sessions on ONNX Runtime's CPU provider: fixtures and benchmarks that need no recipe target. */
+export function createCpuSessions(options: { threads?: number } = {}): SessionFactory {
+  return createSessionFactory({ providers: ["cpu"], threads: options.threads ?? 0 });
+}

@@ -7,3 +7,14 @@ export interface ValueSignature {
   /** Sizes, or the name of a symbolic dim (`batch_size`, `past_sequence_length + 1`). */
   readonly dims: readonly (number | string)[];
 }
+
+export function isLogitsName(name: string): boolean {
+  return /(^|[._/])logits$/.test(name);
+}
+
+/** A language model's vocabulary: the static last dim of its `logits` output. */
+export function vocabularyOf(outputs: readonly ValueSignature[]): number | undefined {
+  const logits = outputs.find((o) => isLogitsName(o.name));
+  const last = logits?.dims[logits.dims.length - 1];
+  return typeof last === "number" && last > 1 ? last : undefined;
+}
