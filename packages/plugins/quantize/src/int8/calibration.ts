@@ -8,6 +8,7 @@ import {
   tensorType,
   type Value,
 } from "@lathe/core";
+import { withBatchRuns } from "../common/batch-runs.js";
 import {
   AbsHistogram,
   type CalibratorKind,
@@ -83,19 +84,21 @@ async function forEachBatch(
   outputs: readonly string[],
   consume: (results: DataRecord[]) => void,
 ): Promise<void> {
-  let batch: DataRecord[] = [];
-  const flush = async () => {
-    if (batch.length === 0) return;
-    consume(await setup.sessions.run(model, batch, { outputs }));
-    setup.onBatch?.(batch.length);
-    batch = [];
-  };
-  for await (const record of setup.records()) {
-    if (setup.signal?.aborted) return;
-    batch.push(record);
-    if (batch.length >= setup.batchSize) await flush();
-  }
-  await flush();
+  await withBatchRuns(setup.sessions, model, outputs, async (run) => {
+    let batch: DataRecord[] = [];
+    const flush = async () => {
+      if (batch.length === 0) return;
+      consume(await run(batch));
+      setup.onBatch?.(batch.length);
+      batch = [];
+    };
+    for await (const record of setup.records()) {
+      if (setup.signal?.aborted) return;
+      batch.push(record);
+      if (batch.length >= setup.batchSize) await flush();
+    }
+    await flush();
+  });
 }
 
 /**

@@ -11,6 +11,7 @@ import {
   tensorType,
   type Value,
 } from "@lathe/core";
+import { withBatchRuns } from "../common/batch-runs.js";
 import { fedInputs, generateCalibrationTensor } from "../common/calibration-inputs.js";
 
 /** XᵀX of one activation over every calibration row, with the row count: H = 2·xtx / rows. */
@@ -49,32 +50,33 @@ export async function collectGrams(
   }
   const batchSize = Math.max(1, Math.floor((setup.maxBytesPerRun ?? 2 ** 29) / bytesPerRecord));
   await withGramOutputs(model.graph, activations, async (outputs) => {
-    let batch: DataRecord[] = [];
-    const flush = async () => {
-      if (batch.length === 0) return;
-      const results = await setup.sessions.run(model, batch, {
-        outputs: outputs.flatMap((o) => [o.gram, o.shape]),
-      });
-      for (const result of results) {
-        for (const o of outputs) {
-          const gram = grams.get(o.value) as ActivationGram;
-          const product = result[o.gram]?.toArray() as Float32Array | undefined;
-          const shape = result[o.shape]?.toArray() as BigInt64Array | undefined;
-          if (!product || !shape) throw new Error(`calibration run lacks ${o.gram}`);
-          for (let i = 0; i < product.length; i++)
-            gram.xtx[i] = (gram.xtx[i] as number) + (product[i] as number);
-          gram.rows += Number(shape[0]);
+    const names = outputs.flatMap((o) => [o.gram, o.shape]);
+    await withBatchRuns(setup.sessions, model, names, async (run) => {
+      let batch: DataRecord[] = [];
+      const flush = async () => {
+        if (batch.length === 0) return;
+        const results = await run(batch);
+        for (const result of results) {
+          for (const o of outputs) {
+            const gram = grams.get(o.value) as ActivationGram;
+            const product = result[o.gram]?.toArray() as Float32Array | undefined;
+            const shape = result[o.shape]?.toArray() as BigInt64Array | undefined;
+            if (!product || !shape) throw new Error(`calibration run lacks ${o.gram}`);
+            for (let i = 0; i < product.length; i++)
+              gram.xtx[i] = (gram.xtx[i] as number) + (product[i] as number);
+            gram.rows += Number(shape[0]);
+          }
         }
+        setup.onBatch?.(batch.length);
+        batch = [];
+      };
+      for await (const record of setup.records) {
+        setup.signal?.throwIfAborted();
+        batch.push(record);
+        if (batch.length >= batchSize) await flush();
       }
-      setup.onBatch?.(batch.length);
-      batch = [];
-    };
-    for await (const record of setup.records) {
-      setup.signal?.throwIfAborted();
-      batch.push(record);
-      if (batch.length >= batchSize) await flush();
-    }
-    await flush();
+      await flush();
+    });
   });
   return grams;
 }
