@@ -69,6 +69,7 @@ async function runPass<O>(
     logger: { debug() {}, info() {}, warn: (m) => console.warn(m) },
     progress: { start() {}, advance() {} },
     sessions: createCpuSessions(),
+    target: { providers: ["cpu"] },
     data: (name) => ({
       name,
       async *records() {

@@ -1,9 +1,10 @@
 /**
- * Weight-only benchmark, side by side in one process on ONNX Runtime's CPU provider: zoo gpt2
+ * Weight-only benchmark, side by side in one run on ONNX Runtime's CPU provider: zoo gpt2
  * at GPT-2-small size (with past/present), fp32 against quantize/weight-only int4 (block 32,
  * accuracy_level 4) by rtn and by gptq:
- * - decode step latency (1 token, past 128), ratio to fp32 (floor ≤ 0.5 for rtn; gptq runs the
- *   same kernels, its ratio is reported as a check on the noise);
+ * - decode step latency (1 token, past 128; every model in one fresh child process, rotating),
+ *   ratio to fp32 (floor ≤ 0.5 for rtn; gptq runs the same kernels, its ratio is reported as a
+ *   check on the noise);
  * - serialized size, ratio to fp32 (floor ≤ 0.25);
  * - layer-output relative error on held-out activations, ‖X(W−Ŵ)‖/‖XW‖ per quantized weight
  *   (64 output channels sampled per weight), mean over weights: gptq ≥ 20% lower than rtn;
@@ -15,7 +16,11 @@
  *                                     # BENCH_CALIBRATION (64 sequences of 128 tokens), BENCH_ACT_ORDER (1),
  *                                     # BENCH_GPTQ=0: rtn only (latency and size)
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import {
   createCpuSessions,
   createPassRandom,
@@ -42,8 +47,8 @@ import {
   weightRows,
 } from "../../packages/plugins/quantize/src/weight-only/targets.js";
 import { weightOnlyPass } from "../../packages/plugins/quantize/src/weight-only/weight-only.js";
+import { config, feedsFor, PAST, PRESET, random } from "./gpt2-feeds.js";
 
-const PRESET = process.env.BENCH_GPT2 ?? "small";
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 30);
 const THREADS = Number(process.env.BENCH_THREADS ?? 0);
 const CALIBRATION = Number(process.env.BENCH_CALIBRATION ?? 64);
@@ -53,10 +58,6 @@ const WITH_GPTQ = (process.env.BENCH_GPTQ ?? "1") !== "0";
 const SEQUENCE = 128;
 const SAMPLED_CHANNELS = 64;
 
-const config = gpt2.presets[PRESET];
-if (!config) throw new Error(`zoo gpt2 has no preset "${PRESET}"`);
-/** Past length of the decode step: 128, or what a smaller preset's positions allow. */
-const PAST = Math.min(128, (config as { positions: number }).positions - 1);
 const build = () => gpt2.build({ ...config, kvCache: true }, { seed: 1 });
 const component = (bundle: ModelBundle): Model => bundle.components.get("model") as Model;
 const log = (m: string) => process.stderr.write(`${m}\n`);
@@ -103,6 +104,7 @@ async function quantize(options: Partial<WeightOnlyOptions>) {
       },
     },
     sessions: createCpuSessions(),
+    target: { providers: ["cpu"] },
     data: () => {
       throw new Error("no data sets in this benchmark");
     },
@@ -199,44 +201,6 @@ async function layerErrors(
   return sums;
 }
 
-function random(seed: number) {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-
-function feedsFor(ids: number[][], past: number): Record<string, ort.Tensor> {
-  const batch = ids.length;
-  const length = ids[0]?.length ?? 0;
-  const { heads, hidden, layers } = config as { heads: number; hidden: number; layers: number };
-  const headDim = hidden / heads;
-  const feeds: Record<string, ort.Tensor> = {
-    input_ids: new ort.Tensor("int64", BigInt64Array.from(ids.flat(), BigInt), [batch, length]),
-    attention_mask: new ort.Tensor("int64", new BigInt64Array(batch * (past + length)).fill(1n), [
-      batch,
-      past + length,
-    ]),
-    position_ids: new ort.Tensor(
-      "int64",
-      BigInt64Array.from(ids.flatMap((row) => row.map((_, i) => BigInt(past + i)))),
-      [batch, length],
-    ),
-  };
-  const u = random(99);
-  const cache = Float32Array.from({ length: batch * heads * past * headDim }, () => u() * 2 - 1);
-  for (let i = 0; i < layers; i++)
-    for (const kind of ["key", "value"])
-      feeds[`past_key_values.${i}.${kind}`] = new ort.Tensor("float32", cache, [
-        batch,
-        heads,
-        past,
-        headDim,
-      ]);
-  return feeds;
-}
-
 function klDivergence(reference: Float32Array, candidate: Float32Array, vocab: number): number {
   const rows = reference.length / vocab;
   let total = 0;
@@ -267,38 +231,36 @@ function klDivergence(reference: Float32Array, candidate: Float32Array, vocab: n
   return total / rows;
 }
 
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
-}
-
-/** Median decode-step milliseconds per session, measured in rotating order after a warm-up. */
-async function decodeMs(
-  sessions: Record<string, ort.InferenceSession>,
-): Promise<Record<string, number>> {
-  const decode = feedsFor([[464]], PAST);
-  const names = Object.keys(sessions);
-  const times: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
-  for (const name of names) for (let i = 0; i < 3; i++) await sessions[name]?.run(decode);
-  for (let r = 0; r < REPEATS; r++) {
-    for (let j = 0; j < names.length; j++) {
-      const name = names[(r + j) % names.length] as string;
-      const start = performance.now();
-      await sessions[name]?.run(decode);
-      times[name]?.push(performance.now() - start);
-    }
+/**
+ * Median decode-step milliseconds per model, measured in a fresh child process (decode-child.ts)
+ * so that this process's heap and its garbage collector do not share the cores with ORT.
+ */
+function decodeMs<K extends string>(models: Record<K, Model>): Record<K, number> {
+  const dir = mkdtempSync(join(tmpdir(), "lathe-bench-decode-"));
+  try {
+    const pairs = Object.entries<Model>(models).map(([name, model]) => {
+      const path = join(dir, `${name}.onnx`);
+      writeFileSync(path, encodeModel(model));
+      return `${name}=${path}`;
+    });
+    const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+    const out = execFileSync(
+      process.execPath,
+      ["--import", "tsx", here("./decode-child.ts"), String(REPEATS), String(THREADS), ...pairs],
+      {
+        env: { ...process.env, TSX_TSCONFIG_PATH: here("./tsconfig.json") },
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
+    return JSON.parse(out.trim().split("\n").at(-1) as string).medians;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
-  return Object.fromEntries(names.map((n) => [n, median(times[n] ?? [])]));
 }
 
 async function quickLook(reference: Model, rtn: Model): Promise<void> {
-  const options: ort.InferenceSession.SessionOptions =
-    THREADS > 0 ? { intraOpNumThreads: THREADS } : {};
-  const sessions = {
-    fp32: await ort.InferenceSession.create(encodeModel(reference), options),
-    rtn: await ort.InferenceSession.create(encodeModel(rtn), options),
-  };
-  const ms = await decodeMs(sessions);
+  const ms = decodeMs({ fp32: reference, rtn });
   const latency = (ms.rtn as number) / (ms.fp32 as number);
   const size = encodeModel(rtn).byteLength / encodeModel(reference).byteLength;
   console.log(
@@ -314,7 +276,6 @@ async function quickLook(reference: Model, rtn: Model): Promise<void> {
   console.log(
     `| size rtn / fp32 | ${size.toFixed(3)} | ≤ 0.25 | ${size <= 0.25 ? "PASS" : "FAIL"} |`,
   );
-  for (const s of Object.values(sessions)) await s.release();
   if (latency > 0.5 || size > 0.25) process.exitCode = 1;
 }
 
@@ -354,7 +315,7 @@ async function main() {
     rtn: await ort.InferenceSession.create(encodeModel(rtn.model), sessionOptions),
     gptq: await ort.InferenceSession.create(encodeModel(gptq.model), sessionOptions),
   };
-  const vocab = (config as { vocab: number }).vocab;
+  const vocab = config.vocab;
   const u = random(4242);
   const prompts = Array.from({ length: 4 }, () =>
     Array.from({ length: 32 }, () => Math.floor(u() * vocab)),
@@ -369,7 +330,8 @@ async function main() {
   };
   log(`KL ${JSON.stringify(kl)}`);
 
-  const ms = (await decodeMs(sessions)) as Record<"fp32" | "rtn" | "gptq", number>;
+  for (const s of Object.values(sessions)) await s.release();
+  const ms = decodeMs({ fp32: reference, rtn: rtn.model, gptq: gptq.model });
 
   const rows: [string, string, string, boolean | undefined][] = [];
   const ratio = (a: number, b: number) => a / b;
@@ -431,7 +393,6 @@ async function main() {
     );
   console.log(`\nrtn statistics: ${JSON.stringify(rtn.statistics)}`);
   console.log(`gptq statistics: ${JSON.stringify(gptq.statistics)}`);
-  for (const s of Object.values(sessions)) await s.release();
   if (rows.some((r) => r[3] === false)) process.exitCode = 1;
 }
 
