@@ -1,4 +1,5 @@
 import type { PluginMeta } from "../plugin/types.js";
+import type { Provider } from "../recipe/types.js";
 import { canonicalHash } from "./canonical-json.js";
 
 /** Bumped when the engine changes what it stores for a step, so old entries stop matching. */
@@ -12,6 +13,8 @@ export interface StepKeyParts {
   readonly options: Readonly<Record<string, unknown>>;
   /** The recipe's seed: a pass's random source derives from it. */
   readonly seed: number;
+  /** The recipe's target providers: a pass may choose its output for them. */
+  readonly providers: readonly Provider[];
 }
 
 /**
@@ -26,5 +29,6 @@ export function stepCacheKey(parts: StepKeyParts): string {
     plugin: { name: parts.plugin.name, version: parts.plugin.version },
     options: parts.options,
     seed: parts.seed,
+    providers: parts.providers,
   });
 }

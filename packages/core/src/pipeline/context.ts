@@ -81,6 +81,7 @@ export function createPassContext(parts: ContextParts): PassContext<Record<strin
     logger,
     progress,
     sessions: parts.sessions,
+    target: { providers: [...recipe.target.providers] },
     data,
     random: createPassRandom(recipe.seed, step.passId, parts.inputDigest),
     signal: parts.signal,

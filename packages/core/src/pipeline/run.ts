@@ -105,6 +105,7 @@ export async function runPipeline(graph: PassGraph, options: RunOptions = {}): P
       plugin: step.plugin.meta,
       options: step.options,
       seed: recipe.seed,
+      providers: recipe.target.providers,
     });
     keys.set(step.id, key);
     const hit = options.noCache ? undefined : await cache.lookup(key);

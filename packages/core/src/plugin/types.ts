@@ -1,5 +1,6 @@
 import type { ModelBundle } from "../bundle.js";
 import type { Tensor } from "../ir/tensor.js";
+import type { Provider } from "../recipe/types.js";
 
 /** The plugin API version this core implements; a plugin declares the one it was written for. */
 export const PLUGIN_API_VERSION = 1;
@@ -90,6 +91,11 @@ export interface PassContext<Options> {
   readonly logger: Logger;
   readonly progress: ProgressReporter;
   readonly sessions: SessionFactory;
+  /**
+   * Where the result will run: the recipe's `target.providers`, in order of preference. A pass
+   * may choose its output for them (the step's cache key includes them).
+   */
+  readonly target: PassTarget;
   /** Named data sets from the recipe's `data:` section. */
   data(name: string): DataSet;
   readonly random: PassRandom;
@@ -99,6 +105,10 @@ export interface PassContext<Options> {
   readonly scratchDir: string;
   /** Resolves a path relative to the recipe file. */
   resolve(path: string): string;
+}
+
+export interface PassTarget {
+  readonly providers: readonly Provider[];
 }
 
 /** Statistics a pass reports (`nodes-fused: 12`), shown in the plan and the report. */

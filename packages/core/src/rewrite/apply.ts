@@ -13,6 +13,8 @@ export interface RuleOutcome {
   readonly fused: boolean;
   /** Why the rule declined (structure, check or safety); absent when it fused. */
   readonly reason?: string;
+  /** True when the pattern matched and the safety check or the rule's check declined. */
+  readonly matched?: boolean;
 }
 
 /** Everything the rules said about one anchor node (for `--explain`). */
@@ -31,7 +33,10 @@ export interface RewriteReport {
   readonly trace: readonly AnchorTrace[];
   /** Fusions per rule name. */
   readonly fused: Readonly<Record<string, number>>;
-  /** Anchors no rule fused, by the last rule's reason. */
+  /**
+   * Anchors no rule fused, by the reason of the first rule whose pattern matched (its check or
+   * the safety check declined: the telling reason), else of the last rule.
+   */
   readonly declined: Readonly<Record<string, number>>;
 }
 
@@ -88,7 +93,8 @@ export function applyRewriteRules<Data>(
       }
     }
     if (!fusedBy) {
-      const reason = outcomes.at(-1)?.reason ?? "no rule";
+      const telling = outcomes.find((o) => o.matched) ?? outcomes.at(-1);
+      const reason = telling?.reason ?? "no rule";
       declined[reason] = (declined[reason] ?? 0) + 1;
     }
     trace.push({ anchor: node.name, op: node.opType, fusedBy, outcomes });
@@ -152,11 +158,11 @@ function tryRule(p: PreparedRule, anchor: Node, context: RewriteContext): RuleOu
   }
   if (!match) return { rule: name, fused: false, reason: failure.reason };
   const unsafe = outsideReader(match, p.rule, context.graph);
-  if (unsafe) return { rule: name, fused: false, reason: unsafe };
+  if (unsafe) return { rule: name, fused: false, reason: unsafe, matched: true };
   const verdict = p.rule.check
     ? p.rule.check(match, context)
     : { ok: true as const, data: undefined };
-  if (!verdict.ok) return { rule: name, fused: false, reason: verdict.reason };
+  if (!verdict.ok) return { rule: name, fused: false, reason: verdict.reason, matched: true };
   apply(p.rule, match, verdict.data, anchor, context);
   return { rule: name, fused: true };
 }

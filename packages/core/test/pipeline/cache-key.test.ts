@@ -85,6 +85,7 @@ const key = (options: Record<string, unknown>) =>
     plugin: { name: "@lathe/plugin-quantize", version: "1.0.0" },
     options,
     seed: 0,
+    providers: ["cpu"],
   });
 
 describe("canonical options hashing", () => {
@@ -137,13 +138,14 @@ describe("canonical options hashing", () => {
     expect(() => canonicalJson({ f: () => 1 })).toThrow(/plain JSON data/);
   });
 
-  it("keys on the input digest, pass, plugin version, options and seed", () => {
+  it("keys on the input digest, pass, plugin version, options, seed and target providers", () => {
     const base = {
       inputDigest: "a".repeat(64),
       passId: "test/rename-nodes",
       plugin: { name: "p", version: "1.0.0" },
       options: { prefix: "x" },
       seed: 0,
+      providers: ["cpu"] as const,
     };
     const keys = new Set([
       stepCacheKey(base),
@@ -153,8 +155,9 @@ describe("canonical options hashing", () => {
       stepCacheKey({ ...base, plugin: { name: "q", version: "1.0.0" } }),
       stepCacheKey({ ...base, options: { prefix: "y" } }),
       stepCacheKey({ ...base, seed: 1 }),
+      stepCacheKey({ ...base, providers: ["cuda", "cpu"] }),
     ]);
-    expect(keys.size).toBe(7);
+    expect(keys.size).toBe(8);
     expect(stepCacheKey(base)).toMatch(/^[0-9a-f]{64}$/);
   });
 });

@@ -96,6 +96,19 @@ describe("pattern rewriter", () => {
     const wrongFactor = applyRewriteRules(model({ factor: 3 }), [doubleAddRelu]);
     expect(wrongFactor.modified).toBe(false);
     expect(wrongFactor.declined).toEqual({ "the factor is 3, not 2": 1 });
+    // a later rule whose pattern does not even match does not hide the telling reason
+    const reluOfSigmoid = defineRule({
+      name: "relu-of-sigmoid",
+      pattern: op("Relu", [op("Sigmoid", [v("x")])], { capture: "relu" }),
+      anchor: "relu",
+      rewrite: (match) => new Map([[match.root, match.value("x")]]),
+    });
+    const both = applyRewriteRules(model({ factor: 3 }), [doubleAddRelu, reluOfSigmoid]);
+    expect(both.declined).toEqual({ "the factor is 3, not 2": 1 });
+    expect(both.trace[0]?.outcomes.map((o) => o.rule)).toEqual([
+      "double-add-relu",
+      "relu-of-sigmoid",
+    ]);
 
     const shared = model({ extraReader: true });
     const before = shared.graph.nodeCount;
