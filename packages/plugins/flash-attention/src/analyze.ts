@@ -7,7 +7,7 @@ import {
   type Model,
   type Value,
 } from "@lathe/core";
-import { splitCausalMask, triangularBufferReason } from "./causal.js";
+import { type CausalAlignment, causalCondition, splitCausalMask } from "./causal.js";
 import { bnshOperand, bsnhOperand, type HeadsOperand } from "./heads.js";
 import type { MaskForm } from "./pattern.js";
 import { type Rotary, rotaryOf } from "./rotary.js";
@@ -15,8 +15,10 @@ import { classifyScale, type ScalarOfHead, scalarOfHead } from "./scale.js";
 
 export type FusedOp = "GroupQueryAttention" | "MultiHeadAttention" | "Attention";
 
+export type AttentionTarget = "cpu" | "cuda" | "webgpu";
+
 export interface AttentionOptions {
-  target: "auto" | "cpu" | "cuda" | "webgpu";
+  target: AttentionTarget;
   prefer: "contrib" | "standard";
 }
 
@@ -103,10 +105,12 @@ export function analyzeAttention(
   const scale = scaleKind.kind === "constant" ? scaleKind.value : undefined;
 
   let causal = false;
+  let alignment: CausalAlignment | undefined;
   let bias: Value | undefined;
   if (form === "causal-buffer") {
-    const reason = triangularBufferReason(match.value("causal"));
-    if (reason) return decline(reason);
+    const condition = causalCondition(match.value("causal"));
+    if (typeof condition !== "string") return decline(condition.reason);
+    alignment = condition;
     const fill = Number(match.constant("fill").toArray()[0]);
     if (!(fill <= -1e4))
       return decline(`the masked scores are filled with ${fill}, not a large negative value`);
@@ -116,8 +120,15 @@ export function analyzeAttention(
     const mask = match.value("mask");
     const split = splitCausalMask(mask);
     causal = split !== undefined;
+    alignment = split?.alignment;
     bias = split ? split.padding : mask;
   }
+  // GroupQueryAttention's causality counts from the bottom-right corner; a top-left mask is the
+  // same function only when the keys are the query's own tokens
+  if (alignment === "top-left" && (k.past || !sameSequence(match.value("q"), k.bnsh)))
+    return decline(
+      "the Trilu causal mask counts from the top-left corner and the keys are not the query's own tokens (a cache or another sequence): not GroupQueryAttention's causality",
+    );
   if (bias && rankOf(bias) !== undefined && rankOf(bias) !== 4)
     return decline(`the additive mask has rank ${rankOf(bias)}, not 4`);
 
@@ -137,6 +148,32 @@ export function analyzeAttention(
     bias,
     rotary,
   });
+}
+
+/**
+ * Whether two head tensors are computed from one activation (self-attention): some tensor that
+ * is not a constant lies within a few producers above both.
+ */
+function sameSequence(a: Value, b: Value): boolean {
+  const above = (start: Value) => {
+    const seen = new Set<Value>();
+    let frontier = [start];
+    for (let depth = 0; depth < 6 && frontier.length > 0; depth++) {
+      const next: Value[] = [];
+      for (const value of frontier) {
+        if (seen.has(value) || value.constValue) continue;
+        seen.add(value);
+        const producer = value.producer();
+        if (producer && producer.opType !== "Shape")
+          for (const input of producer.inputs) if (input) next.push(input);
+      }
+      frontier = next;
+    }
+    return seen;
+  };
+  const fromA = above(a);
+  for (const value of above(b)) if (fromA.has(value)) return true;
+  return false;
 }
 
 function rankOf(value: Value): number | undefined {

@@ -3,6 +3,7 @@ export {
   attentionStatistics,
   type FlashAttentionOptions,
   flashAttentionRewrite,
+  type RewriteOptions,
   rewriteAttention,
 } from "./pass.js";
 export { default } from "./plugin.js";

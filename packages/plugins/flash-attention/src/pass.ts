@@ -4,12 +4,15 @@ import {
   formatTrace,
   type ModelBundle,
   type PassStatistics,
+  type PassTarget,
   type RewriteReport,
 } from "@lathe/core";
-import type { AttentionOptions } from "./analyze.js";
+import type { AttentionOptions, AttentionTarget } from "./analyze.js";
 import { attentionRules } from "./rules.js";
 
-export interface FlashAttentionOptions extends AttentionOptions {
+/** The pass's options; `target: auto` reads the recipe's first provider. */
+export interface FlashAttentionOptions extends Omit<AttentionOptions, "target"> {
+  target: "auto" | AttentionTarget;
   /** Only Softmax nodes whose name contains one of these (all when empty). */
   include: string[];
   /** Softmax nodes whose name contains one of these are left alone. */
@@ -18,10 +21,19 @@ export interface FlashAttentionOptions extends AttentionOptions {
   explain: boolean;
 }
 
+/** What `rewriteAttention` needs: the pass's options with the target resolved. */
+export type RewriteOptions = Omit<FlashAttentionOptions, "target"> & { target: AttentionTarget };
+
+/** The provider to fuse for: the recipe's first (TensorRT runs CUDA's contrib kernels). */
+export function attentionTarget(target: PassTarget): AttentionTarget {
+  const first = target.providers[0] ?? "cpu";
+  return first === "tensorrt" ? "cuda" : first;
+}
+
 /** The pass's work on one bundle: the reports per component, for statistics and `explain`. */
 export function rewriteAttention(
   bundle: ModelBundle,
-  options: FlashAttentionOptions,
+  options: RewriteOptions,
 ): Map<string, RewriteReport> {
   const rules = attentionRules(options);
   const reports = new Map<string, RewriteReport>();
@@ -83,7 +95,7 @@ export const flashAttentionRewrite = definePass<FlashAttentionOptions>({
         enum: ["auto", "cpu", "cuda", "webgpu"],
         default: "auto",
         description:
-          "Execution provider the replacement is chosen for; auto means cpu (passes do not see the recipe's target yet).",
+          "Execution provider the replacement is chosen for; auto: the recipe's first target provider (tensorrt counts as cuda).",
       },
       prefer: {
         enum: ["contrib", "standard"],
@@ -114,7 +126,9 @@ export const flashAttentionRewrite = definePass<FlashAttentionOptions>({
   introduces: [{ domain: "com.microsoft", version: 1 }],
   run(bundle, context) {
     const options = context.options as FlashAttentionOptions;
-    const reports = rewriteAttention(bundle, options);
+    const target = options.target === "auto" ? attentionTarget(context.target) : options.target;
+    if (options.target === "auto") context.logger.info(`fusing for target ${target}`);
+    const reports = rewriteAttention(bundle, { ...options, target });
     for (const [component, report] of reports) {
       const lines = formatTrace(report.trace);
       if (options.explain) for (const line of lines) context.logger.info(`${component}: ${line}`);

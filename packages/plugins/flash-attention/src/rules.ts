@@ -5,9 +5,9 @@ import { attentionPattern, type MaskForm } from "./pattern.js";
 
 const DESCRIPTIONS: Record<MaskForm, string> = {
   "causal-buffer":
-    "GPT-2: scores masked by Where(a slice of a lower-triangular buffer, scores, min), plus an optional additive padding mask",
+    "GPT-2: scores masked by Where(a slice of a lower-triangular buffer, or a lower Trilu of ones, scores, min), plus an optional additive padding mask",
   "additive-mask":
-    "LLaMA (4-D causal + padding mask) and BERT-style encoders (padding mask): softmax(scores + mask)",
+    "LLaMA (4-D causal + padding mask), torch SDPA is_causal (Trilu), BERT-style encoders (padding mask): softmax(scores + mask)",
   unmasked:
     "Stable Diffusion self/cross attention (torch-1 and torch-2 scale placement), plain SDPA",
 };

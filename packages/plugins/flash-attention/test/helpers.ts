@@ -7,10 +7,10 @@ import {
   singleModelBundle,
 } from "@lathe/core";
 import * as ort from "onnxruntime-node";
-import { type FlashAttentionOptions, rewriteAttention } from "../src/pass.js";
+import { type RewriteOptions, rewriteAttention } from "../src/pass.js";
 
-export const DEFAULTS: FlashAttentionOptions = {
-  target: "auto",
+export const DEFAULTS: RewriteOptions = {
+  target: "cpu",
   prefer: "contrib",
   include: [],
   exclude: [],
@@ -20,7 +20,7 @@ export const DEFAULTS: FlashAttentionOptions = {
 /** A rewritten copy of a model (re-decoded from its bytes, so the original stays untouched). */
 export async function rewritten(
   model: Model,
-  options: Partial<FlashAttentionOptions> = {},
+  options: Partial<RewriteOptions> = {},
 ): Promise<{ model: Model; report: RewriteReport }> {
   const copy = decodeModel(encodeModel(model));
   const bundle: ModelBundle = singleModelBundle(copy);

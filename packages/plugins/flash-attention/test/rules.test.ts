@@ -14,6 +14,15 @@ interface BlockOptions {
   keyHeads?: number;
   extraScoresConsumer?: boolean;
   torch1?: boolean;
+  /**
+   * A causal mask from a Trilu of ones: `sdpa` as torch's SDPA `is_causal` symbolic writes it
+   * (an additive Where(Equal(tril, 0), -inf, 0)), `where` as Where(tril, scores, min).
+   */
+  trilu?: "sdpa" | "where";
+  /** The Trilu keeps the upper triangle (a near miss). */
+  triluUpper?: boolean;
+  /** Keys and values are concatenated after a cache (past_key/past_value inputs). */
+  past?: boolean;
 }
 
 /** A BERT-style encoder attention block: x → Q/K/V → softmax(QKᵀ/√H + mask)·V → [B, S, D]. */
@@ -28,8 +37,13 @@ function encoderBlock(options: BlockOptions = {}): Model {
   const heads = (t: Value, n = N) =>
     b.Transpose(b.Reshape(t, b.int64s([0, 0, n, D / n])), { perm: [0, 2, 1, 3] });
   const q = heads(b.MatMul(x, weight(1)));
-  const k = heads(b.MatMul(x, weight(2)), options.keyHeads ?? N);
-  const v = heads(b.MatMul(x, weight(3)));
+  let k = heads(b.MatMul(x, weight(2)), options.keyHeads ?? N);
+  let v = heads(b.MatMul(x, weight(3)));
+  if (options.past) {
+    const cached = (name: string) => b.input(name, DataType.FLOAT, ["batch", N, "past", H]);
+    k = b.Concat(cached("past_key"), k, { axis: 2 });
+    v = b.Concat(cached("past_value"), v, { axis: 2 });
+  }
   const scores = b.MatMul(q, b.Transpose(k, { perm: [0, 1, 3, 2] }));
   const divisor =
     options.divisor === "per-head"
@@ -37,13 +51,34 @@ function encoderBlock(options: BlockOptions = {}): Model {
       : b.scalar(options.divisor ?? Math.sqrt(H));
   // torch-1 SD (baddbmm): the scores multiplied by a folded 1/√d
   let logits = options.torch1 ? b.Mul(b.scalar(1 / Math.sqrt(H)), scores) : b.Div(scores, divisor);
+  // additive masks are summed first, as transformers combines padding and causal masks
+  const additive: Value[] = [];
   if (options.padding) {
     // transformers' BERT get_extended_attention_mask: (1 - mask[:, None, None, :]) * -10000
     const mask = b.input("attention_mask", DataType.INT64, ["batch", "seq"]);
     const expanded = b.Unsqueeze(b.Unsqueeze(mask, b.int64s([1])), b.int64s([2]));
     const inverted = b.Sub(b.scalar(1), b.Cast(expanded, { to: DataType.FLOAT }));
-    logits = b.Add(logits, b.Mul(inverted, b.scalar(-10000)));
+    additive.push(b.Mul(inverted, b.scalar(-10000)));
   }
+  if (options.trilu) {
+    // ones(S, T).tril(): S from the query, T from the keys
+    const length = (t: Value) => b.Slice(b.Shape(t), b.int64s([2]), b.int64s([3]));
+    const ones = b.Expand(b.constant([1], [1]), b.Concat(length(q), length(k), { axis: 0 }));
+    const tril = b.Trilu(ones, { upper: options.triluUpper ? 1 : 0 });
+    if (options.trilu === "sdpa")
+      additive.push(b.Where(b.Equal(tril, b.scalar(0)), b.scalar(-Infinity), b.scalar(0)));
+    else
+      logits = b.Where(
+        b.Cast(tril, { to: DataType.BOOL }),
+        logits,
+        b.scalar(-3.4028234663852886e38),
+      );
+  }
+  if (additive.length > 0)
+    logits = b.Add(
+      logits,
+      additive.reduce((sum, m) => b.Add(sum, m)),
+    );
   const probs = b.Softmax(logits, { axis: -1 });
   const context = b.Transpose(b.MatMul(probs, v), { perm: [0, 2, 1, 3] });
   b.output(b.Reshape(context, b.int64s([0, 0, D])), "y", DataType.FLOAT);
@@ -92,6 +127,24 @@ describe("flash-attention rules: fused", () => {
       options: { torch1: true },
       op: "MultiHeadAttention",
       rule: "unmasked",
+    },
+    {
+      name: "torch SDPA is_causal (Trilu of ones, additive) → GroupQueryAttention",
+      options: { trilu: "sdpa" as const },
+      op: "GroupQueryAttention",
+      rule: "additive-mask",
+    },
+    {
+      name: "Trilu causal mask plus a padding mask → GroupQueryAttention with attention_bias",
+      options: { trilu: "sdpa" as const, padding: true },
+      op: "GroupQueryAttention",
+      rule: "additive-mask",
+    },
+    {
+      name: "Where(Trilu of ones, scores, min) → GroupQueryAttention",
+      options: { trilu: "where" as const },
+      op: "GroupQueryAttention",
+      rule: "causal-buffer",
     },
     {
       name: "opset 23, prefer standard → ONNX Attention",
@@ -149,6 +202,16 @@ describe("flash-attention rules: near misses are declined with the reason", () =
       name: "an extra consumer of the scores",
       model: () => encoderBlock({ extraScoresConsumer: true }),
       reason: /has another consumer outside the pattern: Identity/,
+    },
+    {
+      name: "an upper Trilu mask",
+      model: () => encoderBlock({ trilu: "where", triluUpper: true }),
+      reason: /upper Trilu, not lower-triangular/,
+    },
+    {
+      name: "a top-left Trilu mask over a KV cache",
+      model: () => encoderBlock({ trilu: "sdpa", past: true }),
+      reason: /counts from the top-left corner/,
     },
     {
       name: "standard Attention on an opset-17 model",

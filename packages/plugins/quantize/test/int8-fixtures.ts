@@ -50,6 +50,7 @@ export async function runPass<O>(
     logger: { debug() {}, info: (m) => infos.push(m), warn: (m) => warnings.push(m) },
     progress: { start() {}, advance() {} },
     sessions: createCpuSessions({ threads: 1 }),
+    target: { providers: ["cpu"] },
     data(name: string): DataSet {
       const records = data[name];
       if (!records) throw new Error(`no data set "${name}"`);
