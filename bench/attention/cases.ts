@@ -9,8 +9,24 @@ export interface BenchCase {
   readonly floor: number;
   /** Also require peak memory fused < unfused. */
   readonly memoryFloor: boolean;
+  /** Also time the model with attention deleted: the bound no attention rewrite can beat. */
+  readonly bound: boolean;
+  /** Timed runs per BENCH_REPEATS: short runs need many to get past this VM's noise. */
+  readonly repeatScale: number;
   model(): Model;
   feeds(): Record<string, ort.Tensor>;
+}
+
+/**
+ * The session options of every contender: ONNX Runtime's defaults, as Lathe opens sessions
+ * (memory pattern on, ORT's thread count), unless BENCH_MEM_PATTERN=0 or BENCH_THREADS=n.
+ */
+export function sessionOptions(): ort.InferenceSession.SessionOptions {
+  const threads = Number(process.env.BENCH_THREADS ?? 0);
+  return {
+    enableMemPattern: process.env.BENCH_MEM_PATTERN !== "0",
+    ...(threads > 0 ? { intraOpNumThreads: threads } : {}),
+  };
 }
 
 function preset<C>(presets: Record<string, C | undefined>, name: string): C {
@@ -100,6 +116,8 @@ export const CASES: Record<string, BenchCase> = {
     title: "gpt2 (GPT-2-small shapes) prefill, seq 2048",
     floor: 0.6,
     memoryFloor: true,
+    bound: true,
+    repeatScale: 1,
     model: () => component(gpt2.build(GPT2_SMALL_2K, { seed: 1 })),
     feeds: () => prefill(SEQ, GPT2_SMALL_2K.vocab),
   },
@@ -107,6 +125,8 @@ export const CASES: Record<string, BenchCase> = {
     title: "llama small prefill, seq 2048",
     floor: 0.6,
     memoryFloor: false,
+    bound: true,
+    repeatScale: 1,
     model: () => component(llama.build(LLAMA_SMALL, { seed: 1 })),
     feeds: () => prefill(SEQ, LLAMA_SMALL.vocab),
   },
@@ -114,6 +134,8 @@ export const CASES: Record<string, BenchCase> = {
     title: "unet self-attention block, 4096 tokens",
     floor: 0.85,
     memoryFloor: false,
+    bound: true,
+    repeatScale: 5,
     model: unetSelfAttention,
     feeds: () => ({ hidden_states: noise([1, 4096, 320], 7) }),
   },
@@ -121,6 +143,8 @@ export const CASES: Record<string, BenchCase> = {
     title: "gpt2 (GPT-2-small shapes) decode, past 1024",
     floor: 1.0,
     memoryFloor: false,
+    bound: false,
+    repeatScale: 20,
     model: () => component(gpt2.build({ ...GPT2_SMALL_2K, kvCache: true }, { seed: 1 })),
     feeds: () => {
       const past = 1024;

@@ -1,23 +1,25 @@
 /**
- * One contender of one case in a fresh process: builds the model (rewritten when `fused`),
- * opens an ONNX Runtime CPU session, resets the peak-RSS counter, then times the runs. Prints
- * one JSON line: { ms: number[], peakRssMb, fusedOps }.
+ * One contender of one case in a fresh process: builds the model (rewritten when `fused`; for
+ * `no-attention`, rewritten and then every fused attention op deleted, its output replaced by its
+ * query input — what the model costs when attention costs nothing, the bound no attention rewrite
+ * can beat), opens an ONNX Runtime CPU session, resets the peak-RSS counter, then times the runs.
+ * Prints one JSON line: { ms: number[], peakRssMb, fusedOps }.
  */
 import { readFileSync, writeFileSync } from "node:fs";
-import { encodeModel, singleModelBundle } from "@lathe/core";
+import { encodeModel, type Model, singleModelBundle } from "@lathe/core";
 import { rewriteAttention } from "@lathe/plugin-flash-attention";
 import * as ort from "onnxruntime-node";
-import { CASES } from "./cases.js";
+import { CASES, sessionOptions } from "./cases.js";
 
 const [caseName, variant, repeatsText] = process.argv.slice(2);
 const bench = CASES[caseName ?? ""];
-if (!bench || (variant !== "fused" && variant !== "unfused"))
-  throw new Error(`usage: child.ts <case> fused|unfused [repeats]`);
+if (!bench || !["fused", "unfused", "no-attention"].includes(variant ?? ""))
+  throw new Error(`usage: child.ts <case> fused|unfused|no-attention [repeats]`);
 const repeats = Number(repeatsText ?? 3);
 
 let model = bench.model();
 let fusedOps = 0;
-if (variant === "fused") {
+if (variant !== "unfused") {
   const report = [
     ...rewriteAttention(singleModelBundle(model), {
       target: "cpu",
@@ -28,16 +30,24 @@ if (variant === "fused") {
     }).values(),
   ][0]!;
   fusedOps = Object.values(report.fused).reduce((a, b) => a + b, 0);
+  if (variant === "no-attention") deleteAttention(model);
+}
+
+/** Deletes every fused attention op; its output becomes its query input (same shape). */
+function deleteAttention(m: Model): void {
+  const fused = new Set(["GroupQueryAttention", "MultiHeadAttention", "Attention"]);
+  for (const node of [...m.graph]) {
+    if (!fused.has(node.opType)) continue;
+    const [output, ...rest] = node.outputs;
+    if (rest.some((o) => o.uses().length > 0 || m.graph.outputs.includes(o)))
+      throw new Error(`${node.name}: its cache outputs are read; no bound for this case`);
+    output?.replaceAllUsesWith(node.inputs[0]!, m.graph);
+    m.graph.remove(node, { force: true });
+  }
 }
 let bytes: Uint8Array | undefined = encodeModel(model);
 model = undefined as never;
-// ORT's memory-pattern planner allocates each run's intermediates as one block; on this VM the
-// page faults of that fresh block (the 262 MB logits of a 2048-token LM head) cost seconds and
-// depend on the rest of the graph, so both contenders run without it unless BENCH_MEM_PATTERN=1.
-const enableMemPattern = process.env.BENCH_MEM_PATTERN === "1";
-// BENCH_THREADS=1 makes a shared machine's numbers steadier (0: ORT's default, all cores)
-const intraOpNumThreads = Number(process.env.BENCH_THREADS ?? 0);
-const session = await ort.InferenceSession.create(bytes, { enableMemPattern, intraOpNumThreads });
+const session = await ort.InferenceSession.create(bytes, sessionOptions());
 bytes = undefined;
 const feeds = bench.feeds();
 
@@ -56,6 +66,8 @@ for (const [name, tensor] of Object.entries(warm)) {
   if (tensor.type !== "float32") continue;
   fetches[name] = new ort.Tensor("float32", new Float32Array(tensor.size).fill(0), tensor.dims);
 }
+// a second warm-up writes into those buffers, so the timed runs all take the same path
+await session.run(feeds, fetches);
 const ms: number[] = [];
 for (let i = 0; i < repeats; i++) {
   const start = performance.now();

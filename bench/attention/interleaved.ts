@@ -1,13 +1,14 @@
 /**
- * Both contenders of one case in one process, runs alternating (7 timed each after a warm-up):
- * on a busy machine this shows whether a small difference is real. No memory numbers.
+ * Both contenders of one case in one process, runs alternating (BENCH_REPEATS timed each after a
+ * warm-up, default 15): on a busy machine this shows whether a small difference is real. No
+ * memory numbers. Session options as child.ts reads them (BENCH_THREADS, BENCH_MEM_PATTERN).
  *
  *   node_modules/.bin/tsx --tsconfig bench/attention/tsconfig.json bench/attention/interleaved.ts gpt2-decode
  */
 import { encodeModel, singleModelBundle } from "@lathe/core";
 import { rewriteAttention } from "@lathe/plugin-flash-attention";
 import * as ort from "onnxruntime-node";
-import { CASES } from "./cases.js";
+import { CASES, sessionOptions } from "./cases.js";
 
 const bench = CASES[process.argv[2] ?? "gpt2-decode"]!;
 const sessions: Record<string, ort.InferenceSession> = {};
@@ -21,13 +22,12 @@ for (const variant of ["unfused", "fused"]) {
       exclude: [],
       explain: false,
     });
-  sessions[variant] = await ort.InferenceSession.create(encodeModel(model), {
-    enableMemPattern: false,
-  });
+  sessions[variant] = await ort.InferenceSession.create(encodeModel(model), sessionOptions());
 }
 const feeds = bench.feeds();
 const times: Record<string, number[]> = { unfused: [], fused: [] };
-for (let i = 0; i < 8; i++)
+const repeats = Number(process.env.BENCH_REPEATS ?? 15);
+for (let i = 0; i <= repeats; i++)
   for (const variant of ["unfused", "fused"]) {
     const t0 = performance.now();
     await sessions[variant]!.run(feeds);

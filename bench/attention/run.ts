@@ -2,6 +2,9 @@
  * Fused against unfused attention, side by side in one run, CPU: each case runs both contenders
  * in fresh child processes (alternating, so neither gets a quieter machine), then prints median
  * latency, the fused/unfused ratio, peak RSS during the runs, and PASS/FAIL against the floors.
+ * For prefill cases it also times the model with its attention deleted (child.ts, no-attention):
+ * its ratio to unfused is the lowest any attention rewrite could reach, so a floor below it
+ * cannot be met on this machine whatever the kernel.
  *
  *   pnpm bench:attention                         # every case, 3 timed runs each
  *   BENCH_REPEATS=1 BENCH_CASES=unet-self-attention pnpm bench:attention
@@ -21,10 +24,17 @@ interface Sample {
   fusedOps: number;
 }
 
-function runChild(name: string, variant: "fused" | "unfused"): Sample {
+function runChild(name: string, variant: "fused" | "unfused" | "no-attention"): Sample {
   const out = execFileSync(
     process.execPath,
-    ["--import", "tsx", here("./child.ts"), name, variant, String(repeats)],
+    [
+      "--import",
+      "tsx",
+      here("./child.ts"),
+      name,
+      variant,
+      String(repeats * CASES[name]!.repeatScale),
+    ],
     {
       env: { ...process.env, TSX_TSCONFIG_PATH: here("./tsconfig.json") },
       encoding: "utf8",
@@ -43,6 +53,7 @@ for (const name of names) {
   if (!bench) throw new Error(`unknown case ${name}; cases: ${Object.keys(CASES).join(", ")}`);
   const unfused = runChild(name, "unfused");
   const fused = runChild(name, "fused");
+  const bound = bench.bound ? runChild(name, "no-attention") : undefined;
   const ratio = median(fused.ms) / median(unfused.ms);
   const latencyOk = ratio <= bench.floor;
   const memoryOk = !bench.memoryFloor || fused.peakRssMb < unfused.peakRssMb;
@@ -54,18 +65,21 @@ for (const name of names) {
     `${median(fused.ms).toFixed(1)}`,
     `**${ratio.toFixed(2)}** ≤ ${bench.floor} ${latencyOk ? "PASS" : "FAIL"}`,
     `${unfused.peakRssMb.toFixed(0)} → ${fused.peakRssMb.toFixed(0)}${bench.memoryFloor ? (memoryOk ? " PASS" : " FAIL") : ""}`,
+    bound
+      ? `${median(bound.ms).toFixed(1)} (${(median(bound.ms) / median(unfused.ms)).toFixed(2)})`
+      : "–",
   ];
   rows.push(`| ${row.join(" | ")} |`);
   console.error(
-    `${name}: unfused ${unfused.ms.map((x) => x.toFixed(0)).join(", ")} ms; fused ${fused.ms.map((x) => x.toFixed(0)).join(", ")} ms`,
+    `${name}: unfused ${unfused.ms.map((x) => x.toFixed(0)).join(", ")} ms; fused ${fused.ms.map((x) => x.toFixed(0)).join(", ")} ms${bound ? `; no attention ${bound.ms.map((x) => x.toFixed(0)).join(", ")} ms` : ""}`,
   );
 }
 console.log(
-  `repeats: ${repeats} timed runs after 1 warm-up, medians; ORT memory pattern ${process.env.BENCH_MEM_PATTERN === "1" ? "on" : "off"}; intra-op threads ${process.env.BENCH_THREADS ?? "default"}\n`,
+  `repeats: ${repeats} timed runs after 1 warm-up (unet block ×5, decode ×20), medians; ORT memory pattern ${process.env.BENCH_MEM_PATTERN === "0" ? "off" : "on"}; intra-op threads ${process.env.BENCH_THREADS ?? "default"}\n`,
 );
 console.log(
-  "| case | fused blocks | unfused ms | fused ms | fused/unfused | peak RSS during runs, MB (unfused → fused) |",
+  "| case | fused blocks | unfused ms | fused ms | fused/unfused | peak RSS during runs, MB (unfused → fused) | attention deleted ms (/unfused: the bound) |",
 );
-console.log("|---|---|---|---|---|---|");
+console.log("|---|---|---|---|---|---|---|");
 for (const row of rows) console.log(row);
 process.exitCode = failed ? 1 : 0;
