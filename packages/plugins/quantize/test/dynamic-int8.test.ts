@@ -5,13 +5,16 @@ import { describe, expect, it } from "vitest";
 import { dequantizeWeight, quantizeWeight } from "../src/common/quant-math.js";
 import { dynamicInt8Pass } from "../src/int8/dynamic-int8.js";
 import {
+  buildTinyUnet,
   component,
   lmFeeds,
   opCounts,
   optimizedOps,
+  psnr,
   relativeL2,
   runFloat,
   runPass,
+  runUnetHeldOut,
   tokenRows,
   top1Agreement,
 } from "./int8-fixtures.js";
@@ -201,5 +204,98 @@ describe("quantize/dynamic-int8", () => {
     const back = dequantizeWeight(wq);
     for (let i = 0; i < w.length; i++)
       expect(Math.abs(back[i]! - w[i]!)).toBeLessThanOrEqual(wq.scales[i % n]! / 2 + 1e-7);
+  });
+  it("quantizes tiny unet's Convs as ConvInteger with opTypes [Conv]; ORT runs it", async () => {
+    const reference = await runUnetHeldOut(component(buildTinyUnet(), "unet"));
+    const bundle = buildTinyUnet();
+    const convs = opCounts(component(bundle, "unet")).Conv ?? 0;
+    const { result, warnings } = await runPass(dynamicInt8Pass, bundle, { opTypes: ["Conv"] });
+    expect(warnings.join("\n")).toMatch(/ConvInteger runs slower than float Conv/);
+    const model = component(result.bundle, "unet");
+    const ops = opCounts(model);
+    // every Conv with enough weights (minElements 256): the 4-channel conv_in (4·32·9 = 1152) too
+    const quantized = Number(result.statistics?.["quantized.Conv"]);
+    expect(quantized).toBe(convs);
+    expect(ops.ConvInteger).toBe(quantized);
+    expect(ops.Conv ?? 0).toBe(convs - quantized);
+    expect(ops.MatMulInteger ?? 0).toBe(0);
+    const out = await runUnetHeldOut(model);
+    expect(psnr(out, reference)).toBeGreaterThan(30);
+  });
+
+  it("computes a strided, padded, grouped Conv as ConvInteger does in integers, with per-channel scales", async () => {
+    const [c, m, groups, size] = [4, 6, 2, 7];
+    const kernel = [m, c / groups, 3, 3];
+    const count = kernel.reduce((a, b) => a * b, 1);
+    const w = Float32Array.from({ length: count }, (_, i) => Math.sin(i * 1.7) * (1 + (i % m)));
+    const bias = Float32Array.from({ length: m }, (_, i) => i * 0.25 - 0.5);
+    const x = Float32Array.from({ length: c * size * size }, (_, i) => Math.cos(i * 0.3) * 2 + 0.2);
+    const b = createBuilder({ opset: 17 });
+    const conv = b.Conv(
+      b.input("x", DataType.FLOAT, [1, c, size, size]),
+      b.constant(w, kernel),
+      b.constant(bias, [m]),
+      { group: groups, strides: [2, 2], pads: [1, 1, 1, 1], kernel_shape: [3, 3] },
+    );
+    b.output(conv, "y");
+    const { result } = await runPass(dynamicInt8Pass, singleModelBundle(b.build()), {
+      opTypes: ["Conv"],
+      minElements: 1,
+    });
+    expect(opCounts(component(result.bundle)).ConvInteger).toBe(1);
+    const y = await runFloat(
+      component(result.bundle),
+      { x: new ort.Tensor("float32", x, [1, c, size, size]) },
+      "y",
+    );
+
+    // Reference: x as DynamicQuantizeLinear makes it, the weight per output channel (axis 0),
+    // the convolution in exact integers, then the scales and the bias.
+    const lo = Math.min(0, ...x);
+    const hi = Math.max(0, ...x);
+    const xScale = Math.fround((hi - lo) / 255);
+    const xZero = Math.max(0, Math.min(255, Math.round(-lo / xScale)));
+    const xq = Array.from(x, (v) => Math.max(0, Math.min(255, Math.round(v / xScale) + xZero)));
+    const wq = quantizeWeight(w, kernel, {
+      kind: "int8",
+      symmetric: true,
+      reduceRange: false,
+      axis: 0,
+    });
+    const out = Math.floor((size + 2 - 3) / 2) + 1;
+    const perGroup = c / groups;
+    for (let o = 0; o < m; o++) {
+      const g = Math.floor(o / (m / groups));
+      for (let r = 0; r < out; r++)
+        for (let col = 0; col < out; col++) {
+          let acc = 0;
+          for (let ci = 0; ci < perGroup; ci++)
+            for (let kr = 0; kr < 3; kr++)
+              for (let kc = 0; kc < 3; kc++) {
+                const [ir, ic] = [r * 2 - 1 + kr, col * 2 - 1 + kc];
+                if (ir < 0 || ic < 0 || ir >= size || ic >= size) continue;
+                const input = xq[((g * perGroup + ci) * size + ir) * size + ic]! - xZero;
+                acc += input * wq.values[((o * perGroup + ci) * 3 + kr) * 3 + kc]!;
+              }
+          const expected = acc * xScale * wq.scales[o]! + bias[o]!;
+          expect(y[(o * out + r) * out + col]).toBeCloseTo(expected, 3);
+        }
+    }
+  });
+
+  it("skips Convs ORT cannot run as ConvInteger: per-channel asymmetric weights", async () => {
+    const b = createBuilder({ opset: 17 });
+    const w = Float32Array.from({ length: 8 * 4 * 9 }, (_, i) => Math.sin(i));
+    b.output(b.Conv(b.input("x", DataType.FLOAT, [1, 4, 5, 5]), b.constant(w, [8, 4, 3, 3])), "y");
+    const { result } = await runPass(dynamicInt8Pass, singleModelBundle(b.build()), {
+      opTypes: ["Conv"],
+      symmetric: false,
+      weightType: "uint8",
+    });
+    expect(result.modified).toBe(false);
+    const reasons = Object.keys(result.statistics ?? {}).filter((k) => k.startsWith("skipped: "));
+    expect(reasons).toEqual([
+      "skipped: ConvInteger on ORT's CPU takes one weight zero point: per-channel asymmetric weights are not supported (set symmetric: true or perChannel: false)",
+    ]);
   });
 });

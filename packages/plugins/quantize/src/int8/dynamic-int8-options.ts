@@ -3,8 +3,8 @@ import type { Int8Kind } from "../common/quant-math.js";
 import { type NodeFilterOptions, nodeFilterOptions } from "../common/select.js";
 
 export interface DynamicInt8Options extends NodeFilterOptions {
-  /** Ops whose constant weight is quantized: MatMul, Gemm, Gather (embeddings). */
-  opTypes: ("MatMul" | "Gemm" | "Gather")[];
+  /** Ops whose constant weight is quantized: MatMul, Gemm, Gather (embeddings), Conv. */
+  opTypes: ("MatMul" | "Gemm" | "Gather" | "Conv")[];
   /** One scale per output channel (column of the [K, N] weight) instead of one per tensor. */
   perChannel: boolean;
   /** Symmetric weights (zero point 0 for int8). */
@@ -28,11 +28,11 @@ export const dynamicInt8Schema: OptionsSchema = {
   properties: {
     opTypes: {
       type: "array",
-      items: { enum: ["MatMul", "Gemm", "Gather"] },
+      items: { enum: ["MatMul", "Gemm", "Gather", "Conv"] },
       uniqueItems: true,
       default: ["MatMul", "Gemm", "Gather"],
       description:
-        "Ops whose constant weight is quantized: MatMul and Gemm (run in int8), Gather (embedding tables stored in int8).",
+        "Ops whose constant weight is quantized: MatMul and Gemm (run in int8), Gather (embedding tables stored in int8), Conv (ConvInteger; opt-in: on CPU it is often slower than float Conv, static-int8's QLinearConv is the fast form).",
     },
     ...nodeFilterOptions,
     perChannel: {
