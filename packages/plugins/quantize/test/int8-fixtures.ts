@@ -14,6 +14,7 @@ import {
   type PassContext,
   type PassDefinition,
   type PassResult,
+  type Provider,
   Tensor,
 } from "@lathe/core";
 import { Rng, unet } from "@lathe/plugin-zoo";
@@ -34,12 +35,16 @@ export interface TestRun {
   infos: string[];
 }
 
-/** Runs a pass as the engine would, with CPU sessions and named in-memory data sets. */
+/**
+ * Runs a pass as the engine would, with CPU sessions and named in-memory data sets, for a
+ * recipe whose target lists `providers`.
+ */
 export async function runPass<O>(
   pass: PassDefinition<O>,
   bundle: ModelBundle,
   overrides: Partial<O> = {},
   data: Record<string, DataRecord[]> = {},
+  providers: Provider[] = ["cpu"],
 ): Promise<TestRun> {
   const warnings: string[] = [];
   const infos: string[] = [];
@@ -50,7 +55,7 @@ export async function runPass<O>(
     logger: { debug() {}, info: (m) => infos.push(m), warn: (m) => warnings.push(m) },
     progress: { start() {}, advance() {} },
     sessions: createCpuSessions({ threads: 1 }),
-    target: { providers: ["cpu"] },
+    target: { providers },
     data(name: string): DataSet {
       const records = data[name];
       if (!records) throw new Error(`no data set "${name}"`);

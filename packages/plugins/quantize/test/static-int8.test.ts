@@ -63,6 +63,40 @@ describe("quantize/static-int8", () => {
     expect(relativeL2(out, reference)).toBeLessThan(0.1);
   });
 
+  it("activationType auto: symmetric int8 activations when the recipe targets tensorrt, uint8 on cpu", async () => {
+    const reference = await runUnetHeldOut(component(buildTinyUnet(), "unet"));
+    const activationZeros = (model: ReturnType<typeof component>) =>
+      model.graph
+        .nodes()
+        .filter((n) => n.opType === "QuantizeLinear")
+        .map((n) => n.inputs[2]?.constValue as Tensor);
+    for (const [providers, type, symmetric] of [
+      [["tensorrt", "cuda"], DataType.INT8, true],
+      [["cpu"], DataType.UINT8, false],
+    ] as const) {
+      const { result, infos } = await runPass(
+        staticInt8Pass,
+        buildTinyUnet(),
+        { calibration: "calib" },
+        { calib: calibration },
+        [...providers],
+      );
+      expect(infos.join("\n")).toMatch(
+        symmetric
+          ? /activations: int8, symmetric \(auto, for target tensorrt\)/
+          : /activations: uint8 \(auto/,
+      );
+      const model = component(result.bundle, "unet");
+      const zeros = activationZeros(model);
+      expect(zeros.length).toBeGreaterThan(0);
+      expect(new Set(zeros.map((t) => t.dataType))).toEqual(new Set([type]));
+      const allZero = zeros.every((t) => Number(t.toArray()[0]) === 0);
+      expect(allZero).toBe(symmetric);
+      // ORT's CPU runs both forms; the symmetric one is still close to fp32
+      expect(psnr(await runUnetHeldOut(model), reference)).toBeGreaterThan(30);
+    }
+  });
+
   it("quantizes tiny gpt2's Gemms and tied LM head in QDQ and keeps its top-1", async () => {
     const ids = tokenRows(2, 16, gpt2.presets.tiny.vocab, 9);
     const reference = await runFloat(

@@ -1,4 +1,4 @@
-import type { OptionsSchema } from "@lathe/core";
+import type { OptionsSchema, PassTarget } from "@lathe/core";
 import type { Int8Kind } from "../common/quant-math.js";
 import { type NodeFilterOptions, nodeFilterOptions } from "../common/select.js";
 import type { CalibratorKind } from "./calibrators.js";
@@ -19,10 +19,29 @@ export interface StaticInt8Options extends NodeFilterOptions {
   batchSize: number;
   perChannel: boolean;
   reduceRange: boolean;
-  activationType: Int8Kind;
+  /** `auto`: what ORT prefers on the recipe's first provider (see `resolveActivationType`). */
+  activationType: Int8Kind | "auto";
   weightType: Int8Kind;
   /** Activations in symmetric ranges (zero point in the middle). */
   activationSymmetric: boolean;
+}
+
+/** The options with the activation form decided for the target. */
+export type ResolvedStaticInt8Options = StaticInt8Options & { activationType: Int8Kind };
+
+/**
+ * `activationType: auto`: TensorRT builds int8 engines from symmetric int8 QDQ only (S8S8,
+ * zero points 0); ORT's CPU, CUDA and WebGPU kernels take ORT's default, asymmetric uint8
+ * activations with int8 weights (U8S8). An explicit type is kept as given.
+ */
+export function resolveActivationType(
+  options: StaticInt8Options,
+  target: PassTarget,
+): ResolvedStaticInt8Options {
+  if (options.activationType !== "auto") return options as ResolvedStaticInt8Options;
+  return target.providers[0] === "tensorrt"
+    ? { ...options, activationType: "int8", activationSymmetric: true }
+    : { ...options, activationType: "uint8" };
 }
 
 export const staticInt8Schema: OptionsSchema = {
@@ -87,9 +106,10 @@ export const staticInt8Schema: OptionsSchema = {
       description: "7-bit weights, for x86 CPUs without VNNI (u8·s8 saturation).",
     },
     activationType: {
-      enum: ["uint8", "int8"],
-      default: "uint8",
-      description: "Activation type: uint8 (U8S8, ORT CPU's fast path) or int8 (S8S8).",
+      enum: ["auto", "uint8", "int8"],
+      default: "auto",
+      description:
+        "Activation type: uint8 (U8S8, ORT CPU's fast path) or int8 (S8S8); auto: symmetric int8 when the recipe targets tensorrt first (TensorRT's int8 form), uint8 otherwise.",
     },
     weightType: {
       enum: ["int8", "uint8"],

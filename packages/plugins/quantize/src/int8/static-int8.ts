@@ -23,7 +23,12 @@ import { elementTypes } from "../fp16/element-types.js";
 import { calibrateRanges } from "./calibration.js";
 import { generateCalibrationRecords } from "./calibration-inputs.js";
 import type { TensorRange } from "./calibrators.js";
-import { type StaticInt8Options, staticInt8Schema } from "./static-int8-options.js";
+import {
+  type ResolvedStaticInt8Options,
+  resolveActivationType,
+  type StaticInt8Options,
+  staticInt8Schema,
+} from "./static-int8-options.js";
 
 /** `quantize/static-int8`: QDQ around Conv/MatMul/Gemm with calibrated activation ranges. */
 export const staticInt8Pass: PassDefinition<StaticInt8Options> = {
@@ -31,7 +36,13 @@ export const staticInt8Pass: PassDefinition<StaticInt8Options> = {
   summary:
     "int8 QDQ (QuantizeLinear/DequantizeLinear) around Conv, MatMul and Gemm, activation ranges calibrated on ORT (minmax, percentile, entropy)",
   options: staticInt8Schema,
-  async run(bundle, ctx) {
+  async run(bundle, context) {
+    const options = resolveActivationType(context.options, context.target);
+    if (context.options.activationType === "auto")
+      context.logger.info(
+        `activations: ${options.activationType}${options.activationSymmetric ? ", symmetric" : ""} (auto, for target ${context.target.providers[0] ?? "cpu"})`,
+      );
+    const ctx = { ...context, options };
     const { stats, statistics } = await quantizeComponents(bundle, ctx.logger, (name, model, s) =>
       quantizeStatic(name, model, ctx, s),
     );
@@ -57,7 +68,7 @@ interface Candidate {
 async function quantizeStatic(
   component: string,
   model: Model,
-  ctx: PassContext<StaticInt8Options>,
+  ctx: PassContext<ResolvedStaticInt8Options>,
   stats: QuantStats,
 ): Promise<void> {
   const { options } = ctx;
@@ -317,7 +328,7 @@ class QdqInserter {
   constructor(
     private readonly graph: Graph,
     private readonly namer: Namer,
-    private readonly options: StaticInt8Options,
+    private readonly options: ResolvedStaticInt8Options,
     private readonly ranges: ReadonlyMap<Value, TensorRange>,
   ) {}
 
