@@ -1,7 +1,14 @@
-import type { Model, ModelBundle } from "@lathe/core";
+import {
+  createBuilder,
+  DataType,
+  type Model,
+  type ModelBundle,
+  singleModelBundle,
+} from "@lathe/core";
 import { gpt2, llama } from "@lathe/plugin-zoo";
 import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
+import { dequantizeRows, quantizeRtn } from "../src/weight-only/block-quant.js";
 import type { WeightOnlyOptions } from "../src/weight-only/options.js";
 import { weightOnlyPass } from "../src/weight-only/weight-only.js";
 import {
@@ -43,8 +50,24 @@ describe("quantize/weight-only on the zoo", () => {
     expect(ops.MatMulNBits).toBe(4 * layers + 1);
     expect(ops.Gemm ?? 0).toBe(0);
     expect(ops.GatherBlockQuantized).toBe(2); // wte and wpe
-    // The LM head's Transpose of the tied table is gone; the table lives on only in 4 bits.
+    // The LM head's Transpose of the tied table is gone; the table lives on only in 4 bits,
+    // once: the wte Gather reads the LM head's MatMulNBits weight.
     expect(model.graph.initializers.has("transformer.wte.weight")).toBe(false);
+    const readers = (opType: string) =>
+      new Set(
+        model.graph
+          .nodes()
+          .filter((n) => n.opType === opType)
+          .map((n) => n.inputs[0]),
+      );
+    const gathered = new Set([...readers("GatherBlockQuantized")].filter((v) => v));
+    const weights = new Set(
+      model.graph
+        .nodes()
+        .filter((n) => n.opType === "MatMulNBits")
+        .map((n) => n.inputs[1]),
+    );
+    expect([...gathered].filter((v) => weights.has(v))).toHaveLength(1);
     expect(statistics["quantized.Gemm"]).toBe(4 * layers);
     expect(statistics["quantized.MatMul"]).toBe(1);
     expect(statistics["quantized.Gather"]).toBe(2);
@@ -143,5 +166,46 @@ describe("quantize/weight-only on the zoo", () => {
     // Seen: top-1 0.97, relative L2 0.11 (the embeddings stay float).
     expect(top1).toBeGreaterThanOrEqual(0.9);
     expect(relL2).toBeLessThan(0.2);
+  });
+  it("a tied table is stored once: the Gather reads the LM head's MatMulNBits weight and returns its rtn rows exactly", async () => {
+    const [vocab, width] = [40, 64];
+    const table = Float32Array.from({ length: vocab * width }, (_, i) => Math.sin(i * 0.37) * 0.5);
+    const b = createBuilder({ opset: 17 });
+    const tied = b.constant(table, [vocab, width]);
+    const ids = b.input("ids", DataType.INT64, [2, 3]);
+    b.output(b.Gather(tied, ids), "embedded", DataType.FLOAT);
+    const x = b.input("x", DataType.FLOAT, [2, width]);
+    b.output(b.MatMul(x, b.Transpose(tied, { perm: [1, 0] })), "logits", DataType.FLOAT);
+    const { result } = await runPass(weightOnlyPass, singleModelBundle(b.build()), {
+      minElements: 1,
+      minK: 1,
+    });
+    const model = component(result.bundle);
+    const gather = model.graph.nodes().find((n) => n.opType === "GatherBlockQuantized")!;
+    const matmul = model.graph.nodes().find((n) => n.opType === "MatMulNBits")!;
+    expect(gather.inputs[0]).toBe(matmul.inputs[1]);
+    const uint8Bytes = [...model.graph.initializers.values()]
+      .filter(
+        (v) =>
+          v.constValue && "dataType" in v.constValue && v.constValue.dataType === DataType.UINT8,
+      )
+      .reduce((n, v) => n + (v.constValue as { byteLength: number }).byteLength, 0);
+    expect(uint8Bytes).toBe((vocab * width) / 2); // the 4-bit table, once
+
+    const rows = dequantizeRows(
+      quantizeRtn(table, vocab, width, { bits: 4, blockSize: 32, symmetric: true }),
+    );
+    const picks = [3, 0, 39, 7, 7, 12];
+    const s = await session(model);
+    const out = await s.run({
+      ids: new ort.Tensor("int64", BigInt64Array.from(picks, BigInt), [2, 3]),
+      x: new ort.Tensor("float32", new Float32Array(2 * width).fill(0.1), [2, width]),
+    });
+    expect(out.embedded!.dims).toEqual([2, 3, width]);
+    const embedded = out.embedded!.data as Float32Array;
+    picks.forEach((row, i) => {
+      for (let c = 0; c < width; c++)
+        expect(embedded[i * width + c]).toBeCloseTo(rows[row * width + c]!, 6);
+    });
   });
 });

@@ -182,6 +182,57 @@ export function emitGatherBlockQuantized(
   replaceNodeOutput(graph, namer, node, gathered);
 }
 
+/**
+ * Replaces Gather(table, ids) with GatherBlockQuantized over the MatMulNBits weight of a tied LM
+ * head that quantized the same [rows, K] table (same values, no padding, no zero points): that
+ * weight is [rows, blocks, block_size·bits/8], so gathering rows with the blocks as a middle axis
+ * reads it as is, and the table is stored once. Only the scales get their own [rows, blocks, 1].
+ */
+export function emitTiedGatherBlockQuantized(
+  target: GatherTarget,
+  q: BlockQuantized,
+  stored: StoredMatMulNBits,
+  { graph, namer }: EmitContext,
+): void {
+  const { node } = target;
+  const ids = node.inputs[1] as Value;
+  const stem = target.table.name || node.name;
+  const scales = addConstant(
+    graph,
+    namer,
+    `${stem}_gather_scales`,
+    Tensor.fromArray(DataType.FLOAT, [q.rows, q.blocks, 1], q.scales),
+  );
+  const at = (opType: string, inputs: Value[], attributes: Record<string, unknown> = {}) =>
+    insertNode(graph, namer, node, {
+      opType,
+      name: `${node.name}_${opType}`,
+      inputs,
+      attributes,
+    }).output;
+  const gathered = insertNode(graph, namer, node, {
+    opType: "GatherBlockQuantized",
+    domain: MS_DOMAIN,
+    name: `${node.name}_Q${q.bits}`,
+    inputs: [stored.weight, ids, scales],
+    attributes: { gather_axis: 0, quantize_axis: 2, block_size: q.blockSize, bits: q.bits },
+  }).output;
+  // [ids…, blocks, block_size] → [ids…, K]
+  const width = addConstant(
+    graph,
+    namer,
+    `${stem}_row_width`,
+    Tensor.fromArray(DataType.INT64, [1], [BigInt(q.columns)]),
+  );
+  const shape = at("Concat", [at("Shape", [ids]), width], { axis: 0 });
+  replaceNodeOutput(graph, namer, node, at("Reshape", [gathered, shape]));
+}
+
+/** Whether a tied Gather can read `q`'s MatMulNBits weight as is (see emitTiedGatherBlockQuantized). */
+export function canShareWithGather(q: BlockQuantized, stored: StoredMatMulNBits): boolean {
+  return !stored.zeroPoints && q.columns === q.blocks * q.blockSize;
+}
+
 /** Gemm's beta·C, as a value (a scaled constant, or a Mul when C is computed). */
 function biasValue(target: MatMulTarget, { graph, namer }: EmitContext): Value | undefined {
   if (!target.bias) return undefined;

@@ -4,11 +4,14 @@ import { type QuantStats, quantizeComponents } from "../common/select.js";
 import { type BlockQuantConfig, type BlockQuantized, quantizeRtn } from "./block-quant.js";
 import { type ActivationGram, collectGrams, generateTokenRecords } from "./calibration.js";
 import {
+  canShareWithGather,
   type EmitContext,
   emitDequantizeMatMul,
   emitGatherBlockQuantized,
   emitMatMulNBits,
+  emitTiedGatherBlockQuantized,
   MS_DOMAIN,
+  type StoredMatMulNBits,
   storeDequantized,
   storeMatMulNBits,
 } from "./emit.js";
@@ -94,6 +97,9 @@ async function quantizeModel(
     `${component}: weight-only ${options.algorithm}`,
   );
   let gptqCount = 0;
+  // Tables an LM head quantized by rtn as they are stored ([N, K], alpha 1): a tied embedding
+  // Gather would quantize the very same values, so it reads that copy.
+  const tiedTables = new Map<Value, { q: BlockQuantized; stored: StoredMatMulNBits }>();
   for (const targets of groups.values()) {
     ctx.signal.throwIfAborted();
     const first = targets[0] as MatMulTarget;
@@ -115,6 +121,8 @@ async function quantizeModel(
     if (options.format === "contrib") {
       const stored = storeMatMulNBits(q, stem, emit);
       for (const t of targets) emitMatMulNBits(t, q, stored, emit);
+      if (!hessian && first.storedAsNK && first.alpha === 1 && canShareWithGather(q, stored))
+        tiedTables.set(first.weight.source, { q, stored });
     } else {
       const stored = storeDequantized(q, stem, emit);
       for (const t of targets) emitDequantizeMatMul(t, q, stored, emit);
@@ -124,9 +132,14 @@ async function quantizeModel(
   }
   for (const g of gathers) {
     ctx.signal.throwIfAborted();
-    const [tableRows, width] = g.tensor.dims as [number, number];
-    const data = g.tensor.toArray() as Float32Array;
-    emitGatherBlockQuantized(g, quantizeRtn(data, tableRows, width, config), emit);
+    const tied = tiedTables.get(g.table);
+    if (tied) {
+      emitTiedGatherBlockQuantized(g, tied.q, tied.stored, emit);
+    } else {
+      const [tableRows, width] = g.tensor.dims as [number, number];
+      const data = g.tensor.toArray() as Float32Array;
+      emitGatherBlockQuantized(g, quantizeRtn(data, tableRows, width, config), emit);
+    }
     stats.quantize("Gather");
     ctx.progress.advance(1, g.node.name);
   }
