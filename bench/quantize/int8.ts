@@ -10,16 +10,14 @@
  */
 import { readFileSync } from "node:fs";
 import {
-  createCpuSessions,
-  createPassRandom,
   type DataRecord,
   DataType,
   encodeModel,
   type Model,
   type ModelBundle,
-  type PassContext,
   type PassDefinition,
   type PassResult,
+  runPassStandalone,
   Tensor,
 } from "@lathe/core";
 import { gpt2, Rng, unet } from "@lathe/plugin-zoo";
@@ -59,30 +57,12 @@ async function runPass<O>(
   options: Partial<O>,
   data: Record<string, DataRecord[]> = {},
 ): Promise<{ result: PassResult; seconds: number; peakMb: number }> {
-  const defaults: Record<string, unknown> = {};
-  for (const [k, s] of Object.entries(pass.options.properties))
-    if ("default" in s) defaults[k] = structuredClone(s.default);
-  const context: PassContext<O> = {
-    options: { ...defaults, ...options } as O,
-    stepId: "bench",
-    passId: pass.id,
-    logger: { debug() {}, info() {}, warn: (m) => console.warn(m) },
-    progress: { start() {}, advance() {} },
-    sessions: createCpuSessions(),
-    target: { providers: ["cpu"] },
-    data: (name) => ({
-      name,
-      async *records() {
-        yield* data[name] ?? [];
-      },
-    }),
-    random: createPassRandom(0, pass.id, "bench"),
-    signal: new AbortController().signal,
-    scratchDir: "/tmp",
-    resolve: (p) => p,
-  };
   const start = performance.now();
-  const result = await pass.run(bundle, context);
+  const { result } = await runPassStandalone(pass, bundle, {
+    options,
+    data,
+    logger: { debug() {}, info() {}, warn: (m) => console.warn(m) },
+  });
   return { result, seconds: (performance.now() - start) / 1000, peakMb: peakRssMb() };
 }
 

@@ -27,8 +27,10 @@ import {
   encodeModel,
   type Model,
   type ModelBundle,
-  type PassContext,
   type PassStatistics,
+  type ProgressReporter,
+  passOptionsWithDefaults,
+  runPassStandalone,
   type Tensor,
   type Value,
 } from "@lathe/core";
@@ -75,49 +77,34 @@ const common: Partial<WeightOnlyOptions> = {
 };
 
 /** The pass's defaults, then the benchmark's common settings, then `options`. */
-function withDefaults(options: Partial<WeightOnlyOptions>): WeightOnlyOptions {
-  const defaults: Record<string, unknown> = {};
-  for (const [key, schema] of Object.entries(weightOnlyPass.options.properties))
-    if ("default" in schema) defaults[key] = structuredClone(schema.default);
-  return { ...defaults, ...common, ...options } as WeightOnlyOptions;
-}
+const withDefaults = (options: Partial<WeightOnlyOptions>): WeightOnlyOptions =>
+  passOptionsWithDefaults(weightOnlyPass, { ...common, ...options });
 
 async function quantize(options: Partial<WeightOnlyOptions>) {
   const bundle = build();
   let label = "";
   let done = 0;
   let total = 0;
-  const context: PassContext<WeightOnlyOptions> = {
-    options: withDefaults(options),
-    stepId: "bench",
-    passId: weightOnlyPass.id,
-    logger: { debug() {}, info: log, warn: log },
-    progress: {
-      start(n, l) {
-        total = n;
-        done = 0;
-        label = l ?? "";
-      },
-      advance(n = 1, what) {
-        done += n;
-        if (done === total || done % 10 === 0) log(`  ${label}: ${done}/${total} ${what ?? ""}`);
-      },
+  const progress: ProgressReporter = {
+    start(n, l) {
+      total = n;
+      done = 0;
+      label = l ?? "";
     },
-    sessions: createCpuSessions(),
-    target: { providers: ["cpu"] },
-    data: () => {
-      throw new Error("no data sets in this benchmark");
+    advance(n = 1, what) {
+      done += n;
+      if (done === total || done % 10 === 0) log(`  ${label}: ${done}/${total} ${what ?? ""}`);
     },
-    random: createPassRandom(0, weightOnlyPass.id, "bench"),
-    signal: new AbortController().signal,
-    scratchDir: "/tmp",
-    resolve: (p) => p,
   };
   global.gc?.();
   writeFileSync("/proc/self/clear_refs", "5"); // resets VmHWM to the current RSS
   const rssBefore = rssMb("VmRSS");
   const start = performance.now();
-  const result = await weightOnlyPass.run(bundle, context);
+  const { result } = await runPassStandalone(weightOnlyPass, bundle, {
+    options: withDefaults(options),
+    logger: { debug() {}, info: log, warn: log },
+    progress,
+  });
   const seconds = (performance.now() - start) / 1000;
   return {
     model: component(result.bundle),

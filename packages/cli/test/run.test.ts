@@ -93,6 +93,25 @@ describe.skipIf(!built)(`lathe run${built ? "" : ` (skipped: ${SKIP_REASON})`}`,
     expect(bad.stderr).toContain("--only gleu: the recipe has no such step");
   });
 
+  it("--explain: the attention rewrite says which rule fused each Softmax, even when the step was cached", async () => {
+    const dir = join(root, "explain");
+    await mkdir(dir);
+    await writeFile(
+      join(dir, "recipe.yaml"),
+      yaml("model: zoo:gpt2?size=tiny", "passes:", "  attention: { use: flash-attention/rewrite }"),
+    );
+    const plain = lathe(["run", "recipe.yaml"], dir);
+    expect(plain.status).toBe(0);
+    expect(plain.stderr).not.toMatch(/fused by/);
+    const explained = lathe(["run", "recipe.yaml", "--explain"], dir);
+    expect(explained.status).toBe(0);
+    expect(explained.stdout).toMatch(/steps: 1 ran, 0 cached/);
+    const fused = explained.stderr.match(
+      /^attention: model: Softmax ".*": fused by causal-buffer$/gm,
+    );
+    expect(fused, explained.stderr).toHaveLength(2); // gpt2 tiny's two layers
+  });
+
   it("a failing pass: exit 1, the step and pass named, a reproducer, no stack trace", async () => {
     const dir = await recipeDir(
       "fail",

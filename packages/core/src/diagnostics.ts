@@ -278,6 +278,11 @@ export const errors = {
       where: file,
       hint: `the file is truncated or corrupt, or not ${format}; write it again (numpy.save / numpy.savez / onnx.numpy_helper.from_array)`,
     }),
+  passOptionsInvalid: (pass: string, detail: string) =>
+    new LatheError("PASS_OPTIONS_INVALID", `invalid options: ${detail}`, {
+      where: pass,
+      hint: `\`lathe plugins describe ${pass}\` lists the options and their types`,
+    }),
   dataOptionsInvalid: (where: string, detail: string, hint: string) =>
     new LatheError("DATA_OPTIONS_INVALID", detail, { where, hint }),
   profileTraceInvalid: (file: string, detail: string) =>

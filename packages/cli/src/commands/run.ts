@@ -18,6 +18,7 @@ Exit codes: 0 the run finished; 1 a step failed; 2 the recipe is invalid or a fl
     "<%= config.bin %> <%= command.id %> recipe.yaml",
     "<%= config.bin %> <%= command.id %> recipe.yaml --only int4   # int4 and the steps it reads",
     "<%= config.bin %> <%= command.id %> recipe.yaml --no-cache --json > run.json",
+    "<%= config.bin %> <%= command.id %> recipes/llm-flash-attention.yaml --explain   # why each attention block was fused or not",
   ];
   static override enableJsonFlag = true;
   static override args = {
@@ -29,6 +30,10 @@ Exit codes: 0 the run finished; 1 a step failed; 2 the recipe is invalid or a fl
     }),
     only: Flags.string({
       description: "Run only this step and the steps it reads from; write only its output.",
+    }),
+    explain: Flags.boolean({
+      description:
+        "Passes say why they decided what they did (flash-attention: for every Softmax, the rule that fused it or why each rule declined). Steps run again instead of coming from the cache.",
     }),
   };
 
@@ -50,6 +55,7 @@ Exit codes: 0 the run finished; 1 a step failed; 2 the recipe is invalid or a fl
       const result = await runPipeline(graph, {
         signal: controller.signal,
         noCache: flags["no-cache"],
+        explain: flags.explain,
         ...(flags.only === undefined ? {} : { only: flags.only }),
         onEvent: view.onEvent,
       });

@@ -23,6 +23,7 @@ export interface ContextParts {
   readonly scratchDir: string;
   readonly sessions: SessionFactory;
   readonly emit: (event: PipelineEvent) => void;
+  readonly explain: boolean;
 }
 
 /** What a pass sees while it runs; options are a frozen copy, so a pass cannot change the recipe. */
@@ -82,6 +83,7 @@ export function createPassContext(parts: ContextParts): PassContext<Record<strin
     progress,
     sessions: parts.sessions,
     target: { providers: [...recipe.target.providers] },
+    explain: parts.explain,
     data,
     random: createPassRandom(recipe.seed, step.passId, parts.inputDigest),
     signal: parts.signal,
@@ -90,7 +92,7 @@ export function createPassContext(parts: ContextParts): PassContext<Record<strin
   };
 }
 
-function deepFreeze<T>(value: T): T {
+export function deepFreeze<T>(value: T): T {
   if (typeof value === "object" && value !== null) {
     for (const inner of Object.values(value)) deepFreeze(inner);
     Object.freeze(value);

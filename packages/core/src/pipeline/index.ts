@@ -18,3 +18,10 @@ export type {
   StepReport,
 } from "./report.js";
 export { type RunOptions, type RunResult, runPipeline, SELECTED } from "./run.js";
+export {
+  type PassLogLine,
+  passOptionsWithDefaults,
+  type RunPassSettings,
+  runPassStandalone,
+  type StandalonePassRun,
+} from "./run-pass.js";

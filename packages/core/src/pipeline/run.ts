@@ -30,6 +30,11 @@ export interface RunOptions {
   readonly noCache?: boolean;
   /** Run only this step and the steps it reads from; write only its output. */
   readonly only?: string;
+  /**
+   * Passes log why they decided what they did (`ctx.explain`). Cached steps run again, since an
+   * explanation comes from running; their cache entries are refreshed.
+   */
+  readonly explain?: boolean;
   readonly onEvent?: (event: PipelineEvent) => void;
   /** Sessions for passes and metrics; default: on the recipe's `target:` (providers, threads). */
   readonly sessions?: SessionFactory;
@@ -108,7 +113,7 @@ export async function runPipeline(graph: PassGraph, options: RunOptions = {}): P
       providers: recipe.target.providers,
     });
     keys.set(step.id, key);
-    const hit = options.noCache ? undefined : await cache.lookup(key);
+    const hit = options.noCache || options.explain ? undefined : await cache.lookup(key);
     if (hit) {
       finish(step, "cached", {
         cacheKey: key,
@@ -170,6 +175,7 @@ export async function runPipeline(graph: PassGraph, options: RunOptions = {}): P
         scratchDir,
         sessions,
         emit,
+        explain: options.explain ?? false,
       });
       try {
         inPass = true;

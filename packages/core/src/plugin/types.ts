@@ -96,6 +96,11 @@ export interface PassContext<Options> {
    * may choose its output for them (the step's cache key includes them).
    */
   readonly target: PassTarget;
+  /**
+   * The user asked why (`lathe run --explain`): log the reasoning behind the pass's decisions
+   * (what it matched, what it declined and why) at info level.
+   */
+  readonly explain: boolean;
   /** Named data sets from the recipe's `data:` section. */
   data(name: string): DataSet;
   readonly random: PassRandom;

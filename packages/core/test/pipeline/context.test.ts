@@ -99,6 +99,23 @@ describe("the pass context", () => {
     expect(existsSync(context.scratchDir)).toBe(false);
     expect(context.resolve("data/calib.npz")).toBe(join(dir, "data", "calib.npz"));
     expect(context.signal.aborted).toBe(false);
+    expect(context.target).toEqual({ providers: ["cpu"] });
+    expect(context.explain).toBe(false);
+  });
+
+  it("passes the recipe's providers as ctx.target, and --explain as ctx.explain, rerunning cached steps", async () => {
+    const steps = { look: { use: "inline/look", options: {} } };
+    const target = { providers: ["cuda", "cpu"], fallback: true, threads: 0, shapes: {} };
+    const recipe = await makeRecipe(dir, steps, { plugins: [], target } as never);
+    await runPipeline(planRecipe(recipe, registry));
+    expect(seen!.context.target).toEqual({ providers: ["cuda", "cpu"] });
+    seen = undefined;
+    const cached = await runPipeline(planRecipe(recipe, registry));
+    expect(cached.report.steps[0]?.status).toBe("cached");
+    expect(seen).toBeUndefined();
+    const explained = await runPipeline(planRecipe(recipe, registry), { explain: true });
+    expect(explained.report.steps[0]?.status).toBe("ran");
+    expect(seen!.context.explain).toBe(true);
   });
 
   it("seeds the random source from the recipe seed, the pass and its input", async () => {

@@ -131,7 +131,8 @@ export const flashAttentionRewrite = definePass<FlashAttentionOptions>({
     const reports = rewriteAttention(bundle, { ...options, target });
     for (const [component, report] of reports) {
       const lines = formatTrace(report.trace);
-      if (options.explain) for (const line of lines) context.logger.info(`${component}: ${line}`);
+      if (options.explain || context.explain)
+        for (const line of lines) context.logger.info(`${component}: ${line}`);
       else context.logger.debug(`${component}: ${lines.length} trace lines`);
     }
     const modified = [...reports.values()].some((r) => r.modified);

@@ -1,30 +1,21 @@
-import { createCpuSessions, createPassRandom, type PassContext, type Provider } from "@lathe/core";
+import { type Provider, runPassStandalone } from "@lathe/core";
 import { gpt2 } from "@lathe/plugin-zoo";
 import { describe, expect, it } from "vitest";
 import { type FlashAttentionOptions, flashAttentionRewrite } from "../src/pass.js";
-import { DEFAULTS, opCounts } from "./helpers.js";
+import { opCounts } from "./helpers.js";
 
 /** Runs the pass as the engine does, for a recipe whose target lists `providers`. */
-async function runFor(providers: Provider[], target: FlashAttentionOptions["target"] = "auto") {
-  const bundle = gpt2.build(gpt2.presets.tiny, { seed: 1 });
-  const infos: string[] = [];
-  const context: PassContext<FlashAttentionOptions> = {
-    options: { ...DEFAULTS, target },
-    stepId: "attention",
-    passId: flashAttentionRewrite.id,
-    logger: { debug() {}, info: (m) => infos.push(m), warn() {} },
-    progress: { start() {}, advance() {} },
-    sessions: createCpuSessions({ threads: 1 }),
-    target: { providers },
-    data: () => {
-      throw new Error("no data");
-    },
-    random: createPassRandom(0, flashAttentionRewrite.id, "test"),
-    signal: new AbortController().signal,
-    scratchDir: "/tmp",
-    resolve: (p) => p,
-  };
-  const result = await flashAttentionRewrite.run(bundle, context);
+async function runFor(
+  providers: Provider[],
+  target: FlashAttentionOptions["target"] = "auto",
+  explain = false,
+) {
+  const { result, logs } = await runPassStandalone(
+    flashAttentionRewrite,
+    gpt2.build(gpt2.presets.tiny, { seed: 1 }),
+    { options: { target }, providers, explain },
+  );
+  const infos = logs.filter((l) => l.level === "info").map((l) => l.message);
   return { result, infos, model: result.bundle.components.get("model")! };
 }
 
@@ -49,6 +40,14 @@ describe("flash-attention/rewrite: target auto follows the recipe's providers", 
       expect(opCounts(model).GroupQueryAttention).toBeUndefined();
     },
   );
+
+  it("lathe run --explain (ctx.explain) logs the trace: every Softmax and the rule that fused it", async () => {
+    const quiet = await runFor(["cpu"]);
+    expect(quiet.infos.some((m) => m.includes("fused by"))).toBe(false);
+    const { infos } = await runFor(["cpu"], "auto", true);
+    const fused = infos.filter((m) => /^model: Softmax ".*": fused by causal-buffer$/.test(m));
+    expect(fused, infos.join("\n")).toHaveLength(gpt2.presets.tiny!.layers);
+  });
 
   it("an explicit target wins over the recipe's", async () => {
     const { infos, model } = await runFor(["cuda"], "cpu");

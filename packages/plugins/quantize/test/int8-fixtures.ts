@@ -3,31 +3,20 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   createCpuSessions,
-  createPassRandom,
   type DataRecord,
-  type DataSet,
   DataType,
   encodeModel,
   loadModel,
   type Model,
   type ModelBundle,
-  type PassContext,
   type PassDefinition,
   type PassResult,
   type Provider,
+  runPassStandalone,
   Tensor,
 } from "@lathe/core";
 import { Rng, unet } from "@lathe/plugin-zoo";
 import * as ort from "onnxruntime-node";
-
-/** The options a recipe would get: the schema's defaults, then `overrides`. */
-export function withDefaults<O>(pass: PassDefinition<O>, overrides: Partial<O> = {}): O {
-  const defaults: Record<string, unknown> = {};
-  for (const [key, schema] of Object.entries(pass.options.properties)) {
-    if ("default" in schema) defaults[key] = structuredClone(schema.default);
-  }
-  return { ...defaults, ...overrides } as O;
-}
 
 export interface TestRun {
   result: PassResult;
@@ -36,8 +25,8 @@ export interface TestRun {
 }
 
 /**
- * Runs a pass as the engine would, with CPU sessions and named in-memory data sets, for a
- * recipe whose target lists `providers`.
+ * Runs a pass as the engine would (core's runPassStandalone), with one-thread CPU sessions and
+ * named in-memory data sets, for a recipe whose target lists `providers`.
  */
 export async function runPass<O>(
   pass: PassDefinition<O>,
@@ -46,32 +35,14 @@ export async function runPass<O>(
   data: Record<string, DataRecord[]> = {},
   providers: Provider[] = ["cpu"],
 ): Promise<TestRun> {
-  const warnings: string[] = [];
-  const infos: string[] = [];
-  const context: PassContext<O> = {
-    options: withDefaults(pass, overrides),
-    stepId: "test",
-    passId: pass.id,
-    logger: { debug() {}, info: (m) => infos.push(m), warn: (m) => warnings.push(m) },
-    progress: { start() {}, advance() {} },
+  const { result, logs } = await runPassStandalone(pass, bundle, {
+    options: overrides,
+    data,
+    providers,
     sessions: createCpuSessions({ threads: 1 }),
-    target: { providers },
-    data(name: string): DataSet {
-      const records = data[name];
-      if (!records) throw new Error(`no data set "${name}"`);
-      return {
-        name,
-        async *records() {
-          yield* records;
-        },
-      };
-    },
-    random: createPassRandom(0, pass.id, "test"),
-    signal: new AbortController().signal,
-    scratchDir: "/tmp",
-    resolve: (p) => p,
-  };
-  return { result: await pass.run(bundle, context), warnings, infos };
+  });
+  const said = (level: string) => logs.filter((l) => l.level === level).map((l) => l.message);
+  return { result, warnings: said("warn"), infos: said("info") };
 }
 
 export function component(bundle: ModelBundle, name = "model"): Model {

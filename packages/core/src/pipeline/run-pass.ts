@@ -1,0 +1,130 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { Ajv, type ValidateFunction } from "ajv";
+import type { ModelBundle } from "../bundle.js";
+import { errors } from "../diagnostics.js";
+import type {
+  DataRecord,
+  DataSet,
+  Logger,
+  PassContext,
+  PassDefinition,
+  PassResult,
+  ProgressReporter,
+  SessionFactory,
+} from "../plugin/types.js";
+import type { Provider } from "../recipe/types.js";
+import { createCpuSessions } from "../runtime/session-factory.js";
+import { deepFreeze } from "./context.js";
+import { createPassRandom } from "./random.js";
+
+export interface RunPassSettings<Options> {
+  /** Options as a recipe would give them; the schema's defaults fill the rest. */
+  readonly options?: Partial<Options>;
+  /** The target's providers the pass sees (default cpu); sessions still run on the CPU. */
+  readonly providers?: readonly Provider[];
+  /** Named data sets for `ctx.data(name)`, as in-memory records. */
+  readonly data?: Readonly<Record<string, readonly DataRecord[]>>;
+  /** Default: CPU sessions with ORT's default threads. */
+  readonly sessions?: SessionFactory;
+  readonly explain?: boolean;
+  /** Also receives every log line (they are collected either way). */
+  readonly logger?: Logger;
+  readonly progress?: ProgressReporter;
+  readonly seed?: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface PassLogLine {
+  readonly level: "debug" | "info" | "warn";
+  readonly message: string;
+}
+
+export interface StandalonePassRun {
+  readonly result: PassResult;
+  /** What the pass logged, in order. */
+  readonly logs: readonly PassLogLine[];
+}
+
+const ajv = new Ajv({ useDefaults: true, allErrors: true, strict: false });
+const validators = new WeakMap<object, ValidateFunction>();
+
+/**
+ * `options` checked against the pass's schema, with the schema's defaults filled in (nested ones
+ * too), as a recipe step gets them. Throws PASS_OPTIONS_INVALID with the schema's message.
+ */
+export function passOptionsWithDefaults<Options>(
+  pass: PassDefinition<Options>,
+  options: Partial<Options>,
+): Options {
+  let validate = validators.get(pass.options);
+  if (!validate) {
+    validate = ajv.compile(pass.options);
+    validators.set(pass.options, validate);
+  }
+  const filled = structuredClone(options) as Record<string, unknown>;
+  if (!validate(filled))
+    throw errors.passOptionsInvalid(
+      pass.id,
+      ajv.errorsText(validate.errors, { dataVar: "options" }),
+    );
+  return filled as Options;
+}
+
+/**
+ * Runs one pass outside a recipe — in a plugin's tests, a benchmark or a script — with what the
+ * engine would give it: options checked against the pass's schema with its defaults filled in,
+ * frozen as the engine freezes them, CPU sessions, a seeded random source, a scratch folder
+ * removed afterwards. Invalid options
+ * throw PASS_OPTIONS_INVALID with the schema's message.
+ */
+export async function runPassStandalone<Options>(
+  pass: PassDefinition<Options>,
+  bundle: ModelBundle,
+  settings: RunPassSettings<Options> = {},
+): Promise<StandalonePassRun> {
+  const options = passOptionsWithDefaults(pass, settings.options ?? {});
+  const logs: PassLogLine[] = [];
+  const log = (level: PassLogLine["level"]) => (message: string) => {
+    logs.push({ level, message });
+    settings.logger?.[level](message);
+  };
+  const data = (name: string): DataSet => {
+    const records = settings.data?.[name];
+    if (!records)
+      throw errors.dataUnknown(
+        pass.id,
+        name,
+        "the pass asked for it, but runPassStandalone was given no such data set",
+        "pass it as settings.data",
+      );
+    return {
+      name,
+      async *records() {
+        yield* records;
+      },
+    };
+  };
+  const scratchDir = await mkdtemp(join(tmpdir(), "lathe-pass-"));
+  const context: PassContext<Options> = {
+    options: deepFreeze(options),
+    stepId: "standalone",
+    passId: pass.id,
+    logger: { debug: log("debug"), info: log("info"), warn: log("warn") },
+    progress: settings.progress ?? { start() {}, advance() {} },
+    sessions: settings.sessions ?? createCpuSessions(),
+    target: { providers: [...(settings.providers ?? ["cpu"])] },
+    explain: settings.explain ?? false,
+    data,
+    random: createPassRandom(settings.seed ?? 0, pass.id, "standalone"),
+    signal: settings.signal ?? new AbortController().signal,
+    scratchDir,
+    resolve: (path) => resolve(path),
+  };
+  try {
+    return { result: await pass.run(bundle, context), logs };
+  } finally {
+    await rm(scratchDir, { recursive: true, force: true });
+  }
+}
