@@ -129,7 +129,7 @@ describe("quantize/static-int8", () => {
     };
     const reference = build();
     const { result } = await runPass(staticInt8Pass, build(), {
-      calibrationSamples: 4,
+      calibrationSamples: 8,
       inputShapes: { sample: [1, 3, 32, 32], latent_sample: [1, latentChannels, 4, 4] },
     });
     const convs = (b: typeof reference, name: string) => opCounts(component(b, name)).Conv ?? 0;
@@ -148,8 +148,10 @@ describe("quantize/static-int8", () => {
     );
     const decoded = await runFloat(component(result.bundle, "vae_decoder"), latent, "sample");
     const decodedRef = await runFloat(component(reference, "vae_decoder"), latent, "sample");
-    // Measured: encoder 39.0 dB, decoder 33.9 dB.
-    expect(psnr(encoded, encodedRef)).toBeGreaterThan(28);
-    expect(psnr(decoded, decodedRef)).toBeGreaterThan(28);
+    // The decoder depends on which generated latents it was calibrated on: over the random
+    // seeds 0-4, 8 samples gave encoder 39.0-41.5 dB and decoder 28.6-36.1 dB (4 samples let the
+    // decoder fall to 21.7 dB); this run uses seed 0 (encoder 40.3, decoder 31.0).
+    expect(psnr(encoded, encodedRef)).toBeGreaterThan(35);
+    expect(psnr(decoded, decodedRef)).toBeGreaterThan(27);
   });
 });
