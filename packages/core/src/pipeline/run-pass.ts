@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { Ajv, type ValidateFunction } from "ajv";
+import type { ValidateFunction } from "ajv";
 import type { ModelBundle } from "../bundle.js";
 import { errors } from "../diagnostics.js";
 import type {
@@ -15,6 +15,7 @@ import type {
   SessionFactory,
 } from "../plugin/types.js";
 import type { Provider } from "../recipe/types.js";
+import { createAjv } from "../recipe/validate.js";
 import { createCpuSessions } from "../runtime/session-factory.js";
 import { deepFreeze } from "./context.js";
 import { createPassRandom } from "./random.js";
@@ -47,7 +48,7 @@ export interface StandalonePassRun {
   readonly logs: readonly PassLogLine[];
 }
 
-const ajv = new Ajv({ useDefaults: true, allErrors: true, strict: false });
+const ajv = createAjv();
 const validators = new WeakMap<object, ValidateFunction>();
 
 /**
@@ -74,10 +75,9 @@ export function passOptionsWithDefaults<Options>(
 
 /**
  * Runs one pass outside a recipe — in a plugin's tests, a benchmark or a script — with what the
- * engine would give it: options checked against the pass's schema with its defaults filled in,
- * frozen as the engine freezes them, CPU sessions, a seeded random source, a scratch folder
- * removed afterwards. Invalid options
- * throw PASS_OPTIONS_INVALID with the schema's message.
+ * engine would give it: options checked against the pass's schema with its defaults filled in
+ * (PASS_OPTIONS_INVALID otherwise) and frozen, CPU sessions, a seeded random source, a scratch
+ * folder removed afterwards. Returns the result and every line the pass logged.
  */
 export async function runPassStandalone<Options>(
   pass: PassDefinition<Options>,

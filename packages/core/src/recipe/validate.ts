@@ -60,7 +60,8 @@ function validatorFor(registry: PluginRegistry): ValidateFunction {
   return validate;
 }
 
-function createAjv(): Ajv {
+/** The JSON Schema validator recipes and pass options are checked with (defaults filled in). */
+export function createAjv(): Ajv {
   const instance = new Ajv({
     allErrors: true,
     useDefaults: true,
