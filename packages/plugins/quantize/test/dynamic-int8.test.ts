@@ -22,6 +22,16 @@ import {
 const VOCAB = gpt2.presets.tiny.vocab;
 const ids = tokenRows(2, 16, VOCAB, 7);
 
+/** `x` as DynamicQuantizeLinear makes it: uint8, the range widened to hold 0. */
+function dynamicQuantizeLinear(x: Float32Array) {
+  const lo = Math.min(0, ...x);
+  const hi = Math.max(0, ...x);
+  const xScale = Math.fround((hi - lo) / 255);
+  const xZero = Math.max(0, Math.min(255, Math.round(-lo / xScale)));
+  const xq = Array.from(x, (v) => Math.max(0, Math.min(255, Math.round(v / xScale) + xZero)));
+  return { xScale, xZero, xq };
+}
+
 const buildGpt2 = () => gpt2.build(gpt2.presets.tiny, { seed: 3 });
 const buildLlama = () => llama.build(llama.presets.tiny, { seed: 3 });
 
@@ -181,11 +191,7 @@ describe("quantize/dynamic-int8", () => {
 
     // Reference: x as DynamicQuantizeLinear makes it (uint8, range widened to hold 0), the
     // weight as the pass stores it (int8 per column), the product in exact integers.
-    const lo = Math.min(0, ...x);
-    const hi = Math.max(0, ...x);
-    const xScale = Math.fround((hi - lo) / 255);
-    const xZero = Math.max(0, Math.min(255, Math.round(-lo / xScale)));
-    const xq = Array.from(x, (v) => Math.max(0, Math.min(255, Math.round(v / xScale) + xZero)));
+    const { xScale, xZero, xq } = dynamicQuantizeLinear(x);
     const wq = quantizeWeight(w, [k, n], {
       kind: "int8",
       symmetric: true,
@@ -251,11 +257,7 @@ describe("quantize/dynamic-int8", () => {
 
     // Reference: x as DynamicQuantizeLinear makes it, the weight per output channel (axis 0),
     // the convolution in exact integers, then the scales and the bias.
-    const lo = Math.min(0, ...x);
-    const hi = Math.max(0, ...x);
-    const xScale = Math.fround((hi - lo) / 255);
-    const xZero = Math.max(0, Math.min(255, Math.round(-lo / xScale)));
-    const xq = Array.from(x, (v) => Math.max(0, Math.min(255, Math.round(v / xScale) + xZero)));
+    const { xScale, xZero, xq } = dynamicQuantizeLinear(x);
     const wq = quantizeWeight(w, kernel, {
       kind: "int8",
       symmetric: true,

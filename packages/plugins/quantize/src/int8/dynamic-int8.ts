@@ -216,17 +216,15 @@ function quantizeConv(node: Node, ctx: EmitContext): string | undefined {
     `${source.name || "weight"}_conv_scale`,
     Tensor.fromArray(DataType.FLOAT, scales.length > 1 ? perChannel : [], scales),
   );
-  const at = (
-    opType: string,
-    inputs: (Value | undefined)[],
-    extra: Pick<NodeInit, "attributes"> & { outputs?: number } = {},
-  ) => insertNode(graph, namer, node, { opType, name: `${node.name}_${opType}`, inputs, ...extra });
-  const dql = at("DynamicQuantizeLinear", [x], { outputs: 3 });
+  const at = opsBefore(graph, namer, node);
+  const dql = at("DynamicQuantizeLinear", [x], {}, 3);
   const [xq, xScale, xZero] = dql.outputs as [Value, Value, Value];
-  const conv = at("ConvInteger", [xq, stored.values, xZero, weightZero], {
-    attributes: [...node.attributes.values()],
-  }).output;
-  const floats = at("Cast", [conv], { attributes: { to: DataType.FLOAT } }).output;
+  const conv = at(
+    "ConvInteger",
+    [xq, stored.values, xZero, weightZero],
+    [...node.attributes.values()],
+  ).output;
+  const floats = at("Cast", [conv], { to: DataType.FLOAT }).output;
   let out = at("Mul", [floats, at("Mul", [xScale, weightScale]).output]).output;
   if (biasTensor) {
     const bias = addConstant(
@@ -249,15 +247,11 @@ function emitStandard(
   bias: Value | undefined,
   { graph, namer }: EmitContext,
 ): Value {
-  const at = (
-    opType: string,
-    inputs: (Value | undefined)[],
-    extra: { outputs?: number; attributes?: Record<string, unknown> } = {},
-  ) => insertNode(graph, namer, node, { opType, name: `${node.name}_${opType}`, inputs, ...extra });
-  const dql = at("DynamicQuantizeLinear", [a], { outputs: 3 });
+  const at = opsBefore(graph, namer, node);
+  const dql = at("DynamicQuantizeLinear", [a], {}, 3);
   const [aq, aScale, aZero] = dql.outputs as [Value, Value, Value];
   const mm = at("MatMulInteger", [aq, w.values, aZero, w.zeroPoint]).output;
-  const cast = at("Cast", [mm], { attributes: { to: DataType.FLOAT } }).output;
+  const cast = at("Cast", [mm], { to: DataType.FLOAT }).output;
   // The fusion reads A's scale from input 0 and B's from input 1 of this Mul.
   const scale = at("Mul", [aScale, w.scale]).output;
   const product = at("Mul", [cast, scale]).output;
@@ -307,13 +301,9 @@ function quantizeGather(node: Node, ctx: EmitContext): string | undefined {
   );
   if (problem) return problem;
   if (tensor.dims.length !== 2) return `table is ${tensor.dims.length}-D, not 2-D`;
-  const at = (
-    opType: string,
-    inputs: (Value | undefined)[],
-    attributes: Record<string, unknown> = {},
-  ) =>
-    insertNode(graph, namer, node, { opType, name: `${node.name}_${opType}`, inputs, attributes })
-      .output;
+  const op = opsBefore(graph, namer, node);
+  const at = (opType: string, inputs: (Value | undefined)[], attributes = {}) =>
+    op(opType, inputs, attributes).output;
   const tied = cache.get(table, "KN:T");
   if (tied && options.perChannel && tied.quantized.zeroPoints.every((z) => z === 0)) {
     // Rows of the table are columns of the LM head's [K, V] copy: gather them along axis 1 for
@@ -347,6 +337,23 @@ function quantizeGather(node: Node, ctx: EmitContext): string | undefined {
   return undefined;
 }
 
+/** Adds ops before `anchor`, named after it: `at("Cast", [x], { to })`. */
+function opsBefore(graph: Graph, namer: Namer, anchor: Node) {
+  return (
+    opType: string,
+    inputs: (Value | undefined)[],
+    attributes: NodeInit["attributes"] = {},
+    outputs = 1,
+  ): Node =>
+    insertNode(graph, namer, anchor, {
+      opType,
+      name: `${anchor.name}_${opType}`,
+      inputs,
+      attributes,
+      outputs,
+    });
+}
+
 function int64s(graph: Graph, namer: Namer, stem: string, values: number[]): Value {
   return graph.addInitializer(
     Tensor.fromArray(DataType.INT64, [values.length], values.map(BigInt)),
@@ -372,10 +379,8 @@ function scaleRows(
     );
     rowScales.set(table, scales);
   }
-  const at = (opType: string, inputs: Value[], attributes: Record<string, unknown> = {}) =>
-    insertNode(graph, namer, node, { opType, name: `${node.name}_${opType}`, inputs, attributes })
-      .output;
-  const floats = at("Cast", [rows], { to: DataType.FLOAT });
-  const rowScale = at("Gather", [scales, ids], { axis: 0 });
-  return at("Mul", [floats, rowScale]);
+  const at = opsBefore(graph, namer, node);
+  const floats = at("Cast", [rows], { to: DataType.FLOAT }).output;
+  const rowScale = at("Gather", [scales, ids], { axis: 0 }).output;
+  return at("Mul", [floats, rowScale]).output;
 }
