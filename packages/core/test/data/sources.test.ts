@@ -74,11 +74,12 @@ describe("built-in data sources", () => {
   });
 
   test("npy: a missing file names it", async () => {
-    const error = await records("npy", { files: { x: "nope.npy" }, split: false }, "/tmp").catch(
+    const base = tmpdir();
+    const error = await records("npy", { files: { x: "nope.npy" }, split: false }, base).catch(
       (e) => e,
     );
     expect(isLatheError(error) && error.code).toBe("FILE_NOT_FOUND");
-    expect(error.where).toBe("/tmp/nope.npy");
+    expect(error.where).toBe(join(base, "nope.npy"));
   });
 
   test("json: plain nested arrays with dtypes, and {dtype, shape, data} entries", () => {
