@@ -8,34 +8,25 @@
  *
  *   pnpm bench:quantize:int8          # BENCH_REPEATS (default 10), BENCH_THREADS (default 0: ORT decides)
  */
-import { readFileSync } from "node:fs";
-import {
-  type DataRecord,
-  DataType,
-  encodeModel,
-  type Model,
-  type ModelBundle,
-  type PassDefinition,
-  type PassResult,
-  runPassStandalone,
-  Tensor,
-} from "@lathe/core";
+import { type DataRecord, DataType, encodeModel, Tensor } from "@lathe/core";
 import { gpt2, Rng, unet } from "@lathe/plugin-zoo";
 import * as ort from "onnxruntime-node";
 import { dynamicInt8Pass } from "../../packages/plugins/quantize/src/int8/dynamic-int8.js";
 import { staticInt8Pass } from "../../packages/plugins/quantize/src/int8/static-int8.js";
+import {
+  createSession,
+  type Feeds,
+  latencies,
+  only,
+  output,
+  preset,
+  REPEATS,
+  relativeL2,
+  THREADS,
+  timedPass,
+} from "./measure.js";
 
-const REPEATS = Number(process.env.BENCH_REPEATS ?? 10);
-const THREADS = Number(process.env.BENCH_THREADS ?? 0);
 const UNET_PRESET = process.env.BENCH_UNET ?? "small";
-
-function preset<C>(model: { name: string; presets: Readonly<Record<string, C>> }, name: string): C {
-  const config = model.presets[name];
-  if (!config) throw new Error(`zoo ${model.name} has no preset "${name}"`);
-  return config;
-}
-
-type Feeds = Record<string, ort.Tensor>;
 
 interface Row {
   what: string;
@@ -44,64 +35,6 @@ interface Row {
   pass?: boolean;
 }
 const rows: Row[] = [];
-
-function peakRssMb(): number {
-  const status = readFileSync("/proc/self/status", "utf8");
-  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return kb / 1024;
-}
-
-async function runPass<O>(
-  pass: PassDefinition<O>,
-  bundle: ModelBundle,
-  options: Partial<O>,
-  data: Record<string, DataRecord[]> = {},
-): Promise<{ result: PassResult; seconds: number; peakMb: number }> {
-  const start = performance.now();
-  const { result } = await runPassStandalone(pass, bundle, {
-    options,
-    data,
-    logger: { debug() {}, info() {}, warn: (m) => console.warn(m) },
-  });
-  return { result, seconds: (performance.now() - start) / 1000, peakMb: peakRssMb() };
-}
-
-function only(bundle: ModelBundle): Model {
-  const [model] = bundle.components.values();
-  if (!model) throw new Error("empty bundle");
-  return model;
-}
-
-async function createSession(bytes: Uint8Array): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(bytes, {
-    executionProviders: ["cpu"],
-    ...(THREADS > 0 ? { intraOpNumThreads: THREADS } : {}),
-  });
-}
-
-/** Median latencies (ms) of each session on the same feeds, runs interleaved round-robin. */
-async function latencies(sessions: ort.InferenceSession[], feeds: Feeds): Promise<number[]> {
-  for (const s of sessions) for (let i = 0; i < 2; i++) await s.run(feeds);
-  const times = sessions.map(() => [] as number[]);
-  for (let r = 0; r < REPEATS; r++) {
-    for (const [i, s] of sessions.entries()) {
-      const start = performance.now();
-      await s.run(feeds);
-      times[i]!.push(performance.now() - start);
-    }
-  }
-  return times.map((t) => t.sort((a, b) => a - b)[Math.floor(t.length / 2)]!);
-}
-
-function relativeL2(a: Float32Array, b: Float32Array): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < b.length; i++) {
-    num += (a[i]! - b[i]!) ** 2;
-    den += b[i]! ** 2;
-  }
-  return Math.sqrt(num / den);
-}
 
 function psnr(a: Float32Array, b: Float32Array): number {
   let mse = 0;
@@ -113,10 +46,6 @@ function psnr(a: Float32Array, b: Float32Array): number {
     hi = Math.max(hi, b[i]!);
   }
   return 10 * Math.log10((hi - lo) ** 2 / (mse / b.length));
-}
-
-async function output(session: ort.InferenceSession, feeds: Feeds, name: string) {
-  return (await session.run(feeds))[name]!.data as Float32Array;
 }
 
 function check(what: string, value: number, floor: number, digits = 3, unit = ""): void {
@@ -143,9 +72,9 @@ async function benchGpt2(): Promise<void> {
     attention_mask: new ort.Tensor("int64", new BigInt64Array(length).fill(1n), [1, length]),
     position_ids: new ort.Tensor("int64", BigInt64Array.from(ids.keys(), BigInt), [1, length]),
   };
-  const standard = await runPass(dynamicInt8Pass, build(), {});
+  const standard = await timedPass(dynamicInt8Pass, build(), {});
   const standardBytes = encodeModel(only(standard.result.bundle));
-  const contrib = await runPass(dynamicInt8Pass, build(), { format: "contrib" });
+  const contrib = await timedPass(dynamicInt8Pass, build(), { format: "contrib" });
   const contribBytes = encodeModel(only(contrib.result.bundle));
   const sessions = [
     await createSession(fp32Bytes),
@@ -194,14 +123,14 @@ async function benchUnet(): Promise<void> {
   const calibration = Array.from({ length: 4 }, (_, i) =>
     unetRecord(100 + i, size, config.contextDim),
   );
-  const quantized = await runPass(
+  const quantized = await timedPass(
     staticInt8Pass,
     build(),
     { calibration: "calib", batchSize: 2 },
     { calib: calibration },
   );
   const int8Bytes = encodeModel(only(quantized.result.bundle));
-  const withElementwise = await runPass(
+  const withElementwise = await timedPass(
     staticInt8Pass,
     build(),
     {

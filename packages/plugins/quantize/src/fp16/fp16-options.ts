@@ -43,7 +43,7 @@ export interface Fp16Options {
   nodeBlockList: string[];
   /** Initializer values are clamped to ±[minPositive, 65504] so none becomes 0 or infinity. */
   minPositive: number;
-  /** Where the model will run: `cpu` logs a warning (ORT runs most fp16 ops there as fp32). */
+  /** Where the model will run (`auto`: the recipe's first provider): `cpu` logs a warning. */
   target: "auto" | "cpu" | "gpu";
 }
 
@@ -80,7 +80,7 @@ export const fp16Schema: OptionsSchema = {
       enum: ["auto", "cpu", "gpu"],
       default: "auto",
       description:
-        "Where the model will run. cpu logs a warning: ONNX Runtime's CPU provider runs most fp16 ops as fp32 behind Casts. (The recipe's target is not visible to passes yet.)",
+        "Where the model will run; auto: the recipe's first target provider. cpu logs a warning: ONNX Runtime's CPU provider runs many fp16 ops as fp32 behind Casts, so speed there depends on the model.",
     },
   },
 };
