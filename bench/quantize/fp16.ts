@@ -13,10 +13,10 @@ import * as ort from "onnxruntime-node";
 import { fp16Pass } from "../../packages/plugins/quantize/src/fp16/fp16.js";
 import {
   createSession,
-  type Feeds,
   latencies,
   only,
   output,
+  prefillFeeds,
   preset,
   REPEATS,
   relativeL2,
@@ -34,13 +34,7 @@ writeFileSync("/proc/self/clear_refs", "5"); // VmHWM from here: the pass, not t
 const pass = await timedPass(fp16Pass, bundle, {});
 const fp16Bytes = encodeModel(only(pass.result.bundle));
 
-const length = 128;
-const ids = Array.from({ length }, (_, i) => (i * 7919) % small.vocab);
-const feeds: Feeds = {
-  input_ids: new ort.Tensor("int64", BigInt64Array.from(ids, BigInt), [1, length]),
-  attention_mask: new ort.Tensor("int64", new BigInt64Array(length).fill(1n), [1, length]),
-  position_ids: new ort.Tensor("int64", BigInt64Array.from(ids.keys(), BigInt), [1, length]),
-};
+const feeds = prefillFeeds(128, small.vocab);
 const sessions = [await createSession(fp32Bytes), await createSession(fp16Bytes)];
 const [fp32Ms, fp16Ms] = await latencies(sessions, feeds);
 const reference = await output(sessions[0]!, feeds, "logits");

@@ -19,6 +19,7 @@ import {
   latencies,
   only,
   output,
+  prefillFeeds,
   preset,
   REPEATS,
   relativeL2,
@@ -65,13 +66,7 @@ async function benchGpt2(): Promise<void> {
   const small = preset(gpt2, "small");
   const build = () => gpt2.build(small, { seed: 1 });
   const fp32Bytes = encodeModel(only(build()));
-  const length = 128;
-  const ids = Array.from({ length }, (_, i) => (i * 7919) % small.vocab);
-  const feeds: Feeds = {
-    input_ids: new ort.Tensor("int64", BigInt64Array.from(ids, BigInt), [1, length]),
-    attention_mask: new ort.Tensor("int64", new BigInt64Array(length).fill(1n), [1, length]),
-    position_ids: new ort.Tensor("int64", BigInt64Array.from(ids.keys(), BigInt), [1, length]),
-  };
+  const feeds = prefillFeeds(128, small.vocab);
   const standard = await timedPass(dynamicInt8Pass, build(), {});
   const standardBytes = encodeModel(only(standard.result.bundle));
   const contrib = await timedPass(dynamicInt8Pass, build(), { format: "contrib" });

@@ -72,6 +72,16 @@ export async function latencies(sessions: ort.InferenceSession[], feeds: Feeds):
   return times.map((t) => t.sort((a, b) => a - b)[Math.floor(t.length / 2)]!);
 }
 
+/** A GPT-2 prompt of `length` tokens (batch 1, no past): ids spread over the vocabulary. */
+export function prefillFeeds(length: number, vocab: number): Feeds {
+  const ids = Array.from({ length }, (_, i) => (i * 7919) % vocab);
+  return {
+    input_ids: new ort.Tensor("int64", BigInt64Array.from(ids, BigInt), [1, length]),
+    attention_mask: new ort.Tensor("int64", new BigInt64Array(length).fill(1n), [1, length]),
+    position_ids: new ort.Tensor("int64", BigInt64Array.from(ids.keys(), BigInt), [1, length]),
+  };
+}
+
 export async function output(session: ort.InferenceSession, feeds: Feeds, name: string) {
   return (await session.run(feeds))[name]!.data as Float32Array;
 }

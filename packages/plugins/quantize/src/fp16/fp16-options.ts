@@ -80,7 +80,7 @@ export const fp16Schema: OptionsSchema = {
       enum: ["auto", "cpu", "gpu"],
       default: "auto",
       description:
-        "Where the model will run; auto: the recipe's first target provider. cpu logs a warning: ONNX Runtime's CPU provider runs many fp16 ops as fp32 behind Casts, so speed there depends on the model.",
+        "Where the model will run; auto: the recipe's first target provider. cpu logs a warning: ONNX Runtime's CPU provider runs many fp16 ops as fp32 behind Casts, so fp16 is not faster there.",
     },
   },
 };

@@ -43,7 +43,7 @@ export const fp16Pass: PassDefinition<Fp16Options> = {
       options.target === "cpu" || (options.target === "auto" && ctx.target.providers[0] === "cpu");
     if (onCpu) {
       ctx.logger.warn(
-        "quantize/fp16 for target cpu: ONNX Runtime's CPU provider has fp16 kernels for some ops only and runs the rest as fp32 behind Casts it inserts, so the file halves but the speed depends on the model (zoo GPT-2 small prefill 0.78× fp32's latency, zoo UNet small 1.08×): measure it; int8/int4 weights are the CPU formats (dynamic-int8 on GPT-2 small: 0.36×), fp16 is for cuda/webgpu/DirectML",
+        "quantize/fp16 for target cpu: ONNX Runtime's CPU provider has fp16 kernels for some ops only and runs the rest as fp32 behind Casts it inserts, so the file halves but the model is not faster there (zoo GPT-2 small prefill about 1.0× fp32's latency, zoo UNet small 1.08×); int8/int4 weights are the CPU formats (dynamic-int8 on GPT-2 small: 0.36×), fp16 is for cuda/webgpu/DirectML",
       );
     }
     const stats: Fp16Stats = {
