@@ -3,7 +3,17 @@
  * `where` it is (a file, file:line:col, or a node name) and a `hint` that says what to do.
  * One factory per situation keeps the wording in one place (Rollup's logs, ESLint's messages).
  */
+
+/**
+ * Marks Lathe's errors by a registered symbol, the same in every copy of @lathe/core: a plugin
+ * that bundles or installs its own copy throws errors of another LatheError class, which
+ * `instanceof` would not recognise, so they would be printed as bugs in Lathe.
+ */
+const LATHE_ERROR: unique symbol = Symbol.for("@lathe/core:LatheError");
+
 export class LatheError extends Error {
+  /** The brand `isLatheError` reads (see LATHE_ERROR). */
+  declare readonly [LATHE_ERROR]: true;
   readonly code: string;
   readonly where: string | undefined;
   readonly hint: string | undefined;
@@ -14,6 +24,7 @@ export class LatheError extends Error {
     this.code = code;
     this.where = options.where;
     this.hint = options.hint;
+    Object.defineProperty(this, LATHE_ERROR, { value: true });
   }
 
   /** The message as a person should read it: where, what, and what to do. */
@@ -29,8 +40,19 @@ export interface LatheErrorOptions {
   cause?: unknown;
 }
 
+/**
+ * Whether `error` is a Lathe error, from this copy of @lathe/core or any other: recognised by
+ * its brand and fields, never by class.
+ */
 export function isLatheError(error: unknown): error is LatheError {
-  return error instanceof LatheError;
+  if (typeof error !== "object" || error === null) return false;
+  const e = error as Partial<Record<PropertyKey, unknown>>;
+  return (
+    e[LATHE_ERROR] === true &&
+    typeof e.code === "string" &&
+    typeof e.message === "string" &&
+    typeof e.format === "function"
+  );
 }
 
 const REEXPORT =

@@ -3,7 +3,7 @@ import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "n
 import { mkdir, readFile, stat } from "node:fs/promises";
 import { basename, dirname, resolve } from "node:path";
 import { fromBinary } from "@bufbuild/protobuf";
-import { errors, LatheError } from "../diagnostics.js";
+import { errors, isLatheError } from "../diagnostics.js";
 import type { Model } from "../ir/model.js";
 import type { Tensor } from "../ir/tensor.js";
 import { modelFromProto, tensorFromProto } from "./decode.js";
@@ -32,7 +32,7 @@ export async function loadModel(path: string): Promise<Model> {
     if (!info.isFile()) throw errors.notOnnx(path, "it is a directory, not a file");
     size = info.size;
   } catch (error) {
-    if (error instanceof LatheError) throw error;
+    if (isLatheError(error)) throw error;
     throw errors.fileNotFound(path);
   }
   if (size > PROTOBUF_LIMIT) throw errors.tooLarge(path, size);

@@ -2,7 +2,7 @@ import { cp, rm } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import type { ModelBundle } from "../bundle.js";
 import { loadBundle, saveBundle } from "../bundle-file.js";
-import { errors, isLatheError, LatheError } from "../diagnostics.js";
+import { errors, isLatheError } from "../diagnostics.js";
 import type { SaveOptions } from "../onnx/model-file.js";
 import type { PassResult, SessionFactory } from "../plugin/types.js";
 import { RECIPE_INPUT } from "../recipe/steps.js";
@@ -441,6 +441,6 @@ function pluginOf(graph: PassGraph, passId: string): string {
 }
 
 function errorSummary(error: unknown): { code: string; message: string } {
-  if (error instanceof LatheError) return { code: error.code, message: error.message };
+  if (isLatheError(error)) return { code: error.code, message: error.message };
   return { code: "INTERNAL", message: error instanceof Error ? error.message : String(error) };
 }
