@@ -1,0 +1,73 @@
+import { inspectFile, loadModel } from "@lathe/core";
+import * as ort from "onnxruntime-node";
+import { describe, expect, it } from "vitest";
+import { type CorpusModel, corpusFeeds, loadCorpus } from "./corpus.js";
+
+const corpus = loadCorpus();
+const models = typeof corpus === "string" ? [] : corpus.models;
+
+describe.skipIf(typeof corpus === "string")("corpus of real exports (PyTorch's exporter)", () => {
+  if (typeof corpus === "string") it.skip(corpus, () => {});
+
+  it("covers the architectures, opsets and storage forms it promises", () => {
+    const names = models.map((m) => m.name);
+    for (const name of [
+      "gpt2",
+      "gpt2-past",
+      "llama",
+      "llama-past",
+      "bert",
+      "diffusers-transformer-block",
+      "torch-mha",
+      "packed-qkv-gather",
+    ])
+      expect(names).toContain(name);
+    const opsets = new Set(models.map((m) => m.opset));
+    for (const opset of [9, 11, 13, 14, 15, 16, 17]) expect(opsets).toContain(opset);
+  });
+
+  it.each(models.map((m) => [m.name, m] as const))(
+    "%s loads in ONNX Runtime, runs, and passes through inspect",
+    async (_name, entry: CorpusModel) => {
+      const session = await ort.InferenceSession.create(entry.path, {
+        intraOpNumThreads: 1,
+        logSeverityLevel: 3,
+      });
+      expect([...session.inputNames]).toEqual(entry.inputs.map((i) => i.name));
+      expect([...session.outputNames]).toEqual([...entry.outputs]);
+      // a size the exporter did not trace with: the axes really are dynamic
+      const results = await session.run(
+        corpusFeeds(entry, { batch: 3, sequence: 7, past: 2, context: 6, height: 2, width: 5 }),
+      );
+      for (const name of entry.outputs) {
+        const data = results[name]!.data as Float32Array;
+        expect(data.every(Number.isFinite), `${name} is finite`).toBe(true);
+      }
+      await session.release();
+
+      const summary = await inspectFile(entry.path);
+      expect(summary.opsetImports["ai.onnx"]).toBe(entry.opset);
+      expect(summary.producer.name).toBe("pytorch");
+      expect(summary.ops["ai.onnx"]?.Softmax).toBeGreaterThan(0);
+      if (entry.variant === "external-data") expect(summary.externalData.length).toBe(1);
+      const model = await loadModel(entry.path);
+      if (entry.variant === "constants") {
+        expect(model.graph.initializers.size).toBe(0);
+        expect([...model.graph].filter((n) => n.opType === "Constant").length).toBeGreaterThan(10);
+      }
+    },
+  );
+
+  it("writes what real exports write: Gemm transB, GPT-2's Where over a sliced buffer, rotary", async () => {
+    const ops = async (name: string) => {
+      const model = await loadModel(models.find((m) => m.name === name)!.path);
+      return [...model.graph];
+    };
+    const gemm = (await ops("packed-qkv-gather")).find((n) => n.opType === "Gemm");
+    expect(gemm?.getInt("transB", 0)).toBe(1);
+    expect((await ops("gpt2")).some((n) => n.opType === "Where")).toBe(true);
+    const llama = await ops("llama-past");
+    expect(llama.some((n) => n.opType === "Range")).toBe(true); // the mask's arange
+    expect(llama.filter((n) => n.opType === "Concat").length).toBeGreaterThan(4);
+  });
+});

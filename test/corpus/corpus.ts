@@ -1,0 +1,193 @@
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as ort from "onnxruntime-node";
+
+/**
+ * The corpus of real exports: `export.py` (beside this file) runs PyTorch's ONNX exporter on
+ * modules written the way transformers, diffusers and torch.nn write them. The files are made at
+ * test time into a cache folder keyed by the script's digest (`LATHE_CORPUS_DIR` overrides the
+ * folder), so they are always the exporter's output for the committed script.
+ */
+
+const SCRIPT = new URL("./export.py", import.meta.url).pathname;
+
+export const TORCH_MISSING =
+  "PyTorch is not installed (apt-get install python3-torch python3-onnx, or set LATHE_PYTHON to a python with torch and onnx): the corpus of real exports is skipped";
+
+/** How a test fills an input: token ids, an attention mask of ones, positions, or floats. */
+export type Fill = "tokens" | "mask" | "positions" | "normal";
+
+export interface CorpusInput {
+  readonly name: string;
+  readonly dtype: "int64" | "float32";
+  readonly fill: Fill;
+  readonly vocab?: number;
+  /** Symbolic dims (`batch`, `sequence`, `past`, `total` = past + sequence, `context`, …) or sizes. */
+  readonly dims: readonly (string | number)[];
+}
+
+export interface CorpusModel {
+  readonly name: string;
+  /** What the module imitates (library, version, class). */
+  readonly source: string;
+  readonly path: string;
+  readonly opset: number;
+  readonly inputs: readonly CorpusInput[];
+  readonly outputs: readonly string[];
+  /** The dims the exporter traced with. */
+  readonly example: Readonly<Record<string, number>>;
+  readonly causal?: boolean;
+  /** The model takes and returns a KV cache (`past_key_values.N.*`, `present.N.*`). */
+  readonly cache?: boolean;
+  /** Post-processing by onnx's saver: `constants` (weights as Constant nodes), `external-data`. */
+  readonly variant?: "constants" | "external-data";
+}
+
+export interface Corpus {
+  readonly exporter: string;
+  readonly folder: string;
+  readonly models: readonly CorpusModel[];
+}
+
+let cached: Corpus | string | undefined;
+
+/** The corpus, exported on first use; a string says why it is unavailable (tests skip with it). */
+export function loadCorpus(): Corpus | string {
+  cached ??= buildCorpus();
+  return cached;
+}
+
+function buildCorpus(): Corpus | string {
+  const python = findPython();
+  if (!python) return TORCH_MISSING;
+  const digest = createHash("sha256")
+    .update(readFileSync(SCRIPT))
+    .update(python)
+    .digest("hex")
+    .slice(0, 16);
+  const folder = process.env.LATHE_CORPUS_DIR ?? join(tmpdir(), "lathe-corpus", digest);
+  if (!existsSync(join(folder, "manifest.json"))) {
+    const failure = exportInto(python, folder);
+    if (failure) return failure;
+  }
+  const manifest = JSON.parse(readFileSync(join(folder, "manifest.json"), "utf8")) as {
+    exporter: string;
+    models: Omit<CorpusModel, "path">[];
+  };
+  return {
+    exporter: manifest.exporter,
+    folder,
+    models: manifest.models.map((m) => ({ ...m, path: join(folder, `${m.name}.onnx`) })),
+  };
+}
+
+/** A python that imports torch and onnx: `LATHE_PYTHON`, else `python3`, else Debian's own. */
+function findPython(): string | undefined {
+  const candidates = process.env.LATHE_PYTHON
+    ? [process.env.LATHE_PYTHON]
+    : ["python3", "/usr/bin/python3"];
+  for (const python of candidates) {
+    const probe = spawnSync(python, ["-c", "import torch, onnx"], { stdio: "ignore" });
+    if (probe.status === 0) return python;
+  }
+  return undefined;
+}
+
+/**
+ * Runs the exporter into a private folder and renames it into place, so parallel test files
+ * never see a half-written corpus; one holds a lock folder while the others wait for it.
+ */
+function exportInto(python: string, folder: string): string | undefined {
+  const lock = `${folder}.lock`;
+  mkdirSync(join(folder, ".."), { recursive: true });
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      if (existsSync(join(folder, "manifest.json"))) return undefined;
+      // a lock left by a killed run goes stale
+      if (Date.now() - statSync(lock, { throwIfNoEntry: false })!.mtimeMs > 300_000)
+        rmSync(lock, { recursive: true, force: true });
+      if (Date.now() > deadline) return `timed out waiting for another process to export ${folder}`;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+    }
+  }
+  try {
+    if (existsSync(join(folder, "manifest.json"))) return undefined;
+    const scratch = `${folder}.tmp-${process.pid}`;
+    rmSync(scratch, { recursive: true, force: true });
+    const run = spawnSync(python, [SCRIPT, scratch], { encoding: "utf8", timeout: 300_000 });
+    if (run.status !== 0) {
+      rmSync(scratch, { recursive: true, force: true });
+      const tail = `${run.stderr ?? ""}${run.error?.message ?? ""}`.trim().split("\n").slice(-8);
+      throw new Error(`test/corpus/export.py failed (exit ${run.status}):\n${tail.join("\n")}`);
+    }
+    rmSync(folder, { recursive: true, force: true });
+    renameSync(scratch, folder);
+    return undefined;
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+/** Sizes for every symbolic dim; `total` is `past + sequence`. */
+export function resolveDims(
+  model: CorpusModel,
+  sizes: Readonly<Record<string, number>> = {},
+): Record<string, number> {
+  const dims: Record<string, number> = { ...model.example, ...sizes };
+  if (!model.cache) dims.past = 0;
+  dims.total = (dims.past ?? 0) + (dims.sequence ?? 0);
+  return dims;
+}
+
+/**
+ * ORT feeds for a corpus model. `padLeft[b]` masks the first tokens of row b (the mask input is
+ * 0 there and positions count from the first real token, as a tokenizer with left padding and
+ * generate() would give them).
+ */
+export function corpusFeeds(
+  model: CorpusModel,
+  sizes: Readonly<Record<string, number>> = {},
+  options: { seed?: number; padLeft?: readonly number[] } = {},
+): Record<string, ort.Tensor> {
+  const dims = resolveDims(model, sizes);
+  let seed = (options.seed ?? 1) >>> 0 || 1;
+  const random = () => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) / 2 ** 32;
+  };
+  const padOf = (b: number) => options.padLeft?.[b] ?? 0;
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const input of model.inputs) {
+    const shape = input.dims.map((d) => (typeof d === "number" ? d : dims[d]!));
+    const count = shape.reduce((a, b) => a * b, 1);
+    if (input.dtype === "float32") {
+      const data = Float32Array.from({ length: count }, () => random() * 2 - 1);
+      feeds[input.name] = new ort.Tensor("float32", data, shape);
+      continue;
+    }
+    const data = new BigInt64Array(count);
+    const [rows, cols] = [shape[0]!, shape[1] ?? 1];
+    for (let r = 0; r < rows; r++)
+      for (let c = 0; c < cols; c++) {
+        const i = r * cols + c;
+        if (input.fill === "tokens") data[i] = BigInt(Math.floor(random() * (input.vocab ?? 2)));
+        else if (input.fill === "mask") data[i] = c < padOf(r) ? 0n : 1n;
+        else {
+          // positions of the new tokens: after the cache, counted from the row's first real token
+          const offset = cols === dims.sequence ? (dims.past ?? 0) : 0;
+          data[i] = BigInt(Math.max(0, offset + c - padOf(r)));
+        }
+      }
+    feeds[input.name] = new ort.Tensor("int64", data, shape);
+  }
+  return feeds;
+}
