@@ -8,6 +8,7 @@ export { BUNDLE_MANIFEST, type BundleManifest, loadBundle, saveBundle } from "./
 export * from "./data/index.js";
 export { errors, isLatheError, LatheError, type LatheErrorOptions } from "./diagnostics.js";
 export * from "./evaluate/index.js";
+export * from "./graph/index.js";
 export * from "./inspect/index.js";
 export * from "./ir/index.js";
 export * from "./onnx/index.js";

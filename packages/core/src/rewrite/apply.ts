@@ -1,3 +1,4 @@
+import { removeDeadFrom } from "../graph/dead-code.js";
 import { createBuilder } from "../ir/builder.js";
 import type { Graph } from "../ir/graph.js";
 import type { Model } from "../ir/model.js";
@@ -239,34 +240,5 @@ function apply(
     const producer = value.producer();
     if (producer) seeds.push(producer);
   }
-  removeDead(seeds, graph);
-}
-
-/**
- * Removes nodes whose outputs nobody reads any more, starting from `seeds` and walking up to
- * the producers of what they read (ONNX nodes have no side effects, so unread means dead).
- */
-function removeDead(seeds: readonly Node[], graph: Graph): void {
-  const work = [...seeds];
-  while (work.length > 0) {
-    const node = work.pop()!;
-    if (node.graph !== graph) continue;
-    const dead = node.outputs.every((o) => o.uses().length === 0 && !graph.outputs.includes(o));
-    if (!dead) continue;
-    const inputs = node.inputs.filter((i): i is Value => i !== undefined);
-    graph.remove(node);
-    for (const input of inputs) {
-      const producer = input.producer();
-      if (producer) work.push(producer);
-      else if (isUnreadInitializer(input, graph)) graph.removeInitializer(input.name);
-    }
-  }
-}
-
-function isUnreadInitializer(value: Value, graph: Graph): boolean {
-  return (
-    graph.initializers.get(value.name) === value &&
-    value.uses().length === 0 &&
-    !graph.outputs.includes(value)
-  );
+  removeDeadFrom(seeds, graph);
 }

@@ -1,5 +1,5 @@
 import type { Logger, Model, ModelBundle, Node, OptionsSchema } from "@lathe/core";
-import { constantBytes } from "./graph-edit.js";
+import { constantBytes } from "@lathe/core";
 
 /** Which nodes a quantization pass may touch, from its options. */
 export interface NodeFilter {

@@ -1,5 +1,4 @@
-import { DataType, type Graph, Tensor, type Value } from "@lathe/core";
-import { addConstant, type Namer } from "./graph-edit.js";
+import { addConstant, DataType, type Graph, type NameScope, Tensor, type Value } from "@lathe/core";
 import {
   onnxType,
   type QuantizedWeight,
@@ -24,7 +23,7 @@ export class WeightCache {
 
   constructor(
     private readonly graph: Graph,
-    private readonly namer: Namer,
+    private readonly namer: NameScope,
   ) {}
 
   get(source: Value, layout: string): StoredWeight | undefined {

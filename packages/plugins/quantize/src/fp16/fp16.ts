@@ -1,13 +1,15 @@
 import {
   attr,
+  constantBytes,
   DataType,
   type Model,
+  NameScope,
   Node,
   type PassDefinition,
+  removeDeadCode,
   Tensor,
   type Value,
 } from "@lathe/core";
-import { constantBytes, Namer, removeDeadConstants } from "../common/graph-edit.js";
 import { elementTypes } from "./element-types.js";
 import { type Fp16Options, fp16Schema } from "./fp16-options.js";
 
@@ -116,7 +118,7 @@ export function convertModel(model: Model, options: Fp16Options, stats: Fp16Stat
     }
   }
 
-  const namer = new Namer(graph);
+  const namer = new NameScope(graph);
   const casts = new Map<Value, Value>();
   const castOf = (value: Value, to: DataType, anchor?: Node) => {
     const found = casts.get(value);
@@ -194,7 +196,7 @@ export function convertModel(model: Model, options: Fp16Options, stats: Fp16Stat
   });
   stats.converted += [...half].filter((n) => n.graph === graph).length;
   graph.sort();
-  removeDeadConstants(graph);
+  removeDeadCode(graph);
 }
 
 function blockReason(node: Node, ops: Set<string>, names: Set<string>): string | undefined {

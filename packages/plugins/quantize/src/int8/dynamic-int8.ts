@@ -1,20 +1,18 @@
 import {
+  addConstant,
   DataType,
   type Graph,
+  insertNode,
   type Model,
+  NameScope,
   type Node,
   type NodeInit,
   type PassDefinition,
+  removeDeadCode,
+  replaceNode,
   Tensor,
   type Value,
 } from "@lathe/core";
-import {
-  addConstant,
-  insertNode,
-  Namer,
-  removeDeadConstants,
-  replaceNodeOutput,
-} from "../common/graph-edit.js";
 import { onnxType, transpose2d, type WeightQuantOptions } from "../common/quant-math.js";
 import { createNodeFilter, type QuantStats, quantizeComponents } from "../common/select.js";
 import { bytesOf, type StoredWeight, WeightCache } from "../common/weight-cache.js";
@@ -50,7 +48,7 @@ export const dynamicInt8Pass: PassDefinition<DynamicInt8Options> = {
 /** Quantizes the main graph of one model in place. */
 export function quantizeModel(model: Model, options: DynamicInt8Options, stats: QuantStats): void {
   const graph = model.graph;
-  const namer = new Namer(graph);
+  const namer = new NameScope(graph);
   const cache = new WeightCache(graph, namer);
   const selected = createNodeFilter({ ...options, opTypes: options.opTypes });
   // Gathers of computed data (shape arithmetic) are not embeddings: not candidates at all.
@@ -83,12 +81,12 @@ export function quantizeModel(model: Model, options: DynamicInt8Options, stats: 
     stats.quantized.size > 0
   )
     model.opsetImports.set(MS_DOMAIN, 1);
-  removeDeadConstants(graph);
+  removeDeadCode(graph);
 }
 
 interface EmitContext {
   readonly graph: Graph;
-  readonly namer: Namer;
+  readonly namer: NameScope;
   readonly cache: WeightCache;
   readonly options: DynamicInt8Options;
   /** Per-row scales as [rows, 1] for gathered embeddings, by weight. */
@@ -154,7 +152,7 @@ function quantizeMatMulLike(node: Node, ctx: EmitContext): string | undefined {
     options.format === "contrib"
       ? emitFused(node, a, stored, bias, ctx)
       : emitStandard(node, a, stored, bias, ctx);
-  replaceNodeOutput(graph, namer, node, out);
+  replaceNode(graph, node, out, namer, { takeName: true });
   return undefined;
 }
 
@@ -235,7 +233,7 @@ function quantizeConv(node: Node, ctx: EmitContext): string | undefined {
     );
     out = at("Add", [out, bias]).output;
   }
-  replaceNodeOutput(graph, namer, node, out);
+  replaceNode(graph, node, out, namer, { takeName: true });
   return undefined;
 }
 
@@ -314,7 +312,7 @@ function quantizeGather(node: Node, ctx: EmitContext): string | undefined {
     const scaled = scaleRows(node, rows, table, tied, flat, ctx);
     const k = int64s(graph, namer, `${node.name}_row_size`, [tensor.dims[1] ?? 0]);
     const shape = at("Concat", [at("Shape", [ids]), k], { axis: 0 });
-    replaceNodeOutput(graph, namer, node, at("Reshape", [scaled, shape]));
+    replaceNode(graph, node, at("Reshape", [scaled, shape]), namer, { takeName: true });
     return undefined;
   }
   const stored = cache.getOrAdd(
@@ -325,20 +323,23 @@ function quantizeGather(node: Node, ctx: EmitContext): string | undefined {
   );
   const rows = at("Gather", [stored.values, ids], { axis: 0 });
   if (!options.perChannel) {
-    replaceNodeOutput(
+    replaceNode(
       graph,
-      namer,
       node,
       at("DequantizeLinear", [rows, stored.scale, stored.zeroPoint]),
+      namer,
+      { takeName: true },
     );
     return undefined;
   }
-  replaceNodeOutput(graph, namer, node, scaleRows(node, rows, table, stored, ids, ctx));
+  replaceNode(graph, node, scaleRows(node, rows, table, stored, ids, ctx), namer, {
+    takeName: true,
+  });
   return undefined;
 }
 
 /** Adds ops before `anchor`, named after it: `at("Cast", [x], { to })`. */
-function opsBefore(graph: Graph, namer: Namer, anchor: Node) {
+function opsBefore(graph: Graph, namer: NameScope, anchor: Node) {
   return (
     opType: string,
     inputs: (Value | undefined)[],
@@ -354,7 +355,7 @@ function opsBefore(graph: Graph, namer: Namer, anchor: Node) {
     });
 }
 
-function int64s(graph: Graph, namer: Namer, stem: string, values: number[]): Value {
+function int64s(graph: Graph, namer: NameScope, stem: string, values: number[]): Value {
   return graph.addInitializer(
     Tensor.fromArray(DataType.INT64, [values.length], values.map(BigInt)),
     namer.name(stem),

@@ -1,15 +1,17 @@
 import {
+  addConstant,
   type DataRecord,
   DataType,
   type Graph,
   type Model,
+  NameScope,
   Node,
   type PassContext,
   type PassDefinition,
+  removeDeadCode,
   Tensor,
   type Value,
 } from "@lathe/core";
-import { addConstant, Namer, removeDeadConstants } from "../common/graph-edit.js";
 import { onnxType, quantRange, scaleAndZeroPoint, transpose2d } from "../common/quant-math.js";
 import { createNodeFilter, type QuantStats, quantizeComponents } from "../common/select.js";
 import { type StoredWeight, WeightCache } from "../common/weight-cache.js";
@@ -127,7 +129,7 @@ async function quantizeStatic(
     onBatch: (n) => ctx.progress.advance(n),
   });
 
-  const namer = new Namer(graph);
+  const namer = new NameScope(graph);
   const cache = new WeightCache(graph, namer);
   const perChannel = options.perChannel && (model.opset() ?? 0) >= 13;
   const qdq = new QdqInserter(graph, namer, options, ranges);
@@ -188,7 +190,7 @@ async function quantizeStatic(
     if (!outputs.has(e.node.output)) qdq.redirectAll(e.node.output);
     stats.quantize(e.node.opType);
   }
-  removeDeadConstants(graph);
+  removeDeadCode(graph);
   graph.sort();
 }
 
@@ -327,7 +329,7 @@ class QdqInserter {
 
   constructor(
     private readonly graph: Graph,
-    private readonly namer: Namer,
+    private readonly namer: NameScope,
     private readonly options: ResolvedStaticInt8Options,
     private readonly ranges: ReadonlyMap<Value, TensorRange>,
   ) {}

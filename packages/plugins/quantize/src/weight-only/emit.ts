@@ -1,5 +1,14 @@
-import { DataType, type Graph, type Node, Tensor, type Value } from "@lathe/core";
-import { addConstant, insertNode, type Namer, replaceNodeOutput } from "../common/graph-edit.js";
+import {
+  addConstant,
+  DataType,
+  type Graph,
+  insertNode,
+  type NameScope,
+  type Node,
+  replaceNode,
+  Tensor,
+  type Value,
+} from "@lathe/core";
 import { constantTensor } from "../common/weights.js";
 import type { BlockQuantized } from "./block-quant.js";
 import {
@@ -14,7 +23,7 @@ export const MS_DOMAIN = "com.microsoft";
 
 export interface EmitContext {
   readonly graph: Graph;
-  readonly namer: Namer;
+  readonly namer: NameScope;
   readonly accuracyLevel: number;
 }
 
@@ -179,7 +188,7 @@ export function emitGatherBlockQuantized(
     inputs: [data, node.inputs[1], scales, zeroPoints],
     attributes: { gather_axis: 0, quantize_axis: 1, block_size: q.blockSize, bits: q.bits },
   }).output;
-  replaceNodeOutput(graph, namer, node, gathered);
+  replaceNode(graph, node, gathered, namer, { takeName: true });
 }
 
 /**
@@ -225,7 +234,7 @@ export function emitTiedGatherBlockQuantized(
     Tensor.fromArray(DataType.INT64, [1], [BigInt(q.columns)]),
   );
   const shape = at("Concat", [at("Shape", [ids]), width], { axis: 0 });
-  replaceNodeOutput(graph, namer, node, at("Reshape", [gathered, shape]));
+  replaceNode(graph, node, at("Reshape", [gathered, shape]), namer, { takeName: true });
 }
 
 /** Whether a tied Gather can read `q`'s MatMulNBits weight as is (see emitTiedGatherBlockQuantized). */
@@ -276,5 +285,5 @@ function finish(target: MatMulTarget, product: Value, bias: Value | undefined, c
         inputs: [product, bias],
       }).output
     : product;
-  replaceNodeOutput(ctx.graph, ctx.namer, node as Node, result);
+  replaceNode(ctx.graph, node as Node, result, ctx.namer, { takeName: true });
 }

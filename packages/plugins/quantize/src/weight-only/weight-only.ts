@@ -1,5 +1,5 @@
 import type { DataRecord, Model, PassContext, PassDefinition, Value } from "@lathe/core";
-import { Namer, removeDeadConstants } from "../common/graph-edit.js";
+import { NameScope, removeDeadCode } from "@lathe/core";
 import { type QuantStats, quantizeComponents } from "../common/select.js";
 import { type BlockQuantConfig, type BlockQuantized, quantizeRtn } from "./block-quant.js";
 import { type ActivationGram, collectGrams, generateTokenRecords } from "./calibration.js";
@@ -89,7 +89,7 @@ async function quantizeModel(
   const graph = model.graph;
   const emit: EmitContext = {
     graph,
-    namer: new Namer(graph),
+    namer: new NameScope(graph),
     accuracyLevel: options.accuracyLevel,
   };
   ctx.progress.start(
@@ -143,7 +143,7 @@ async function quantizeModel(
     stats.quantize("Gather");
     ctx.progress.advance(1, g.node.name);
   }
-  removeDeadConstants(graph);
+  removeDeadCode(graph);
   if (options.format === "portable" && matmuls.length > 0) raiseToOpset21(model);
   return gptqCount;
 }
