@@ -305,6 +305,15 @@ export const errors = {
       where: pass,
       hint: `\`lathe plugins describe ${pass}\` lists the options and their types`,
     }),
+  namePatternInvalid: (option: string, pattern: string, detail: string) =>
+    new LatheError(
+      "NAME_PATTERN_INVALID",
+      `${option} pattern ${JSON.stringify(pattern)} is not a regular expression: ${detail}`,
+      {
+        where: option,
+        hint: "include/exclude are JavaScript regular expressions: escape ( ) [ ] . * + ? with \\ to match them literally",
+      },
+    ),
   dataOptionsInvalid: (where: string, detail: string, hint: string) =>
     new LatheError("DATA_OPTIONS_INVALID", detail, { where, hint }),
   profileTraceInvalid: (file: string, detail: string) =>

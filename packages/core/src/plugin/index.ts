@@ -6,5 +6,12 @@ export {
   definePlugin,
 } from "./define.js";
 export { checkPlugin, type LoadPluginsOptions, loadPlugins } from "./load.js";
+export {
+  createNameFilter,
+  isNamePattern,
+  type NameFilterOptions,
+  type NameFilterWording,
+  nameFilterSchema,
+} from "./name-filter.js";
 export { PluginRegistry, type Registered } from "./registry.js";
 export * from "./types.js";

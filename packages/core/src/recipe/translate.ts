@@ -89,6 +89,13 @@ function translate(error: ErrorObject, path: KeyPath): Problem | undefined {
     case "pattern":
       return { path, message: patternMessage(schema, String(params.pattern), got) };
     case "format":
+      if (params.format === "regex") {
+        return {
+          path,
+          message: `must be a regular expression (got ${got})`,
+          hint: "escape ( ) [ ] . * + ? with \\ to match them literally",
+        };
+      }
       return { path, message: `must be a valid ${params.format} (got ${got})` };
     default:
       return { path, message: error.message ?? `fails the schema's "${error.keyword}" rule` };

@@ -6,6 +6,7 @@
 import { dirname } from "node:path";
 import { Ajv, type ValidateFunction } from "ajv";
 import { errors } from "../diagnostics.js";
+import { isNamePattern } from "../plugin/name-filter.js";
 import type { PluginRegistry } from "../plugin/registry.js";
 import { checkRecipe } from "./checks.js";
 import { type RecipeDiagnostic, RecipeError } from "./diagnostic.js";
@@ -72,6 +73,8 @@ export function createAjv(): Ajv {
     strictTuples: false,
     strictRequired: false,
   });
+  // include/exclude patterns (plugin/name-filter.ts): checked when the recipe loads, with its line.
+  instance.addFormat("regex", isNamePattern);
   // Annotations editors understand; they change nothing in validation.
   instance.addVocabulary(["markdownDescription", "enumDescriptions", "deprecationMessage"]);
   return instance;

@@ -1,8 +1,10 @@
 import {
   applyRewriteRules,
+  createNameFilter,
   definePass,
   formatTrace,
   type ModelBundle,
+  nameFilterSchema,
   type PassStatistics,
   type PassTarget,
   type RewriteReport,
@@ -13,9 +15,9 @@ import { attentionRules } from "./rules.js";
 /** The pass's options; `target: auto` reads the recipe's first provider. */
 export interface FlashAttentionOptions extends Omit<AttentionOptions, "target"> {
   target: "auto" | AttentionTarget;
-  /** Only Softmax nodes whose name contains one of these (all when empty). */
+  /** Regular expressions searched in Softmax node names: only matching ones (all when empty). */
   include: string[];
-  /** Softmax nodes whose name contains one of these are left alone. */
+  /** Regular expressions searched in Softmax node names: matching ones are left alone. */
   exclude: string[];
   /** Log the trace: for every Softmax, the rule that fused it or why each rule declined. */
   explain: boolean;
@@ -36,16 +38,10 @@ export function rewriteAttention(
   options: RewriteOptions,
 ): Map<string, RewriteReport> {
   const rules = attentionRules(options);
+  const byName = createNameFilter(options);
   const reports = new Map<string, RewriteReport>();
   for (const [name, model] of bundle.components) {
-    const report = applyRewriteRules(model, rules, {
-      skip: (node) => {
-        if (options.include.length > 0 && !options.include.some((s) => node.name.includes(s)))
-          return "not in include";
-        const excluded = options.exclude.find((s) => node.name.includes(s));
-        return excluded ? `excluded by "${excluded}"` : undefined;
-      },
-    });
+    const report = applyRewriteRules(model, rules, { skip: (node) => byName(node.name) });
     reports.set(name, report);
   }
   return reports;
@@ -103,19 +99,11 @@ export const flashAttentionRewrite = definePass<FlashAttentionOptions>({
         description:
           "contrib: com.microsoft GroupQueryAttention / MultiHeadAttention; standard: ONNX Attention (needs an opset-23 model).",
       },
-      include: {
-        type: "array",
-        items: { type: "string" },
-        default: [],
-        description:
-          "Only rewrite attention whose Softmax name contains one of these strings (all when empty).",
-      },
-      exclude: {
-        type: "array",
-        items: { type: "string" },
-        default: [],
-        description: "Leave attention whose Softmax name contains one of these strings unfused.",
-      },
+      ...nameFilterSchema({
+        names: "the Softmax node's name",
+        selected: "have their attention rewritten",
+        excluded: "keep their attention unfused",
+      }),
       explain: {
         type: "boolean",
         default: false,

@@ -367,7 +367,7 @@ describe("quantize/weight-only packing and numbers", () => {
     expect(stats["skipped: K is 8 (< minK 16)"]).toBe(1);
     expect(stats["skipped: B is not float32"]).toBe(1);
     expect(stats["skipped: B is computed at run time (not a constant)"]).toBe(1);
-    expect(stats["skipped: name matches an exclude pattern"]).toBe(1);
+    expect(stats['skipped: name matches exclude pattern "excluded$"']).toBe(1);
     const model = component(result.bundle);
     const nbits = [...model.graph].filter((n) => n.opType === "MatMulNBits");
     expect(nbits.length).toBe(3);

@@ -1,51 +1,40 @@
-import type { Logger, Model, ModelBundle, Node, OptionsSchema } from "@lathe/core";
-import { constantBytes } from "@lathe/core";
+import {
+  constantBytes,
+  createNameFilter,
+  type Logger,
+  type Model,
+  type ModelBundle,
+  type NameFilterOptions,
+  type Node,
+  nameFilterSchema,
+  type OptionsSchema,
+} from "@lathe/core";
 
 /** Which nodes a quantization pass may touch, from its options. */
-export interface NodeFilter {
+export interface NodeFilter extends NameFilterOptions {
   readonly opTypes: readonly string[];
-  /** Regular expressions on node names; when non-empty, a node must match one. */
-  readonly include: readonly string[];
-  /** Regular expressions on node names; a matching node is left alone. */
-  readonly exclude: readonly string[];
 }
 
-/** The `include` / `exclude` options every quantization pass takes. */
+/** The `include` / `exclude` options every quantization pass takes (core's one meaning). */
 export interface NodeFilterOptions {
-  /** Regular expressions on node names; when given, only matching nodes are quantized. */
   include: string[];
-  /** Regular expressions on node names; matching nodes stay in float. */
   exclude: string[];
 }
 
 /** The `include` / `exclude` option entries of every quantization pass's schema. */
-export const nodeFilterOptions: OptionsSchema["properties"] = {
-  include: {
-    type: "array",
-    items: { type: "string" },
-    default: [],
-    description:
-      "Regular expressions on node names; when given, only matching nodes are quantized.",
-  },
-  exclude: {
-    type: "array",
-    items: { type: "string" },
-    default: [],
-    description: "Regular expressions on node names; matching nodes stay in float.",
-  },
-};
+export const nodeFilterOptions: OptionsSchema["properties"] = nameFilterSchema({
+  names: "node names",
+  selected: "are quantized",
+  excluded: "stay in float",
+});
 
 /** A predicate over nodes; returns why a node is not selected, or undefined when it is. */
 export function createNodeFilter(filter: NodeFilter): (node: Node) => string | undefined {
-  const include = filter.include.map((p) => new RegExp(p));
-  const exclude = filter.exclude.map((p) => new RegExp(p));
+  const byName = createNameFilter(filter);
   const ops = new Set(filter.opTypes);
   return (node) => {
     if (node.domain !== "" || !ops.has(node.opType)) return "op type not selected";
-    if (include.length > 0 && !include.some((r) => r.test(node.name)))
-      return "name matches no include pattern";
-    if (exclude.some((r) => r.test(node.name))) return "name matches an exclude pattern";
-    return undefined;
+    return byName(node.name);
   };
 }
 

@@ -1,4 +1,11 @@
-import { DataType, type Model, type Node, type Tensor, type Value } from "@lathe/core";
+import {
+  createNameFilter,
+  DataType,
+  type Model,
+  type Node,
+  type Tensor,
+  type Value,
+} from "@lathe/core";
 import { type ConstantWeight, constantTensor, findConstantWeight } from "../common/weights.js";
 import type { WeightOnlyOptions } from "./options.js";
 
@@ -38,8 +45,7 @@ export interface Candidates {
  * skipped with the reason. Gathers of computed data (shape arithmetic) are not candidates.
  */
 export function findCandidates(model: Model, options: WeightOnlyOptions): Candidates {
-  const include = options.include.map((p) => new RegExp(p));
-  const exclude = options.exclude.map((p) => new RegExp(p));
+  const byName = createNameFilter(options);
   const matmuls: MatMulTarget[] = [];
   const gathers: GatherTarget[] = [];
   const skipped: { node: Node; reason: string }[] = [];
@@ -48,15 +54,12 @@ export function findCandidates(model: Model, options: WeightOnlyOptions): Candid
     const isGather = node.opType === "Gather";
     if (!isGather && node.opType !== "MatMul" && node.opType !== "Gemm") continue;
     if (isGather && !constantTensor(node.inputs[0])) continue;
-    let reason: string | undefined;
-    if (include.length > 0 && !include.some((r) => r.test(node.name)))
-      reason = "name matches no include pattern";
-    else if (exclude.some((r) => r.test(node.name))) reason = "name matches an exclude pattern";
-    else if (isGather) {
+    let reason = byName(node.name);
+    if (reason === undefined && isGather) {
       const found = gatherTarget(node, options);
       if (typeof found === "string") reason = found;
       else gathers.push(found);
-    } else {
+    } else if (reason === undefined) {
       const found = matmulTarget(node, options);
       if (typeof found === "string") reason = found;
       else matmuls.push(found);
