@@ -17,5 +17,6 @@ export * from "./plugin/index.js";
 export * from "./recipe/index.js";
 export * from "./rewrite/index.js";
 export * from "./runtime/index.js";
+export * from "./schemas/index.js";
 export { closestMatch } from "./suggest.js";
 export { LATHE_VERSION } from "./version.js";

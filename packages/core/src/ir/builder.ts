@@ -1,4 +1,12 @@
-import { type Attribute, type AttributeRef, attr, attributeFromJs } from "./attribute.js";
+import { schemaFor } from "../schemas/registry.js";
+import type { OpSchema } from "../schemas/types.js";
+import {
+  type Attribute,
+  type AttributeRef,
+  AttributeType,
+  attr,
+  attributeFromJs,
+} from "./attribute.js";
 import { DataType } from "./dtype.js";
 import { Graph } from "./graph.js";
 import { Model, type ModelInit } from "./model.js";
@@ -35,7 +43,8 @@ export interface BuilderOptions {
 
 /**
  * Attributes that ONNX defines as floats although one often writes integral values
- * (`alpha: 1`): inferring INT for them would make ORT reject the model.
+ * (`alpha: 1`): inferring INT for them would make ORT reject the model. Used for ops the
+ * schema table does not know; for the others the schema says which attributes are floats.
  */
 const FLOAT_ATTRIBUTES = new Set([
   "alpha",
@@ -139,7 +148,7 @@ export class GraphBuilder {
       attributes:
         Symbol.iterator in attributes
           ? (attributes as Iterable<Attribute>)
-          : toAttributes(attributes),
+          : toAttributes(attributes, schemaFor(domain, opType, this.opsets.get(domain) ?? 1)),
     });
     this.graph.append(node);
     return node;
@@ -214,12 +223,16 @@ export function createBuilder(options: BuilderOptions = {}): Builder {
   }) as Builder;
 }
 
-function toAttributes(map: AttributeMap): Attribute[] {
+/** Plain JS values as attributes, typed by the op's schema where it says FLOAT or FLOATS. */
+function toAttributes(map: AttributeMap, schema: OpSchema | undefined): Attribute[] {
   const out: Attribute[] = [];
   for (const [name, value] of Object.entries(map)) {
     if (value === undefined) continue;
-    if (typeof value === "number" && FLOAT_ATTRIBUTES.has(name)) out.push(attr.float(name, value));
-    else if (Array.isArray(value) && FLOAT_ATTRIBUTES.has(name))
+    const declared = schema?.attributes.find((a) => a.name === name)?.type;
+    const isFloat = declared === AttributeType.FLOAT || (!declared && FLOAT_ATTRIBUTES.has(name));
+    const isFloats = declared === AttributeType.FLOATS || (!declared && FLOAT_ATTRIBUTES.has(name));
+    if (typeof value === "number" && isFloat) out.push(attr.float(name, value));
+    else if (Array.isArray(value) && isFloats && value.every((v) => typeof v === "number"))
       out.push(attr.floats(name, value.map(Number)));
     else out.push(attributeFromJs(name, value));
   }
