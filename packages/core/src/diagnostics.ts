@@ -305,6 +305,15 @@ export const errors = {
       where: pass,
       hint: `\`lathe plugins describe ${pass}\` lists the options and their types`,
     }),
+  outputFolderNotLathes: (folder: string, why: string) =>
+    new LatheError(
+      "OUTPUT_FOLDER_NOT_LATHES",
+      `Lathe would replace this output folder, but ${why}; nothing was changed`,
+      {
+        where: folder,
+        hint: "Lathe replaces only folders it wrote: move or rename it, or set output.dir to another folder (if an older Lathe wrote it, delete it once)",
+      },
+    ),
   namePatternInvalid: (option: string, pattern: string, detail: string) =>
     new LatheError(
       "NAME_PATTERN_INVALID",

@@ -11,6 +11,7 @@ export {
   planToJson,
 } from "./plan-format.js";
 export { createPassRandom } from "./random.js";
+export { FOLDER_MARKER } from "./replace-folder.js";
 export type {
   EvaluatedModelReport,
   EvaluationReport,

@@ -1,9 +1,10 @@
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { stringify } from "yaml";
 import { isPluginPath, modelSourceScheme } from "../recipe/paths.js";
 import type { Recipe } from "../recipe/types.js";
 import type { PlannedStep } from "./plan.js";
+import { replaceFolder } from "./replace-folder.js";
 
 export interface ReproducerParts {
   readonly recipe: Recipe;
@@ -20,8 +21,6 @@ export interface ReproducerParts {
 export async function writeReproducer(outputDir: string, parts: ReproducerParts): Promise<string> {
   const { recipe, step, input, error } = parts;
   const dir = join(outputDir, `failed-${step.id}`);
-  await rm(dir, { recursive: true, force: true });
-  await mkdir(dir, { recursive: true });
   const recipeDir = dirname(recipe.file);
   const slice = {
     ...(recipe.bundle !== undefined && !input.cached
@@ -36,9 +35,12 @@ export async function writeReproducer(outputDir: string, parts: ReproducerParts)
     `# Its input is ${input.cached ? "a cached step output" : "the recipe's input"} (digest ${input.digest}).`,
     "# Run it again with: lathe run recipe.yaml",
   ];
-  await writeFile(join(dir, "recipe.yaml"), `${header.join("\n")}\n${stringify(slice)}`);
-  await writeFile(join(dir, "input.json"), `${JSON.stringify(input, null, 2)}\n`);
-  await writeFile(join(dir, "error.txt"), `${describeError(error)}\n`);
+  await replaceFolder(dir, async (temp) => {
+    await mkdir(temp, { recursive: true });
+    await writeFile(join(temp, "recipe.yaml"), `${header.join("\n")}\n${stringify(slice)}`);
+    await writeFile(join(temp, "input.json"), `${JSON.stringify(input, null, 2)}\n`);
+    await writeFile(join(temp, "error.txt"), `${describeError(error)}\n`);
+  });
   return dir;
 }
 

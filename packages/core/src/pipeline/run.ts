@@ -16,7 +16,7 @@ import type { PipelineEvent, StepStatus } from "./events.js";
 import { type InputArtifact, openRecipeInput, sha256File } from "./input.js";
 import { settleOpsetImports } from "./opsets.js";
 import type { PassGraph, PlannedStep } from "./plan.js";
-import { replaceFolder } from "./replace-folder.js";
+import { removeWrittenFolder, replaceFolder } from "./replace-folder.js";
 import { type EvaluationReport, type RunReport, type StepReport, writeReport } from "./report.js";
 import { writeReproducer } from "./reproducer.js";
 
@@ -200,7 +200,7 @@ export async function runPipeline(graph: PassGraph, options: RunOptions = {}): P
       return fail(error, inPass);
     }
     const statistics = result.statistics ?? {};
-    await rm(join(outputDir, `failed-${step.id}`), { recursive: true, force: true });
+    await removeWrittenFolder(join(outputDir, `failed-${step.id}`));
     finish(step, "ran", {
       cacheKey: key,
       durationMs: elapsed(),
@@ -234,7 +234,7 @@ export async function runPipeline(graph: PassGraph, options: RunOptions = {}): P
     const chosen = selection.kind === "objective" ? selection.selected : undefined;
     if (chosen === undefined) {
       // A selected/ folder from an earlier run would claim a choice this run did not make.
-      await rm(selectedFolder, { recursive: true, force: true });
+      await removeWrittenFolder(selectedFolder);
     } else {
       const from = join(outputDir, candidates.find((c) => c.step === chosen)!.output);
       await replaceFolder(selectedFolder, (temp) => cp(from, temp, { recursive: true }));

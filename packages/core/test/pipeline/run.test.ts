@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   encodeModel,
+  FOLDER_MARKER,
   isLatheError,
   loadBundle,
   loadModel,
@@ -97,7 +98,7 @@ describe("a recipe with branches", () => {
     expect(Object.keys(first.outputs)).toEqual(["triple", "gelu", "probe"]);
     for (const id of ["triple", "gelu", "probe"]) {
       const folder = join(dir, "out", id);
-      expect((await readdir(folder)).sort()).toEqual(["bundle.json", "model.onnx"]);
+      expect((await readdir(folder)).sort()).toEqual([FOLDER_MARKER, "bundle.json", "model.onnx"]);
     }
     expect(existsSync(join(dir, "out", "rename"))).toBe(false);
   });
@@ -263,7 +264,12 @@ describe("failures", () => {
     });
 
     const reproducer = join(dir, "out", "failed-broken");
-    expect((await readdir(reproducer)).sort()).toEqual(["error.txt", "input.json", "recipe.yaml"]);
+    expect((await readdir(reproducer)).sort()).toEqual([
+      FOLDER_MARKER,
+      "error.txt",
+      "input.json",
+      "recipe.yaml",
+    ]);
     const slice = await readFile(join(reproducer, "recipe.yaml"), "utf8");
     expect(slice).toContain(`model: ${join(cache, entries[0]!)}`);
     expect(slice).toContain("use: test/fail");
