@@ -18,5 +18,6 @@ export * from "./recipe/index.js";
 export * from "./rewrite/index.js";
 export * from "./runtime/index.js";
 export * from "./schemas/index.js";
+export * from "./shapes/index.js";
 export { closestMatch } from "./suggest.js";
 export { LATHE_VERSION } from "./version.js";
