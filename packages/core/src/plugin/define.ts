@@ -11,17 +11,20 @@ export function definePlugin<P extends Plugin>(plugin: P): P {
   return plugin;
 }
 
-export function definePass<Options>(pass: PassDefinition<Options>): PassDefinition<Options> {
+/** Without a type argument, options are an untyped record (tests, quick experiments). */
+export function definePass<Options = Record<string, unknown>>(
+  pass: PassDefinition<Options>,
+): PassDefinition<Options> {
   return pass;
 }
 
-export function defineMetric<Options>(
+export function defineMetric<Options = Record<string, unknown>>(
   metric: MetricDefinition<Options>,
 ): MetricDefinition<Options> {
   return metric;
 }
 
-export function defineDataSource<Options>(
+export function defineDataSource<Options = Record<string, unknown>>(
   source: DataSourceDefinition<Options>,
 ): DataSourceDefinition<Options> {
   return source;

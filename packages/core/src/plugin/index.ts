@@ -11,6 +11,7 @@ export {
   isNamePattern,
   type NameFilterOptions,
   type NameFilterWording,
+  type NamePattern,
   nameFilterSchema,
 } from "./name-filter.js";
 export { PluginRegistry, type Registered } from "./registry.js";

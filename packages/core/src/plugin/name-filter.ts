@@ -6,6 +6,11 @@
  */
 import { errors } from "../diagnostics.js";
 
+// An options interface writes `include: NamePattern[]`; `lathe plugin schema` reads this JSDoc
+// and gives each item the `regex` format, which the recipe loader checks.
+/** A regular expression searched in a node's name. @format regex */
+export type NamePattern = string;
+
 /** A pass's `include` / `exclude` options, as the recipe gives them. */
 export interface NameFilterOptions {
   /** Regular expressions searched in node names; when any are given, only matching nodes. */

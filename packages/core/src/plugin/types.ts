@@ -133,7 +133,11 @@ export interface PassRequirements {
   readonly minOpset?: number;
 }
 
-export interface PassDefinition<Options = Record<string, unknown>> {
+/**
+ * `Options` defaults to `object` so that a pass typed with its own options interface is a
+ * `PassDefinition` as it is (a plugin's `passes: [myPass]` needs no cast).
+ */
+export interface PassDefinition<Options = object> {
   /** `namespace/kebab-name`, e.g. `quantize/weight-only`. */
   readonly id: string;
   readonly summary: string;
@@ -173,7 +177,7 @@ export interface MetricContext {
 /** Which way a metric value is better: selection and the Pareto front read it. */
 export type Better = "lower" | "higher";
 
-export interface MetricDefinition<Options = Record<string, unknown>> {
+export interface MetricDefinition<Options = object> {
   /** `namespace/name`; its values are addressed in constraints as `<name>.<key>`. */
   readonly id: string;
   readonly summary: string;
@@ -195,7 +199,7 @@ export interface MetricDefinition<Options = Record<string, unknown>> {
   ): Promise<Record<string, number>>;
 }
 
-export interface DataSourceDefinition<Options = Record<string, unknown>> {
+export interface DataSourceDefinition<Options = object> {
   /** The `use:` name in the recipe's `data:` section, e.g. `npz`. */
   readonly id: string;
   readonly summary: string;

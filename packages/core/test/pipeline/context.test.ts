@@ -19,7 +19,7 @@ import { makeRecipe } from "./recipe-fixture.js";
 
 let dir: string;
 /** What the last `inline/look` pass saw, for the assertions. */
-let seen: { context: PassContext<Record<string, unknown>>; scratchExisted: boolean } | undefined;
+let seen: { context: PassContext<object>; scratchExisted: boolean } | undefined;
 
 const emptyOptions = { type: "object", properties: {} } as const;
 const inline = definePlugin({
@@ -38,12 +38,12 @@ const inline = definePlugin({
         return { bundle, modified: false };
       },
     }),
-    definePass({
+    definePass<{ list: number[] }>({
       id: "inline/mutate-options",
       summary: "Try to change its options.",
       options: { type: "object", properties: { list: { type: "array", description: "A list." } } },
       run(bundle, context) {
-        (context.options.list as number[]).push(4);
+        context.options.list.push(4);
         return { bundle, modified: false };
       },
     }),
@@ -94,7 +94,8 @@ describe("the pass context", () => {
     expect(context.passId).toBe("inline/look");
     expect(context.options).toEqual({ nested: { a: [1] } });
     expect(Object.isFrozen(context.options)).toBe(true);
-    expect(Object.isFrozen((context.options.nested as { a: number[] }).a)).toBe(true);
+    const options = context.options as { nested: { a: number[] } };
+    expect(Object.isFrozen(options.nested.a)).toBe(true);
     expect(scratchExisted).toBe(true);
     expect(existsSync(context.scratchDir)).toBe(false);
     expect(context.resolve("data/calib.npz")).toBe(join(dir, "data", "calib.npz"));

@@ -19,6 +19,11 @@ export type AttentionTarget = "cpu" | "cuda" | "webgpu";
 
 export interface AttentionOptions {
   target: AttentionTarget;
+  /**
+   * contrib: com.microsoft GroupQueryAttention / MultiHeadAttention; standard: ONNX Attention
+   * (needs an opset-23 model).
+   * @default "contrib"
+   */
   prefer: "contrib" | "standard";
 }
 

@@ -4,22 +4,43 @@ import {
   definePass,
   formatTrace,
   type ModelBundle,
-  nameFilterSchema,
+  type NamePattern,
   type PassStatistics,
   type PassTarget,
   type RewriteReport,
 } from "@lathe/core";
 import type { AttentionOptions, AttentionTarget } from "./analyze.js";
+import { flashAttentionOptionsSchema } from "./generated/options.js";
 import { attentionRules } from "./rules.js";
 
 /** The pass's options; `target: auto` reads the recipe's first provider. */
 export interface FlashAttentionOptions extends Omit<AttentionOptions, "target"> {
+  /**
+   * Execution provider the replacement is chosen for; auto: the recipe's first target provider
+   * (tensorrt counts as cuda).
+   * @default "auto"
+   */
   target: "auto" | AttentionTarget;
-  /** Regular expressions searched in Softmax node names: only matching ones (all when empty). */
-  include: string[];
-  /** Regular expressions searched in Softmax node names: matching ones are left alone. */
-  exclude: string[];
-  /** Log the trace: for every Softmax, the rule that fused it or why each rule declined. */
+  /**
+   * Patterns on the Softmax node's name (JavaScript regular expressions, searched anywhere in the
+   * name: a plain name matches every name containing it; anchor with ^ and $, escape . ( [ with \
+   * to match them literally). When any are given, only matching nodes have their attention
+   * rewritten; empty: all.
+   * @default []
+   */
+  include: NamePattern[];
+  /**
+   * Patterns on the Softmax node's name (JavaScript regular expressions, searched anywhere in the
+   * name: a plain name matches every name containing it; anchor with ^ and $, escape . ( [ with \
+   * to match them literally). Matching nodes keep their attention unfused, also when include
+   * matches them.
+   * @default []
+   */
+  exclude: NamePattern[];
+  /**
+   * Log, for every Softmax, the rule that fused it or why each rule declined.
+   * @default false
+   */
   explain: boolean;
 }
 
@@ -83,37 +104,10 @@ export const flashAttentionRewrite = definePass<FlashAttentionOptions>({
     "Rewrites exported attention (MatMul, scale, mask, Softmax, MatMul) into fused attention operators.",
   description:
     "Matches the attention forms of GPT-2, LLaMA, BERT-style encoders and Stable Diffusion exports around each Softmax and replaces them with com.microsoft GroupQueryAttention (causal), MultiHeadAttention (non-causal) or the standard ONNX Attention (prefer: standard, opset 23 models).",
-  options: {
-    type: "object",
-    additionalProperties: false,
-    properties: {
-      target: {
-        enum: ["auto", "cpu", "cuda", "webgpu"],
-        default: "auto",
-        description:
-          "Execution provider the replacement is chosen for; auto: the recipe's first target provider (tensorrt counts as cuda).",
-      },
-      prefer: {
-        enum: ["contrib", "standard"],
-        default: "contrib",
-        description:
-          "contrib: com.microsoft GroupQueryAttention / MultiHeadAttention; standard: ONNX Attention (needs an opset-23 model).",
-      },
-      ...nameFilterSchema({
-        names: "the Softmax node's name",
-        selected: "have their attention rewritten",
-        excluded: "keep their attention unfused",
-      }),
-      explain: {
-        type: "boolean",
-        default: false,
-        description: "Log, for every Softmax, the rule that fused it or why each rule declined.",
-      },
-    },
-  },
+  options: flashAttentionOptionsSchema,
   introduces: [{ domain: "com.microsoft", version: 1 }],
   run(bundle, context) {
-    const options = context.options as FlashAttentionOptions;
+    const options = context.options;
     const target = options.target === "auto" ? attentionTarget(context.target) : options.target;
     if (options.target === "auto") context.logger.info(`fusing for target ${target}`);
     const reports = rewriteAttention(bundle, { ...options, target });

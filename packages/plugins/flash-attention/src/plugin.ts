@@ -7,7 +7,7 @@ const { name, version } = createRequire(import.meta.url)("../package.json") as {
   version: string;
 };
 
-const passes: PassDefinition[] = [flashAttentionRewrite as PassDefinition];
+const passes: PassDefinition[] = [flashAttentionRewrite];
 
 /** `flash-attention/rewrite`: exported attention subgraphs → fused attention operators. */
 export default definePlugin({

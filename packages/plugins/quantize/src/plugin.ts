@@ -11,12 +11,7 @@ const { name, version } = createRequire(import.meta.url)("../package.json") as {
 };
 
 /** Every pass of the plugin, in the order `lathe plugins` lists them. */
-const passes: PassDefinition[] = [
-  dynamicInt8Pass as PassDefinition,
-  staticInt8Pass as PassDefinition,
-  weightOnlyPass as PassDefinition,
-  fp16Pass as PassDefinition,
-];
+const passes: PassDefinition[] = [dynamicInt8Pass, staticInt8Pass, weightOnlyPass, fp16Pass];
 
 /** Quantization: `quantize/dynamic-int8`, `quantize/static-int8`, `quantize/weight-only`, `quantize/fp16`. */
 export default definePlugin({

@@ -5,9 +5,8 @@ import {
   type Model,
   type ModelBundle,
   type NameFilterOptions,
+  type NamePattern,
   type Node,
-  nameFilterSchema,
-  type OptionsSchema,
 } from "@lathe/core";
 
 /** Which nodes a quantization pass may touch, from its options. */
@@ -17,16 +16,21 @@ export interface NodeFilter extends NameFilterOptions {
 
 /** The `include` / `exclude` options every quantization pass takes (core's one meaning). */
 export interface NodeFilterOptions {
-  include: string[];
-  exclude: string[];
+  /**
+   * Patterns on node names (JavaScript regular expressions, searched anywhere in the name: a plain
+   * name matches every name containing it; anchor with ^ and $, escape . ( [ with \ to match them
+   * literally). When any are given, only matching nodes are quantized; empty: all.
+   * @default []
+   */
+  include: NamePattern[];
+  /**
+   * Patterns on node names (JavaScript regular expressions, searched anywhere in the name: a plain
+   * name matches every name containing it; anchor with ^ and $, escape . ( [ with \ to match them
+   * literally). Matching nodes stay in float, also when include matches them.
+   * @default []
+   */
+  exclude: NamePattern[];
 }
-
-/** The `include` / `exclude` option entries of every quantization pass's schema. */
-export const nodeFilterOptions: OptionsSchema["properties"] = nameFilterSchema({
-  names: "node names",
-  selected: "are quantized",
-  excluded: "stay in float",
-});
 
 /** A predicate over nodes; returns why a node is not selected, or undefined when it is. */
 export function createNodeFilter(filter: NodeFilter): (node: Node) => string | undefined {

@@ -2,16 +2,17 @@ import {
   attr,
   constantBytes,
   DataType,
+  definePass,
   type Model,
   NameScope,
   Node,
-  type PassDefinition,
   removeDeadCode,
   Tensor,
   type Value,
 } from "@lathe/core";
+import { fp16OptionsSchema } from "../generated/options.js";
 import { elementTypes } from "./element-types.js";
-import { type Fp16Options, fp16Schema } from "./fp16-options.js";
+import type { Fp16Options } from "./fp16-options.js";
 
 const FP16_MAX = 65504;
 
@@ -34,11 +35,11 @@ export interface Fp16Stats {
 }
 
 /** `quantize/fp16`: float32 → float16 with Casts at the borders of what stays float32. */
-export const fp16Pass: PassDefinition<Fp16Options> = {
+export const fp16Pass = definePass<Fp16Options>({
   id: "quantize/fp16",
   summary:
     "float16 weights and activations, float32 I/O kept on request, ORT's op block list, Casts at the borders, clamped initializers",
-  options: fp16Schema,
+  options: fp16OptionsSchema,
   run(bundle, ctx) {
     const { options } = ctx;
     const onCpu =
@@ -74,7 +75,7 @@ export const fp16Pass: PassDefinition<Fp16Options> = {
     statistics["size-ratio"] = before > 0 ? Number((after / before).toFixed(4)) : 1;
     return { bundle, modified: stats.converted > 0, statistics };
   },
-};
+});
 
 /** Converts the main graph of one model in place. */
 export function convertModel(model: Model, options: Fp16Options, stats: Fp16Stats): void {

@@ -1,13 +1,13 @@
 import {
   addConstant,
   DataType,
+  definePass,
   type Graph,
   insertNode,
   type Model,
   NameScope,
   type Node,
   type NodeInit,
-  type PassDefinition,
   removeDeadCode,
   replaceNode,
   Tensor,
@@ -22,16 +22,17 @@ import {
   weightData,
   weightProblem,
 } from "../common/weights.js";
-import { type DynamicInt8Options, dynamicInt8Schema } from "./dynamic-int8-options.js";
+import { dynamicInt8OptionsSchema } from "../generated/options.js";
+import type { DynamicInt8Options } from "./dynamic-int8-options.js";
 
 const MS_DOMAIN = "com.microsoft";
 
 /** `quantize/dynamic-int8`: int8 weights, activations quantized at run time. */
-export const dynamicInt8Pass: PassDefinition<DynamicInt8Options> = {
+export const dynamicInt8Pass = definePass<DynamicInt8Options>({
   id: "quantize/dynamic-int8",
   summary:
     "int8 weights for MatMul/Gemm (run as DynamicQuantizeMatMul), embedding Gathers and, opt-in, Conv (ConvInteger); activations quantized at run time",
-  options: dynamicInt8Schema,
+  options: dynamicInt8OptionsSchema,
   introduces: [{ domain: MS_DOMAIN, version: 1 }],
   async run(bundle, ctx) {
     const { stats, statistics } = await quantizeComponents(bundle, ctx.logger, (_, model, s) =>
@@ -43,7 +44,7 @@ export const dynamicInt8Pass: PassDefinition<DynamicInt8Options> = {
       );
     return { bundle, modified: stats.quantizedCount > 0, statistics };
   },
-};
+});
 
 /** Quantizes the main graph of one model in place. */
 export function quantizeModel(model: Model, options: DynamicInt8Options, stats: QuantStats): void {

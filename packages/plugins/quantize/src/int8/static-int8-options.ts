@@ -1,28 +1,81 @@
-import type { OptionsSchema, PassTarget } from "@lathe/core";
+import type { PassTarget } from "@lathe/core";
 import type { Int8Kind } from "../common/quant-math.js";
-import { type NodeFilterOptions, nodeFilterOptions } from "../common/select.js";
+import type { NodeFilterOptions } from "../common/select.js";
 import type { CalibratorKind } from "./calibrators.js";
 
+/** A dimension of a generated input. @integer @minimum 1 */
+export type Dim = number;
+
 export interface StaticInt8Options extends NodeFilterOptions {
-  /** Ops quantized in QDQ form: Conv/MatMul/Gemm with a constant weight; Add/Mul/Concat on float values. */
+  /**
+   * Ops quantized in QDQ form: Conv, MatMul, Gemm with a constant weight (ORT: QLinearConv,
+   * QLinearMatMul, MatMulIntegerToFloat); optionally Add, Mul, Concat on float values
+   * (QLinearAdd, QLinearMul, QLinearConcat).
+   * @uniqueItems
+   * @default ["Conv", "MatMul", "Gemm"]
+   */
   opTypes: ("Conv" | "MatMul" | "Gemm" | "Add" | "Mul" | "Concat")[];
-  /** Recipe data set to calibrate on; generated inputs when absent. */
+  /**
+   * Name of the recipe data set (under data:) to calibrate on; without it, inputs are generated.
+   */
   calibration?: string;
-  /** Records to generate when no data set is named. */
+  /**
+   * How many inputs to generate when no calibration data set is named.
+   * @integer
+   * @minimum 1
+   * @default 8
+   */
   calibrationSamples: number;
-  /** Values for the inputs' symbolic dims when inputs are generated (input name → dims). */
-  inputShapes: Record<string, number[]>;
+  /**
+   * Dims of generated inputs (input name → dims); symbolic dims otherwise get 1 (batch) or 16.
+   * @default {}
+   */
+  inputShapes: Record<string, Dim[]>;
+  /**
+   * minmax: observed range; percentile: clip |x| at a percentile; entropy: TensorRT's
+   * KL-divergence threshold.
+   * @default "minmax"
+   */
   calibrator: CalibratorKind;
-  /** The `percentile` calibrator's percentile. */
+  /**
+   * The percentile calibrator's percentile of |x|.
+   * @exclusiveMinimum 50
+   * @maximum 100
+   * @default 99.999
+   */
   percentile: number;
-  /** Records per calibration run (bounds the activations held at once). */
+  /**
+   * Calibration records per ORT run: bounds the activations held in memory at once.
+   * @integer
+   * @minimum 1
+   * @default 4
+   */
   batchSize: number;
+  /**
+   * One weight scale per output channel (Conv axis 0, MatMul axis 1).
+   * @default true
+   */
   perChannel: boolean;
+  /**
+   * 7-bit weights, for x86 CPUs without VNNI (u8·s8 saturation).
+   * @default false
+   */
   reduceRange: boolean;
-  /** `auto`: what ORT prefers on the recipe's first provider (see `resolveActivationType`). */
-  activationType: Int8Kind | "auto";
+  /**
+   * Activation type: uint8 (U8S8, ORT CPU's fast path) or int8 (S8S8); auto: symmetric int8 when
+   * the recipe targets tensorrt first (TensorRT's int8 form), uint8 otherwise.
+   * @default "auto"
+   */
+  activationType: "auto" | Int8Kind;
+  /**
+   * Weight type; int8 weights with int8 or uint8 activations, uint8 with uint8.
+   * @default "int8"
+   */
   weightType: Int8Kind;
-  /** Activations in symmetric ranges (zero point in the middle). */
+  /**
+   * Symmetric activation ranges (ORT's default is asymmetric).
+   * @default false
+   */
   activationSymmetric: boolean;
 }
 
@@ -43,83 +96,3 @@ export function resolveActivationType(
     ? { ...options, activationType: "int8", activationSymmetric: true }
     : { ...options, activationType: "uint8" };
 }
-
-export const staticInt8Schema: OptionsSchema = {
-  type: "object",
-  additionalProperties: false,
-  properties: {
-    opTypes: {
-      type: "array",
-      items: { enum: ["Conv", "MatMul", "Gemm", "Add", "Mul", "Concat"] },
-      uniqueItems: true,
-      default: ["Conv", "MatMul", "Gemm"],
-      description:
-        "Ops quantized in QDQ form: Conv, MatMul, Gemm with a constant weight (ORT: QLinearConv, QLinearMatMul, MatMulIntegerToFloat); optionally Add, Mul, Concat on float values (QLinearAdd, QLinearMul, QLinearConcat).",
-    },
-    ...nodeFilterOptions,
-    calibration: {
-      type: "string",
-      description:
-        "Name of the recipe data set (under data:) to calibrate on; without it, inputs are generated.",
-    },
-    calibrationSamples: {
-      type: "integer",
-      minimum: 1,
-      default: 8,
-      description: "How many inputs to generate when no calibration data set is named.",
-    },
-    inputShapes: {
-      type: "object",
-      additionalProperties: { type: "array", items: { type: "integer", minimum: 1 } },
-      default: {},
-      description:
-        "Dims of generated inputs (input name → dims); symbolic dims otherwise get 1 (batch) or 16.",
-    },
-    calibrator: {
-      enum: ["minmax", "percentile", "entropy"],
-      default: "minmax",
-      description:
-        "minmax: observed range; percentile: clip |x| at a percentile; entropy: TensorRT's KL-divergence threshold.",
-    },
-    percentile: {
-      type: "number",
-      exclusiveMinimum: 50,
-      maximum: 100,
-      default: 99.999,
-      description: "The percentile calibrator's percentile of |x|.",
-    },
-    batchSize: {
-      type: "integer",
-      minimum: 1,
-      default: 4,
-      description:
-        "Calibration records per ORT run: bounds the activations held in memory at once.",
-    },
-    perChannel: {
-      type: "boolean",
-      default: true,
-      description: "One weight scale per output channel (Conv axis 0, MatMul axis 1).",
-    },
-    reduceRange: {
-      type: "boolean",
-      default: false,
-      description: "7-bit weights, for x86 CPUs without VNNI (u8·s8 saturation).",
-    },
-    activationType: {
-      enum: ["auto", "uint8", "int8"],
-      default: "auto",
-      description:
-        "Activation type: uint8 (U8S8, ORT CPU's fast path) or int8 (S8S8); auto: symmetric int8 when the recipe targets tensorrt first (TensorRT's int8 form), uint8 otherwise.",
-    },
-    weightType: {
-      enum: ["int8", "uint8"],
-      default: "int8",
-      description: "Weight type; int8 weights with int8 or uint8 activations, uint8 with uint8.",
-    },
-    activationSymmetric: {
-      type: "boolean",
-      default: false,
-      description: "Symmetric activation ranges (ORT's default is asymmetric).",
-    },
-  },
-};

@@ -2,12 +2,12 @@ import {
   addConstant,
   type DataRecord,
   DataType,
+  definePass,
   type Graph,
   type Model,
   NameScope,
   Node,
   type PassContext,
-  type PassDefinition,
   removeDeadCode,
   Tensor,
   type Value,
@@ -22,6 +22,7 @@ import {
   weightProblem,
 } from "../common/weights.js";
 import { elementTypes } from "../fp16/element-types.js";
+import { staticInt8OptionsSchema } from "../generated/options.js";
 import { calibrateRanges } from "./calibration.js";
 import { generateCalibrationRecords } from "./calibration-inputs.js";
 import type { TensorRange } from "./calibrators.js";
@@ -29,15 +30,14 @@ import {
   type ResolvedStaticInt8Options,
   resolveActivationType,
   type StaticInt8Options,
-  staticInt8Schema,
 } from "./static-int8-options.js";
 
 /** `quantize/static-int8`: QDQ around Conv/MatMul/Gemm with calibrated activation ranges. */
-export const staticInt8Pass: PassDefinition<StaticInt8Options> = {
+export const staticInt8Pass = definePass<StaticInt8Options>({
   id: "quantize/static-int8",
   summary:
     "int8 QDQ (QuantizeLinear/DequantizeLinear) around Conv, MatMul and Gemm, activation ranges calibrated on ORT (minmax, percentile, entropy)",
-  options: staticInt8Schema,
+  options: staticInt8OptionsSchema,
   async run(bundle, context) {
     const options = resolveActivationType(context.options, context.target);
     if (context.options.activationType === "auto")
@@ -50,7 +50,7 @@ export const staticInt8Pass: PassDefinition<StaticInt8Options> = {
     );
     return { bundle, modified: stats.quantizedCount > 0, statistics };
   },
-};
+});
 
 /** A node to quantize: its activation input, weight and the layout the weight is stored in. */
 interface Candidate {

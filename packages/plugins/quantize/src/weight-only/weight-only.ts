@@ -1,6 +1,14 @@
-import type { DataRecord, Model, PassContext, PassDefinition, Value } from "@lathe/core";
-import { NameScope, removeDeadCode } from "@lathe/core";
+import {
+  type DataRecord,
+  definePass,
+  type Model,
+  NameScope,
+  type PassContext,
+  removeDeadCode,
+  type Value,
+} from "@lathe/core";
 import { type QuantStats, quantizeComponents } from "../common/select.js";
+import { weightOnlyOptionsSchema } from "../generated/options.js";
 import { type BlockQuantConfig, type BlockQuantized, quantizeRtn } from "./block-quant.js";
 import { type ActivationGram, collectGrams, generateTokenRecords } from "./calibration.js";
 import {
@@ -17,20 +25,15 @@ import {
 } from "./emit.js";
 import { quantizeGptq } from "./gptq.js";
 import { opset21Problem, raiseToOpset21 } from "./opset21.js";
-import {
-  type GptqOptions,
-  gptqDefaults,
-  type WeightOnlyOptions,
-  weightOnlySchema,
-} from "./options.js";
+import { type GptqOptions, gptqDefaults, type WeightOnlyOptions } from "./options.js";
 import { findCandidates, type MatMulTarget, weightRows } from "./targets.js";
 
 /** `quantize/weight-only`: 4/8-bit block-wise weights (RTN or GPTQ) as MatMulNBits, or DequantizeLinear-21 + MatMul. */
-export const weightOnlyPass: PassDefinition<WeightOnlyOptions> = {
+export const weightOnlyPass = definePass<WeightOnlyOptions>({
   id: "quantize/weight-only",
   summary:
     "4/8-bit block-wise weights for MatMul/Gemm (MatMulNBits, or blocked DequantizeLinear + MatMul) and embeddings (GatherBlockQuantized), by RTN or GPTQ",
-  options: weightOnlySchema,
+  options: weightOnlyOptionsSchema,
   introduces: [
     { domain: MS_DOMAIN, version: 1 },
     { domain: "", version: 21 },
@@ -49,7 +52,7 @@ export const weightOnlyPass: PassDefinition<WeightOnlyOptions> = {
     if (ctx.options.algorithm === "gptq") statistics["gptq-weights"] = gptqLayers;
     return { bundle, modified: stats.quantizedCount > 0, statistics };
   },
-};
+});
 
 /** Quantizes one component's main graph in place; returns how many weights GPTQ quantized. */
 async function quantizeModel(
