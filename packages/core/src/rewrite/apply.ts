@@ -1,5 +1,7 @@
 import { removeDeadFrom } from "../graph/dead-code.js";
-import { createBuilder } from "../ir/builder.js";
+import { NameScope } from "../graph/naming.js";
+import { replaceValue } from "../graph/replace.js";
+import { type Builder, createBuilder } from "../ir/builder.js";
 import type { Graph } from "../ir/graph.js";
 import type { Model } from "../ir/model.js";
 import type { Node } from "../ir/node.js";
@@ -7,6 +9,7 @@ import type { Value } from "../ir/value.js";
 import { isMatch, type Match, matchPattern } from "./matcher.js";
 import { type OpPattern, opPatterns } from "./pattern.js";
 import type { RewriteContext, RewriteRule } from "./rule.js";
+import { planShape, type ShapePlan } from "./shape-of.js";
 
 /** One rule's verdict on one anchor node. */
 export interface RuleOutcome {
@@ -16,6 +19,11 @@ export interface RuleOutcome {
   readonly reason?: string;
   /** True when the pattern matched and the safety check or the rule's check declined. */
   readonly matched?: boolean;
+  /**
+   * Readers of a removed value that read only its shape (`Shape`, `Size`), rewired to a shape
+   * computed from what stays: one line each, for the trace.
+   */
+  readonly rewired?: readonly string[];
 }
 
 /** Everything the rules said about one anchor node (for `--explain`). */
@@ -115,6 +123,7 @@ export function formatTrace(trace: readonly AnchorTrace[]): string[] {
     lines.push(`${t.op} "${t.anchor}": ${t.fusedBy ? `fused by ${t.fusedBy}` : "not fused"}`);
     for (const o of t.outcomes) {
       if (!o.fused) lines.push(`  ${o.rule}: declined: ${o.reason}`);
+      for (const r of o.rewired ?? []) lines.push(`  ${o.rule}: rewired ${r}`);
     }
   }
   return lines;
@@ -158,14 +167,30 @@ function tryRule(p: PreparedRule, anchor: Node, context: RewriteContext): RuleOu
     if (result.depth >= failure.depth) failure = result;
   }
   if (!match) return { rule: name, fused: false, reason: failure.reason };
-  const unsafe = outsideReader(match, p.rule, context.graph);
-  if (unsafe) return { rule: name, fused: false, reason: unsafe, matched: true };
+  const readers = outsideReaders(match, p.rule, context);
+  if (typeof readers === "string")
+    return { rule: name, fused: false, reason: readers, matched: true };
   const verdict = p.rule.check
     ? p.rule.check(match, context)
     : { ok: true as const, data: undefined };
   if (!verdict.ok) return { rule: name, fused: false, reason: verdict.reason, matched: true };
-  apply(p.rule, match, verdict.data, anchor, context);
-  return { rule: name, fused: true };
+  apply(p.rule, match, verdict.data, anchor, context, readers);
+  if (readers.length === 0) return { rule: name, fused: true };
+  return { rule: name, fused: true, rewired: readers.map(describeRewire) };
+}
+
+/** A reader outside the match that needs only the shape of a value the rewrite removes. */
+interface ShapeReader {
+  readonly reader: Node;
+  readonly value: Value;
+  readonly plan: ShapePlan;
+}
+
+/** Ops that read only their input's shape, never its values. */
+const SHAPE_ONLY = new Set(["Shape", "Size"]);
+
+function describeRewire({ reader, value }: ShapeReader): string {
+  return `${reader.opType} "${reader.name}" (it reads only the shape of "${value.name}"): the shape is computed from the inputs`;
 }
 
 /** Nodes reading `start`'s outputs, transitively, up to `depth` steps (with `start`). */
@@ -186,25 +211,72 @@ function downstream(start: Node, depth: number): Node[] {
   return [...seen];
 }
 
-/** Why the match cannot be removed safely: an intermediate value read outside the match. */
-function outsideReader(match: Match, rule: RewriteRule<unknown>, graph: Graph): string | undefined {
+/**
+ * Why the match cannot be removed safely (an intermediate value that is a graph output or is
+ * read outside the match), or the readers that need only an intermediate's shape: those are
+ * rewired to the shape computed from what stays, so they do not block the rewrite.
+ */
+function outsideReaders(
+  match: Match,
+  rule: RewriteRule<unknown>,
+  context: RewriteContext,
+): ShapeReader[] | string {
+  const { graph, model } = context;
   const replaced = new Set<Value>([match.root]);
   for (const name of rule.alsoReplaces ?? []) {
     const value = match.values.get(name);
     if (value) replaced.add(value);
   }
   const covered = (n: Node) => match.internal.has(n) || match.shared.has(n);
+  const stays = (v: Value) => {
+    const producer = v.producer();
+    return !producer || !match.internal.has(producer);
+  };
+  const shapeReaders: ShapeReader[] = [];
   for (const node of match.internal) {
     for (const out of node.outputs) {
       if (replaced.has(out)) continue;
-      if (graph.outputs.includes(out))
-        return `"${out.name}" (output of ${node.opType} "${node.name}") is also a graph output`;
-      const reader = out.uses().find((u) => !covered(u.node));
-      if (reader)
-        return `"${out.name}" (output of ${node.opType} "${node.name}") has another consumer outside the pattern: ${reader.node.opType} "${reader.node.name}"`;
+      const what = `"${out.name}" (output of ${node.opType} "${node.name}")`;
+      if (graph.outputs.includes(out)) return `${what} is also a graph output`;
+      for (const { node: reader } of out.uses()) {
+        if (covered(reader)) continue;
+        if (!SHAPE_ONLY.has(reader.opType) || reader.domain !== "")
+          return `${what} has another consumer outside the pattern: ${reader.opType} "${reader.name}"`;
+        if ((model.opset("") ?? 0) < 10)
+          return `${what} is read by ${reader.opType} "${reader.name}", and rebuilding its shape needs opset 10 (Slice with inputs)`;
+        const plan = planShape(out, stays);
+        if (typeof plan === "string")
+          return `${what} is read by ${reader.opType} "${reader.name}", and ${plan}`;
+        if (!shapeReaders.some((r) => r.reader === reader))
+          shapeReaders.push({ reader, value: out, plan });
+      }
     }
   }
-  return undefined;
+  return shapeReaders;
+}
+
+/** Gives each shape-only reader its shape from what stays (the readers become dead). */
+function rewireShapeReaders(
+  readers: readonly ShapeReader[],
+  builder: Builder,
+  graph: Graph,
+  names: NameScope,
+) {
+  for (const { reader, plan } of readers) {
+    const shape = plan(builder);
+    let replacement: Value;
+    if (reader.opType === "Size") {
+      replacement = builder.ReduceProd(shape, { keepdims: 0 });
+    } else {
+      const start = reader.attributes.has("start") ? reader.getInt("start", 0) : undefined;
+      const end = reader.attributes.has("end") ? reader.getInt("end", 0) : undefined;
+      replacement =
+        start === undefined && end === undefined
+          ? shape
+          : builder.Slice(shape, builder.int64s([start ?? 0]), builder.int64s([end ?? 2 ** 62]));
+    }
+    replaceValue(reader.outputs[0]!, replacement, graph, names);
+  }
 }
 
 function apply(
@@ -213,6 +285,7 @@ function apply(
   data: unknown,
   anchor: Node,
   context: RewriteContext,
+  shapeReaders: readonly ShapeReader[],
 ): void {
   const { model, graph } = context;
   const builder = createBuilder({
@@ -222,19 +295,13 @@ function apply(
     namePrefix: `${anchor.name}/${rule.name}`,
   });
   const replacements = rule.rewrite(match, data, { ...context, builder });
-  for (const [old, replacement] of replacements) {
-    if (graph.outputs.includes(old)) {
-      // a graph output keeps its name and type: callers feed and read by name
-      const name = old.name;
-      old.name = `${name}__replaced`;
-      replacement.name = name;
-      replacement.type ??= old.type;
-    }
-    old.replaceAllUsesWith(replacement, graph);
-  }
+  // a graph output keeps its name and type: callers feed and read by name
+  const names = new NameScope(graph);
+  for (const [old, replacement] of replacements) replaceValue(old, replacement, graph, names);
+  rewireShapeReaders(shapeReaders, builder, graph, names);
   for (const [domain, version] of builder.opsets)
     if (!model.opsetImports.has(domain)) model.opsetImports.set(domain, version);
-  const seeds = [...match.internal, ...match.shared];
+  const seeds = [...match.internal, ...match.shared, ...shapeReaders.map((r) => r.reader)];
   // what the match read may have been read only by it (a rotation the fused op now does)
   for (const value of [...replacements.keys(), ...match.values.values()]) {
     const producer = value.producer();

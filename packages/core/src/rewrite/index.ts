@@ -31,3 +31,4 @@ export {
   type RewriteContext,
   type RewriteRule,
 } from "./rule.js";
+export { planShape, type ShapePlan, staticRank } from "./shape-of.js";

@@ -234,6 +234,8 @@ function foldableRotary(query: Value, k: HeadsOperand): { q: Rotary; k: Rotary }
   const key = rotaryOf(k.bnsh);
   if (!q || !key || q.positionIds !== key.positionIds) return undefined;
   if (q.cos !== key.cos || q.sin !== key.sin) return undefined;
+  // ORT's GroupQueryAttention rotates only heads whose size is a multiple of 16
+  if ((q.cos.dims[1] ?? 0) % 16 !== 0) return undefined;
   if (!bnshOperand(q.input).bsd || !bnshOperand(key.input).bsd) return undefined;
   return { q, k: key };
 }

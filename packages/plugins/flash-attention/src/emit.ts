@@ -65,7 +65,8 @@ export function emitAttention(
       b.Gather(b.Shape(x), b.constant([axis], [], DataType.INT64), { axis: 0 });
     const newLength = lengthOf(rotary ? rotary.k.input : k.bnsh, k.bsnh ? 1 : 2);
     const total = k.past ? b.Add(lengthOf(k.past, 2), newLength) : newLength;
-    const batch = b.Slice(b.Shape(q3), b.int64s([0]), b.int64s([1]));
+    // Gather, not Slice: Slice takes its bounds as inputs only from opset 10
+    const batch = b.Gather(b.Shape(q3), b.int64s([0]), { axis: 0 });
     const seqlens = b.Cast(b.Expand(b.Sub(total, b.constant([1], [], DataType.INT64)), batch), {
       to: DataType.INT32,
     });
@@ -119,7 +120,7 @@ function toBsd(b: Builder, operand: HeadsOperand, bnsh: Value): Value {
 
 /** [B, 1, 1|S, T] → [B, 1, S, T]: the contrib ops want the query axis spelled out. */
 function expandToQueries(b: Builder, bias: Value, query: Value): Value {
-  const queries = b.Slice(b.Shape(query), b.int64s([2]), b.int64s([3]));
+  const queries = b.Gather(b.Shape(query), b.int64s([2]), { axis: 0 });
   return b.Expand(bias, b.Concat(b.int64s([1, 1]), queries, b.int64s([1]), { axis: 0 }));
 }
 
