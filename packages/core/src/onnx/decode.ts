@@ -102,7 +102,8 @@ function graphFromProto(proto: GraphProto, parent: Scope | undefined, ctx: Decod
   setProps(graph.metadataProps, proto.metadataProps);
 
   for (const vi of proto.input) {
-    const value = valueFromInfo(vi, ctx);
+    const value = new Value(vi.name);
+    annotate(value, vi, ctx, () => `input "${vi.name}" of ${where}`);
     scope.define(value, ctx);
     graph.inputs.push(value);
   }
@@ -124,7 +125,7 @@ function graphFromProto(proto: GraphProto, parent: Scope | undefined, ctx: Decod
   for (const vi of proto.valueInfo) {
     const value = scope.lookup(vi.name);
     if (!value) continue; // value_info for a name nothing defines carries no information
-    annotate(value, vi, ctx);
+    annotate(value, vi, ctx, () => describeValue(value, where));
   }
   for (const vi of proto.output) {
     const value = scope.lookup(vi.name);
@@ -134,7 +135,7 @@ function graphFromProto(proto: GraphProto, parent: Scope | undefined, ctx: Decod
         `${where}: output "${vi.name}" is not computed by any node`,
       );
     }
-    annotate(value, vi, ctx);
+    annotate(value, vi, ctx, () => describeValue(value, where));
     graph.outputs.push(value);
   }
   for (const qa of proto.quantizationAnnotation) {
@@ -187,7 +188,7 @@ function wireInputs(node: Node, np: NodeProto, scope: Scope, ctx: DecodeContext)
     if (!value) {
       throw errors.invalidModel(
         ctx.file,
-        `node "${np.name}" (${np.opType}) reads "${name}", which no node, graph input or initializer defines`,
+        `node "${np.name}" (${np.opType}) in ${scope.where} reads "${name}", which no node, graph input or initializer defines (in this graph or an enclosing one)`,
       );
     }
     node.appendInput(value);
@@ -223,7 +224,7 @@ function functionFromProto(proto: FunctionProto, ctx: DecodeContext): OnnxFuncti
   }
   for (const vi of proto.valueInfo) {
     const value = scope.lookup(vi.name);
-    if (value) annotate(value, vi, ctx);
+    if (value) annotate(value, vi, ctx, () => describeValue(value, where));
   }
   for (const name of proto.output) {
     const value = scope.lookup(name);
@@ -260,8 +261,7 @@ function attributeFromProto(
       if (!ap.sparseTensor) throw badAttribute(ap, ctx, "has no sparse tensor");
       return { ...base, type, value: sparseFromProto(ap.sparseTensor, ctx) };
     case AttributeType.TYPE_PROTO:
-      if (!ap.tp) throw badAttribute(ap, ctx, "has no type");
-      return { ...base, type, value: typeFromProto(ap.tp, ctx) };
+      return { ...base, type, value: attributeType(ap, ap.tp, ctx) };
     case AttributeType.FLOATS:
       return { ...base, type, value: [...ap.floats] };
     case AttributeType.INTS:
@@ -275,7 +275,7 @@ function attributeFromProto(
     case AttributeType.SPARSE_TENSORS:
       return { ...base, type, value: ap.sparseTensors.map((s) => sparseFromProto(s, ctx)) };
     case AttributeType.TYPE_PROTOS:
-      return { ...base, type, value: ap.typeProtos.map((t) => typeFromProto(t, ctx)) };
+      return { ...base, type, value: ap.typeProtos.map((t) => attributeType(ap, t, ctx)) };
     default:
       throw badAttribute(ap, ctx, `has an unknown type ${type}`);
   }
@@ -294,6 +294,17 @@ function inferAttributeType(ap: AttributeProto): AttributeType {
   if (Object.hasOwn(ap, "i")) return AttributeType.INT;
   if (Object.hasOwn(ap, "f")) return AttributeType.FLOAT;
   return AttributeType.UNDEFINED;
+}
+
+/** A type held by an attribute must say what it is: unlike a value's type, it has no producer. */
+function attributeType(
+  ap: AttributeProto,
+  tp: TypeProto | undefined,
+  ctx: DecodeContext,
+): ValueType {
+  const type = tp && typeFromProto(tp, ctx, () => `attribute "${ap.name}"`);
+  if (!type) throw badAttribute(ap, ctx, "has no type (tensor, sequence, map, optional)");
+  return type;
 }
 
 function badAttribute(ap: AttributeProto, ctx: DecodeContext, detail: string) {
@@ -434,58 +445,85 @@ function sparseFromProto(sp: SparseTensorProto, ctx: DecodeContext): SparseTenso
   );
 }
 
-function valueFromInfo(vi: ValueInfoProto, ctx: DecodeContext): Value {
-  const value = new Value(vi.name);
-  annotate(value, vi, ctx);
-  return value;
+/** `value "h" (output 0 of node "n" (Relu)) in graph "g"`: where a value's type error is. */
+function describeValue(value: Value, where: string): string {
+  const producer = value.producer();
+  const by = producer
+    ? ` (output ${value.outputIndex} of node "${producer.name}" (${producer.opType}))`
+    : "";
+  return `value "${value.name}"${by} in ${where}`;
 }
 
-function annotate(value: Value, vi: ValueInfoProto, ctx: DecodeContext): void {
-  if (vi.type) value.type = typeFromProto(vi.type, ctx);
+function annotate(value: Value, vi: ValueInfoProto, ctx: DecodeContext, where: () => string): void {
+  // An absent or empty TypeProto means "type unknown": the ONNX checker and ONNX Runtime accept
+  // it (exporters write it on If-branch outputs), and shape inference can fill it in.
+  if (vi.type) value.type = typeFromProto(vi.type, ctx, where);
   if (vi.docString !== "") value.docString = vi.docString;
   setProps(value.metadataProps, vi.metadataProps);
 }
 
-export function typeFromProto(tp: TypeProto, ctx: DecodeContext): ValueType {
+/**
+ * A TypeProto as a ValueType; `undefined` when it names no kind (an empty TypeProto means the
+ * type is unknown). `where` names the value, node and graph for the errors a truly malformed
+ * type gets.
+ */
+export function typeFromProto(
+  tp: TypeProto,
+  ctx: DecodeContext,
+  where: () => string = () => "a value",
+): ValueType | undefined {
   const denotation = tp.denotation === "" ? {} : { denotation: tp.denotation };
   const v = tp.value;
+  const inner = (t: TypeProto | undefined) => (t ? typeFromProto(t, ctx, where) : undefined);
   switch (v.case) {
     case "tensorType":
       return {
         kind: "tensor",
-        elemType: v.value.elemType,
+        elemType: elementType(v.value.elemType, ctx, where),
         ...shapeOf(v.value.shape),
         ...denotation,
       };
     case "sparseTensorType":
       return {
         kind: "sparse_tensor",
-        elemType: v.value.elemType,
+        elemType: elementType(v.value.elemType, ctx, where),
         ...shapeOf(v.value.shape),
         ...denotation,
       };
-    case "sequenceType":
-      return v.value.elemType
-        ? { kind: "sequence", elemType: typeFromProto(v.value.elemType, ctx), ...denotation }
+    case "sequenceType": {
+      const elemType = inner(v.value.elemType);
+      return elemType
+        ? { kind: "sequence", elemType, ...denotation }
         : { kind: "sequence", ...denotation };
-    case "optionalType":
-      return v.value.elemType
-        ? { kind: "optional", elemType: typeFromProto(v.value.elemType, ctx), ...denotation }
+    }
+    case "optionalType": {
+      const elemType = inner(v.value.elemType);
+      return elemType
+        ? { kind: "optional", elemType, ...denotation }
         : { kind: "optional", ...denotation };
-    case "mapType":
-      return v.value.valueType
-        ? {
-            kind: "map",
-            keyType: v.value.keyType,
-            valueType: typeFromProto(v.value.valueType, ctx),
-            ...denotation,
-          }
-        : { kind: "map", keyType: v.value.keyType, ...denotation };
+    }
+    case "mapType": {
+      const keyType = elementType(v.value.keyType, ctx, where);
+      const valueType = inner(v.value.valueType);
+      return valueType
+        ? { kind: "map", keyType, valueType, ...denotation }
+        : { kind: "map", keyType, ...denotation };
+    }
     default:
-      throw errors.invalidModel(
-        ctx.file,
-        "a value has a type with no kind (tensor, sequence, map, optional)",
-      );
+      return undefined;
+  }
+}
+
+/** An element type number, refused (naming the value) when ONNX does not define it. */
+function elementType(type: number, ctx: DecodeContext, where: () => string): DataType {
+  try {
+    return dataTypeInfo(type).type;
+  } catch {
+    throw errors.invalidModel(
+      ctx.file,
+      `${where()} has element type ${type}, which ONNX does not define`,
+      "re-export the model, or check that the file was written by an ONNX tool",
+    );
   }
 }
 
