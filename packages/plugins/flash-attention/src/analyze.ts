@@ -1,6 +1,8 @@
 import {
+  AttributeType,
   accept,
   type CheckResult,
+  constantScalar,
   DataType,
   decline,
   type Match,
@@ -121,7 +123,7 @@ export function analyzeAttention(
       return decline(`the masked scores are filled with ${fill}, not a large negative value`);
     causal = true;
     bias = match.values.get("mask");
-  } else if (form === "additive-mask") {
+  } else if (form === "additive-mask" && !isZeroAddend(match.value("mask"))) {
     const mask = match.value("mask");
     const split = splitCausalMask(mask);
     causal = split !== undefined;
@@ -178,6 +180,28 @@ function sameSequence(a: Value, b: Value): boolean {
   };
   const fromA = above(a);
   for (const value of above(b)) if (fromA.has(value)) return true;
+  return false;
+}
+
+/**
+ * `baddbmm(empty, q, kᵀ, beta=0)` as torch exports it: the scores plus
+ * Mul(ConstantOfShape(shape), 0), an addend that is zero (ConstantOfShape fills a finite 0).
+ */
+function isZeroAddend(value: Value): boolean {
+  const mul = value.producer();
+  if (mul?.opType !== "Mul" || mul.domain !== "") return false;
+  const [a, b] = mul.inputs;
+  for (const [filled, factor] of [
+    [a, b],
+    [b, a],
+  ] as const) {
+    const fill = filled?.producer();
+    if (fill?.opType !== "ConstantOfShape" || constantScalar(factor) !== 0) continue;
+    const attribute = fill.attribute("value");
+    const fillValue =
+      attribute?.type === AttributeType.TENSOR ? Number(attribute.value.toArray()[0]) : 0;
+    if (Number.isFinite(fillValue)) return true;
+  }
   return false;
 }
 

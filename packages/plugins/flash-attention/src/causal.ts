@@ -115,6 +115,68 @@ const isRange = (value: Value) =>
 const isValue = (expected: number) => (t: { toArray(): ArrayLike<number | bigint> }) =>
   Number(t.toArray()[0]) === expected ? undefined : `expected the constant ${expected}`;
 const shared = { shared: true } as const;
+const zeroFill = (node: Node) => {
+  const fill = fillOf(node);
+  return !fill || allZeros(fill) ? undefined : "the cache columns are not zeros";
+};
+const allZeros = (t: Tensor) =>
+  Array.from(t.toArray() as ArrayLike<number | bigint>).every((x) => Number(x) === 0);
+
+/** `mask.to(dtype)` of the [S, S] rows: Where(Less(arange, arange + 1 as a column), 0, min). */
+const causalRows = optional(
+  op(
+    "Cast",
+    [
+      op(
+        "Where",
+        [
+          optional(
+            op(
+              "Cast",
+              [
+                op(
+                  "Less",
+                  [
+                    v("positions", isRange),
+                    op(
+                      "Reshape",
+                      [
+                        op("Add", [v("positions"), c("one", isValue(1))], {
+                          commutative: true,
+                          ...shared,
+                        }),
+                        any,
+                      ],
+                      shared,
+                    ),
+                  ],
+                  shared,
+                ),
+              ],
+              shared,
+            ),
+          ),
+          c("zero", isValue(0)),
+          op("ConstantOfShape", [any], shared),
+        ],
+        shared,
+      ),
+    ],
+    shared,
+  ),
+);
+
+/**
+ * With a cache, `_make_causal_mask` puts `zeros(S, past)` in front of the rows: every query sees
+ * the whole cache, then its own causal rows (bottom-right aligned, as GroupQueryAttention).
+ */
+const causalRowsAfterCache = anyOf(
+  op("Concat", [op("ConstantOfShape", [any], { ...shared, where: zeroFill }), causalRows], {
+    ...shared,
+    attributes: { axis: (axis: unknown) => axis === -1 || axis === 1 },
+  }),
+  causalRows,
+);
 
 /**
  * transformers' `_make_causal_mask` as traced: Where(Less(arange, (arange + 1).view(n, 1)), 0,
@@ -123,65 +185,7 @@ const shared = { shared: true } as const;
  */
 const causalPart = op(
   "Expand",
-  [
-    op(
-      "Unsqueeze",
-      [
-        op(
-          "Unsqueeze",
-          [
-            optional(
-              op(
-                "Cast",
-                [
-                  op(
-                    "Where",
-                    [
-                      optional(
-                        op(
-                          "Cast",
-                          [
-                            op(
-                              "Less",
-                              [
-                                v("positions", isRange),
-                                op(
-                                  "Reshape",
-                                  [
-                                    op("Add", [v("positions"), c("one", isValue(1))], {
-                                      commutative: true,
-                                      ...shared,
-                                    }),
-                                    any,
-                                  ],
-                                  shared,
-                                ),
-                              ],
-                              shared,
-                            ),
-                          ],
-                          shared,
-                        ),
-                      ),
-                      c("zero", isValue(0)),
-                      op("ConstantOfShape", [any], shared),
-                    ],
-                    shared,
-                  ),
-                ],
-                shared,
-              ),
-            ),
-            any,
-          ],
-          shared,
-        ),
-        any,
-      ],
-      shared,
-    ),
-    any,
-  ],
+  [op("Unsqueeze", [op("Unsqueeze", [causalRowsAfterCache, any], shared), any], shared), any],
   shared,
 );
 

@@ -1,4 +1,4 @@
-import { type Builder, DataType, type Value } from "@lathe/core";
+import { type Builder, DataType, staticRank, type Value } from "@lathe/core";
 import type { AttentionBlock } from "./analyze.js";
 import { bnshOperand, type HeadsOperand } from "./heads.js";
 import { halfCache } from "./rotary.js";
@@ -103,18 +103,41 @@ export function emitAttention(
   }
   // back to the graph's layout: the merge Transpose [0, 2, 1, 3] becomes a Reshape of the output
   const heads = b.int64s([0, 0, block.heads, -1]);
-  const merge = context.uses().length === 1 ? context.uses()[0]!.node : undefined;
-  if (merge && hasPerm(merge.output, [0, 2, 1, 3])) {
-    replacements.set(merge.output, b.Reshape(out, heads));
+  const merge = mergeTranspose(context);
+  if (merge) {
+    replacements.set(merge, b.Reshape(out, heads));
+  } else if (staticRank(context) === 3) {
+    // (batch·heads, seq, head) as the graph had it
+    const bnsh = b.Transpose(b.Reshape(out, heads), { perm: [0, 2, 1, 3] });
+    const seqAndHead = b.Gather(b.Shape(bnsh), b.int64s([2, 3]), { axis: 0 });
+    const shape = b.Concat(b.int64s([-1]), seqAndHead, { axis: 0 });
+    replacements.set(context, b.Reshape(bnsh, shape));
   } else {
     replacements.set(context, b.Transpose(b.Reshape(out, heads), { perm: [0, 2, 1, 3] }));
   }
   return replacements;
 }
 
+/**
+ * The Transpose [0, 2, 1, 3] that merges the context's heads back, read only by the block:
+ * directly, or after diffusers' `batch_to_head_dim` Reshape from (batch·heads, seq, head).
+ */
+function mergeTranspose(context: Value): Value | undefined {
+  const only = (value: Value) => (value.uses().length === 1 ? value.uses()[0]!.node : undefined);
+  let node = only(context);
+  if (node?.opType === "Reshape" && staticRank(context) === 3 && staticRank(node.output) === 4)
+    node = only(node.output);
+  return node && hasPerm(node.output, [0, 2, 1, 3]) ? node.output : undefined;
+}
+
 /** [b, n, s, h] → [b, s, n·h]: the tensor it was split from, or a Transpose and Reshape. */
 function toBsd(b: Builder, operand: HeadsOperand, bnsh: Value): Value {
   if (operand.bsd && operand.bnsh === bnsh) return operand.bsd;
+  if (operand.packed && operand.bnsh === bnsh) {
+    // [b, s, 3, n, h] → its q, k or v part [b, s, 1, n, h] → [b, s, n·h]; no transposes
+    const { qkv, index } = operand.packed;
+    return b.Reshape(b.Gather(qkv, b.int64s([index]), { axis: 2 }), b.int64s([0, 0, -1]));
+  }
   return b.Reshape(b.Transpose(bnsh, { perm: [0, 2, 1, 3] }), b.int64s([0, 0, -1]));
 }
 

@@ -1,4 +1,4 @@
-import type { Value } from "@lathe/core";
+import { constantNumbers, constantOf, staticRank, type Value } from "@lathe/core";
 import { hasPerm, producedBy, staticElement } from "./shapes.js";
 
 /**
@@ -18,11 +18,19 @@ export interface HeadsOperand {
   readonly present: Value | undefined;
   /** repeat_kv's factor (1 when absent). */
   readonly groups: number;
+  /** Taken from a packed QKV projection: the [b, s, 3, n, h] tensor and which of q, k, v. */
+  readonly packed?: PackedTake;
+}
+
+export interface PackedTake {
+  readonly qkv: Value;
+  readonly index: number;
+  readonly heads: number;
 }
 
 /** Analyses a [batch, heads, seq, head] operand. */
 export function bnshOperand(value: Value): HeadsOperand {
-  let current = value;
+  let current = unmergedHeads(value) ?? value;
   let groups = 1;
   const repeat = repeatKv(current);
   if (repeat) {
@@ -38,14 +46,71 @@ export function bnshOperand(value: Value): HeadsOperand {
     current = concat.inputs[1]!;
   }
   const split = splitHeads(current);
+  const packed = split ? undefined : packedTake(current);
   return {
     bnsh: current,
     bsd: split?.bsd,
-    heads: split?.heads ?? headsThrough(current),
+    heads: split?.heads ?? packed?.heads ?? headsThrough(current),
     past,
     present,
     groups,
+    packed,
   };
+}
+
+/**
+ * One of q, k, v from a packed projection, as ViT-style code writes it:
+ * `qkv = proj(x).reshape(b, s, 3, n, h).permute(2, 0, 3, 1, 4)`, then `qkv[i]` (Gather),
+ * `qkv.unbind(0)` (Split + Squeeze) or `qkv[i:i+1].squeeze(0)` (Slice + Squeeze). The heads come
+ * from the reshape's shape, with whatever Concat/Cast/Unsqueeze the exporter built it from.
+ */
+export function packedTake(value: Value): PackedTake | undefined {
+  const taken = takenIndex(value);
+  if (!taken || !hasPerm(taken.from, [2, 0, 3, 1, 4])) return undefined;
+  const reshape = producedBy(taken.from.producer()!.inputs[0], "Reshape");
+  if (!reshape?.inputs[0] || staticElement(reshape.inputs[1], 2) !== 3) return undefined;
+  const heads = staticElement(reshape.inputs[1], 3);
+  if (heads === undefined || staticElement(reshape.inputs[1], 4) === undefined) return undefined;
+  return { qkv: reshape.output, index: taken.index, heads };
+}
+
+/** `value` = element i of axis 0 of some tensor: Gather, Split + Squeeze or Slice + Squeeze. */
+function takenIndex(value: Value): { from: Value; index: number } | undefined {
+  const node = value.producer();
+  if (node?.domain !== "") return undefined;
+  if (node.opType === "Gather") {
+    const index = constantOf(node.inputs[1]);
+    if (node.getInt("axis", 0) !== 0 || index?.dims.length !== 0) return undefined;
+    return { from: node.inputs[0]!, index: Number(index.toArray()[0]) };
+  }
+  if (node.opType !== "Squeeze") return undefined;
+  const axes = node.attributes.has("axes")
+    ? node.getInts("axes", [])
+    : constantNumbers(node.inputs[1]);
+  if (axes?.length !== 1 || axes[0] !== 0) return undefined;
+  const inner = node.inputs[0]!;
+  const split = producedBy(inner, "Split");
+  if (split?.getInt("axis", 0) === 0 && split.outputs.length === 3) {
+    const sizes = split.attributes.has("split")
+      ? split.getInts("split", [])
+      : split.inputs[1]
+        ? constantNumbers(split.inputs[1])
+        : [1, 1, 1];
+    if (sizes?.every((n) => n === 1)) return { from: split.inputs[0]!, index: inner.outputIndex };
+  }
+  const slice = producedBy(inner, "Slice");
+  if (slice && slice.inputs.length >= 4) {
+    const [start, end, sliceAxes] = [1, 2, 3].map((i) => constantNumbers(slice.inputs[i]));
+    const steps = slice.inputs[4] ? constantNumbers(slice.inputs[4]) : [1];
+    if (
+      sliceAxes?.[0] === 0 &&
+      start?.length === 1 &&
+      end?.[0] === start[0]! + 1 &&
+      steps?.[0] === 1
+    )
+      return { from: slice.inputs[0]!, index: start[0]! };
+  }
+  return undefined;
 }
 
 /** Analyses a key given in [batch, seq, heads, head] (before a Transpose [0, 2, 3, 1]). */
@@ -61,6 +126,17 @@ export function bsnhOperand(value: Value): HeadsOperand & { bsnh: Value } {
     present: undefined,
     groups: 1,
   };
+}
+
+/**
+ * The [b, n, s, h] tensor behind a (batch·heads, seq, head) one: diffusers' `head_to_batch_dim`
+ * writes `Reshape(Transpose[0,2,1,3](Reshape(x, [b, s, n, h])), [b·n, s, h])`, the same bytes.
+ */
+export function unmergedHeads(value: Value): Value | undefined {
+  const reshape = producedBy(value, "Reshape");
+  const inner = reshape?.inputs[0];
+  if (!inner || staticRank(value) !== 3 || !splitHeads(inner)) return undefined;
+  return inner;
 }
 
 /** `Transpose[0,2,1,3](Reshape(x, [b, s, n, h]))`: x and n. */

@@ -11,6 +11,8 @@ function scaledScores(): Pattern {
     op("Transpose", [v("k")], { attributes: { perm: [0, 1, 3, 2] }, capture: "keyT" }),
     // the key's own transpose(1, 2) and the symbolic's transpose(-2, -1) fused by the exporter
     op("Transpose", [v("kBsnh")], { attributes: { perm: [0, 2, 3, 1] }, capture: "keyT" }),
+    // diffusers' (batch·heads, seq, head) layout: bmm / baddbmm with key.transpose(-1, -2)
+    op("Transpose", [v("k")], { attributes: { perm: [0, 2, 1] }, capture: "keyT" }),
   );
   const scores = op(
     "MatMul",

@@ -62,14 +62,8 @@ function definedRows(model: CorpusModel, step: Step) {
 
 /** Forms the rules do not fuse yet, with the reason they give (to be emptied, not grown). */
 const NOT_YET: Record<string, RegExp> = {
-  "llama-past": /non-causal attention over a KV cache/,
-  "diffusers-transformer-block": /expected MatMul, found Add/,
-  "diffusers-vae-attention": /expected MatMul, found Add/,
   "torch-mha": /attribute perm is \[1,2,0\]/,
   "torch-mha-padding": /expected MatMul, found Add|attribute perm is \[1,2,0\]/,
-  "packed-qkv-gather": /cannot tell the number of query heads/,
-  "packed-qkv-unbind": /cannot tell the number of query heads/,
-  "packed-qkv-slice-external": /cannot tell the number of query heads/,
 };
 
 describe.skipIf(typeof corpus === "string")("flash-attention on the corpus of real exports", () => {
