@@ -1,8 +1,9 @@
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { join, relative, resolve, sep } from "node:path";
 import type { ModelBundle } from "./bundle.js";
 import { errors, LatheError } from "./diagnostics.js";
 import type { Model } from "./ir/model.js";
+import { Tensor } from "./ir/tensor.js";
 import { loadModel, type SaveOptions, type SaveResult, saveModel } from "./onnx/model-file.js";
 
 /** The manifest of a bundle folder: which file holds each component, and the metadata. */
@@ -78,4 +79,25 @@ export async function loadBundle(dir: string): Promise<ModelBundle> {
     components.set(name, await loadModel(join(folder, file)));
   }
   return { components, metadata: manifest.metadata ?? {} };
+}
+
+/**
+ * After a saved bundle's folder was renamed from `from` to `to`: its external tensors read from
+ * the files under `to`, so the bundle stays usable in memory (the engine hands it to the next step).
+ */
+export function rebaseExternalData(bundle: ModelBundle, from: string, to: string): void {
+  const prefix = resolve(from) + sep;
+  for (const model of bundle.components.values()) {
+    const graphs = [model.graph];
+    for (const node of model.allNodes()) graphs.push(...node.subgraphs());
+    for (const graph of graphs) {
+      for (const value of graph.initializers.values()) {
+        const tensor = value.constValue;
+        const external = tensor instanceof Tensor ? tensor.external : undefined;
+        if (tensor instanceof Tensor && external?.path.startsWith(prefix)) {
+          tensor._relocate({ ...external, path: join(to, relative(from, external.path)) });
+        }
+      }
+    }
+  }
 }

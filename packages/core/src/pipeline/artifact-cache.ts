@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { ModelBundle } from "../bundle.js";
-import { BUNDLE_MANIFEST, saveBundle } from "../bundle-file.js";
+import { BUNDLE_MANIFEST, rebaseExternalData, saveBundle } from "../bundle-file.js";
 import type { SaveOptions } from "../onnx/model-file.js";
 import type { PassStatistics } from "../plugin/types.js";
 
@@ -48,7 +48,10 @@ export class ArtifactCache {
     }
   }
 
-  /** Saves a bundle under `key`; `beforeCommit` may throw (an abort) to drop it instead. */
+  /**
+   * Saves a bundle under `key`; `beforeCommit` may throw (an abort) to drop it instead. The
+   * bundle stays usable afterwards: tensors saved as external data read from the entry.
+   */
   async store(
     bundle: ModelBundle,
     meta: ArtifactMeta,
@@ -62,6 +65,7 @@ export class ArtifactCache {
       beforeCommit();
       await rm(this.path(meta.key), { recursive: true, force: true });
       await rename(temp, this.path(meta.key));
+      rebaseExternalData(bundle, temp, this.path(meta.key));
     } finally {
       await rm(temp, { recursive: true, force: true });
     }

@@ -1,11 +1,10 @@
 /**
- * The engine's evaluation step (DESIGN.md, flow step 4) wired to a run: the recipe's metrics on
- * the reference (the recipe's input) and every written candidate, constraints, selection, and the
- * report section. The measuring itself is in ../evaluate.
+ * Stage four of a run: the recipe's metrics on the reference (the recipe's input) and every
+ * published candidate, read from their files, then constraints, the selection, and the report
+ * section. The measuring itself is in ../evaluate.
  */
-import { stat } from "node:fs/promises";
 import { dirname, join, relative, resolve } from "node:path";
-import { loadBundle, saveBundle } from "../bundle-file.js";
+import { loadBundle } from "../bundle-file.js";
 import { errors } from "../diagnostics.js";
 import { parseConstraint } from "../evaluate/constraints.js";
 import {
@@ -15,28 +14,23 @@ import {
   type Measurable,
   type MetricUse,
 } from "../evaluate/evaluation.js";
-import type { SaveOptions } from "../onnx/model-file.js";
 import type { PluginRegistry } from "../plugin/registry.js";
 import type { DataSet, SessionFactory } from "../plugin/types.js";
 import type { Recipe } from "../recipe/types.js";
 import type { PipelineEvent } from "./events.js";
 import type { InputArtifact } from "./input.js";
-import { replaceFolder } from "./replace-folder.js";
+import type { PublishedCandidate } from "./publish.js";
 import type { EvaluatedModelReport, EvaluationReport } from "./report.js";
 
 export interface EvaluateStepParts {
   readonly recipe: Recipe;
   readonly registry: PluginRegistry;
   readonly input: InputArtifact;
-  /** The written candidates: step id, stored folder, and the digest that names its content. */
-  readonly candidates: readonly {
-    readonly step: string;
-    readonly path: string;
-    readonly digest: string;
-  }[];
+  /** Where the input is stored (see stored-input.ts): the reference's path for the metrics. */
+  readonly referencePath: string;
+  readonly candidates: readonly PublishedCandidate[];
   readonly cacheDir: string;
   readonly outputDir: string;
-  readonly saveOptions: SaveOptions;
   readonly sessions: SessionFactory;
   readonly signal: AbortSignal;
   readonly noCache: boolean;
@@ -66,10 +60,9 @@ export async function evaluateStep(
       options,
     };
   });
-  const referencePath = await referenceArtifact(parts);
   const reference: Measurable = {
     id: "model",
-    path: referencePath,
+    path: parts.referencePath,
     digest: parts.input.digest,
     load: () => parts.input.load(),
   };
@@ -125,34 +118,6 @@ export async function evaluateStep(
     selection: result.selection,
   };
   return { report, result };
-}
-
-/**
- * A path the runtime can load for the recipe's input: the file or folder itself, or (for a model
- * source or an assembled bundle) a copy saved once in the cache under the input's digest.
- */
-async function referenceArtifact(parts: EvaluateStepParts): Promise<string> {
-  const named = parts.input.reference;
-  if (resolve(named) === named) {
-    try {
-      await stat(named);
-      return named;
-    } catch {
-      // Not a path after all: saved below.
-    }
-  }
-  const folder = join(parts.cacheDir, "references", parts.input.digest);
-  try {
-    await stat(join(folder, "bundle.json"));
-    return folder;
-  } catch {
-    // Not saved yet.
-  }
-  const bundle = await parts.input.load();
-  await replaceFolder(folder, async (temp) => {
-    await saveBundle(bundle, temp, parts.saveOptions);
-  });
-  return folder;
 }
 
 function openData(recipe: Recipe, registry: PluginRegistry, name: string): DataSet {

@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { stat } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { dirname, join, relative, resolve } from "node:path";
 import { type ModelBundle, singleModelBundle } from "../bundle.js";
-import { BUNDLE_MANIFEST, loadBundle } from "../bundle-file.js";
+import { BUNDLE_MANIFEST, type BundleManifest, loadBundle } from "../bundle-file.js";
 import { errors, LatheError } from "../diagnostics.js";
 import type { Model } from "../ir/model.js";
 import { modelToProto } from "../onnx/encode.js";
@@ -20,12 +20,25 @@ export interface InputArtifact {
   /** What the recipe names: a model source, or the absolute path of a file or bundle folder. */
   readonly reference: string;
   readonly digest: string;
+  /**
+   * For a file or bundle folder: the files it was read from (the digest covers exactly these),
+   * and the folder their relative paths start from. Absent for model sources and `bundle:`.
+   */
+  readonly files?: InputFiles;
   /** A copy a pass may own: passes change bundles in place, and branches must not see that. */
   load(): Promise<ModelBundle>;
 }
 
+export interface InputFiles {
+  readonly root: string;
+  /** Absolute paths; for a single `.onnx` input, the model file comes first. */
+  readonly paths: readonly string[];
+  readonly kind: "file" | "folder";
+}
+
 interface Opened {
   readonly digest: string;
+  readonly files?: InputFiles;
   /** The bundle that hashing loaded, handed to the first `load()` instead of loading it again. */
   readonly loaded?: ModelBundle;
   readonly reload: () => Promise<ModelBundle>;
@@ -111,6 +124,7 @@ function artifact(reference: string, opened: Opened): InputArtifact {
   return {
     reference,
     digest: opened.digest,
+    ...(opened.files ? { files: opened.files } : {}),
     load: async () => {
       const bundle = spare ?? (await opened.reload());
       spare = undefined;
@@ -131,14 +145,25 @@ async function openPath(path: string, where: string): Promise<Opened> {
     const reload = () => loadBundle(path);
     const loaded = await reload();
     const files = [join(path, BUNDLE_MANIFEST), ...externalFiles(loaded)];
-    for (const name of loaded.components.keys()) files.push(join(path, `${name}.onnx`));
-    return { digest: await filesDigest(path, files), loaded, reload };
+    // The manifest names each component's file (saveBundle writes `<name>.onnx`, others may not).
+    const manifest = JSON.parse(
+      await readFile(join(path, BUNDLE_MANIFEST), "utf8"),
+    ) as BundleManifest;
+    for (const file of Object.values(manifest.components)) files.push(join(path, file));
+    return {
+      digest: await filesDigest(path, files),
+      files: { root: path, paths: [...new Set(files)], kind: "folder" },
+      loaded,
+      reload,
+    };
   }
   const reload = async () => singleModelBundle(await loadModel(path));
   const loaded = await reload();
   if (loaded.components.size === 0) throw errors.invalidModel(where, "the model is empty");
+  const files = [...new Set([path, ...externalFiles(loaded)])];
   return {
-    digest: await filesDigest(dirname(path), [path, ...externalFiles(loaded)]),
+    digest: await filesDigest(dirname(path), files),
+    files: { root: dirname(path), paths: files, kind: "file" },
     loaded,
     reload,
   };

@@ -1,12 +1,17 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
+import { isLatheError } from "../diagnostics.js";
 import type { ConstraintCheck, MetricValues } from "../evaluate/constraints.js";
 import type { MetricOutcome } from "../evaluate/evaluation.js";
 import { jsonNumbers } from "../evaluate/evaluation.js";
 import type { Selection } from "../evaluate/select.js";
 import type { PassStatistics } from "../plugin/types.js";
+import { LATHE_VERSION } from "../version.js";
 import type { SkipReason, StepStatus } from "./events.js";
+import type { InputArtifact } from "./input.js";
+import type { PublishedCandidate } from "./publish.js";
+import type { RunPlan } from "./run-plan.js";
 
 /** `report.json`: what a run did. docs/pipeline.md documents every field; keep it stable. */
 export interface RunReport {
@@ -101,4 +106,62 @@ export async function writeReport(path: string, report: RunReport): Promise<void
   // JSON has no Infinity or NaN (an exact PSNR, a failed KL): they are written as strings.
   await writeFile(temp, `${JSON.stringify(report, jsonNumbers, 2)}\n`);
   await rename(temp, path);
+}
+
+/** What the stages produced, as far as the run got. */
+export interface RunOutcome {
+  readonly plan: RunPlan;
+  readonly recipeSha: string;
+  readonly startedAt: Date;
+  readonly durationMs: number;
+  readonly input: InputArtifact | undefined;
+  readonly steps: readonly StepReport[];
+  readonly candidates: readonly PublishedCandidate[];
+  readonly evaluation: EvaluationReport | undefined;
+  /** What stopped the run, if something did; with the failed step and its reproducer. */
+  readonly thrown: unknown;
+  readonly failed: { readonly step: string; readonly reproducer: string } | undefined;
+}
+
+/** Stage six of a run: report.json's content. */
+export function buildRunReport(outcome: RunOutcome): RunReport {
+  const { plan, steps, thrown } = outcome;
+  const { graph } = plan;
+  const failure =
+    thrown === undefined
+      ? undefined
+      : {
+          ...errorSummary(thrown),
+          ...(outcome.failed && !isInterrupt(thrown) ? outcome.failed : {}),
+        };
+  return {
+    schemaVersion: 1,
+    status: thrown === undefined ? "ok" : isInterrupt(thrown) ? "interrupted" : "failed",
+    recipe: { file: graph.recipe.file, sha256: outcome.recipeSha },
+    lathe: { version: LATHE_VERSION },
+    plugins: graph.registry.plugins.map((p) => ({ name: p.meta.name, version: p.meta.version })),
+    input: outcome.input
+      ? { reference: outcome.input.reference, digest: outcome.input.digest }
+      : null,
+    startedAt: outcome.startedAt.toISOString(),
+    durationMs: Math.round(outcome.durationMs),
+    cache: {
+      dir: plan.cache.dir,
+      hits: steps.filter((s) => s.status === "cached").length,
+      misses: steps.filter((s) => s.status === "ran" || s.status === "failed").length,
+    },
+    steps,
+    candidates: outcome.candidates.map((c) => ({ step: c.step, output: c.output })),
+    ...(outcome.evaluation ? { evaluation: outcome.evaluation } : {}),
+    ...(failure ? { error: failure } : {}),
+  };
+}
+
+function isInterrupt(error: unknown): boolean {
+  return isLatheError(error) && error.code === "INTERRUPTED";
+}
+
+function errorSummary(error: unknown): { code: string; message: string } {
+  if (isLatheError(error)) return { code: error.code, message: error.message };
+  return { code: "INTERNAL", message: error instanceof Error ? error.message : String(error) };
 }

@@ -1,7 +1,8 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Recipe, StepSpec } from "@lathe/core";
+import type { PassGraph, Recipe, StepSpec } from "@lathe/core";
+import type { PassGraph as SourceGraph } from "../../src/pipeline/plan.js";
 
 /** The test plugin (test/plugins/test-plugin), by absolute path as a recipe may name it. */
 export const TEST_PLUGIN = fileURLToPath(
@@ -38,4 +39,12 @@ export async function makeRecipe(
     seed: 0,
     ...extra,
   };
+}
+
+/**
+ * A planned graph typed as the engine's own modules see it: stage tests import a stage from
+ * source, while `@lathe/core`'s types come from its build. Same object, two type declarations.
+ */
+export function stageGraph(graph: PassGraph): SourceGraph {
+  return graph as unknown as SourceGraph;
 }

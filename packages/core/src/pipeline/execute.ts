@@ -1,0 +1,213 @@
+/**
+ * Stage two of a run: the enabled steps in plan order. Each output is stored in the artifact
+ * cache under a key derived from what produced it (a hit skips the pass). In a linear chain the
+ * next step gets the bundle in memory; only a step reading a cache hit, or the second reader of
+ * a branch point, loads its input from the cache.
+ */
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import type { ModelBundle } from "../bundle.js";
+import { loadBundle } from "../bundle-file.js";
+import { errors } from "../diagnostics.js";
+import type { PassResult } from "../plugin/types.js";
+import type { ArtifactMeta } from "./artifact-cache.js";
+import { stepCacheKey } from "./cache-key.js";
+import { createPassContext } from "./context.js";
+import type { InputArtifact } from "./input.js";
+import { settleOpsetImports } from "./opsets.js";
+import type { PlannedStep } from "./plan.js";
+import { removeWrittenFolder } from "./replace-folder.js";
+import { writeReproducer } from "./reproducer.js";
+import type { RunPlan } from "./run-plan.js";
+import { checkRequirements, checkResult } from "./step-contract.js";
+import type { StepRecord } from "./step-record.js";
+
+export interface ExecutedSteps {
+  /** Step id → cache key: it names the step's stored output and is its readers' input digest. */
+  readonly keys: ReadonlyMap<string, string>;
+}
+
+/** A step's output kept in memory for the step after it, which reads it. */
+interface HandOff {
+  readonly step: string;
+  readonly bundle: ModelBundle;
+}
+
+export async function executeSteps(
+  plan: RunPlan,
+  input: InputArtifact,
+  record: StepRecord,
+): Promise<ExecutedSteps> {
+  const keys = new Map<string, string>();
+  const order = plan.graph.steps.filter((s) => plan.needed.has(s.id));
+  let handOff: HandOff | undefined;
+  for (const step of plan.graph.steps) {
+    if (!plan.needed.has(step.id)) {
+      record.finish(step, "skipped", { reason: "not-needed" });
+      continue;
+    }
+    if (plan.signal.aborted) throw errors.runInterrupted(undefined);
+    const given = handOff !== undefined && handOff.step === step.input ? handOff.bundle : undefined;
+    handOff = undefined;
+    const output = await executeStep(plan, step, { input, keys, record, given });
+    // Held only for the very next step: a bundle is as large as the model.
+    const next = order[order.indexOf(step) + 1];
+    if (output && next?.input === step.id) handOff = { step: step.id, bundle: output };
+  }
+  return { keys };
+}
+
+interface StepInputs {
+  readonly input: InputArtifact;
+  readonly keys: Map<string, string>;
+  readonly record: StepRecord;
+  /** The input bundle handed over in memory by the previous step, if it ran. */
+  readonly given: ModelBundle | undefined;
+}
+
+/** Runs one step, or finds it in the cache; returns its output when the pass ran. */
+async function executeStep(
+  plan: RunPlan,
+  step: PlannedStep,
+  { input, keys, record, given }: StepInputs,
+): Promise<ModelBundle | undefined> {
+  const { recipe } = plan.graph;
+  const { cache, signal } = plan;
+  const started = performance.now();
+  const elapsed = () => Math.round((performance.now() - started) * 10) / 10;
+  const inputKey = step.input === undefined ? undefined : keys.get(step.input)!;
+  const inputDigest = inputKey ?? input.digest;
+  const key = stepCacheKey({
+    inputDigest,
+    passId: step.passId,
+    plugin: step.plugin.meta,
+    options: step.options,
+    seed: recipe.seed,
+    providers: recipe.target.providers,
+  });
+  keys.set(step.id, key);
+  const hit = plan.noCache || plan.explain ? undefined : await cache.lookup(key);
+  if (hit) {
+    record.finish(step, "cached", {
+      cacheKey: key,
+      durationMs: elapsed(),
+      originalDurationMs: hit.durationMs,
+      modified: hit.modified,
+      statistics: hit.statistics,
+    });
+    return undefined;
+  }
+  plan.emit({ type: "step-start", step: step.id });
+
+  let inPass = false;
+  let result: PassResult;
+  try {
+    const bundle =
+      given ??
+      (inputKey === undefined ? await input.load() : await loadBundle(cache.path(inputKey)));
+    checkRequirements(step, bundle, recipe.file);
+    // The pass may change its input in place, so what it inherits is read before it runs.
+    const inherited = new Map<string, number>();
+    for (const model of bundle.components.values()) {
+      for (const [domain, version] of model.opsetImports) inherited.set(domain, version);
+    }
+    const scratchDir = await cache.scratch(step.id);
+    const context = createPassContext({
+      recipe,
+      registry: plan.graph.registry,
+      step,
+      inputDigest,
+      signal,
+      scratchDir,
+      sessions: plan.sessions,
+      emit: plan.emit,
+      explain: plan.explain,
+    });
+    try {
+      inPass = true;
+      result = await step.pass.run(bundle, context);
+      inPass = false;
+    } finally {
+      await rm(scratchDir, { recursive: true, force: true });
+    }
+    // A pass that returns after an abort may have cut its work short: its result is dropped.
+    if (signal.aborted) throw errors.runInterrupted(step.id);
+    checkResult(result, step);
+    settleOpsetImports(inherited, result.bundle, step.pass, step.plugin);
+    await cache.store(
+      result.bundle,
+      artifactMeta(step, key, inputDigest, result, elapsed()),
+      plan.saveOptions,
+      () => {
+        if (signal.aborted) throw errors.runInterrupted(step.id);
+      },
+    );
+  } catch (error) {
+    if (signal.aborted) {
+      record.finish(step, "interrupted", { cacheKey: key, durationMs: elapsed() });
+      throw errors.runInterrupted(step.id);
+    }
+    const reproducer = await writeReproducer(plan.outputDir, {
+      recipe,
+      step,
+      input:
+        inputKey === undefined
+          ? { reference: input.reference, digest: input.digest, cached: false }
+          : { reference: cache.path(inputKey), digest: inputKey, cached: true },
+      error,
+    });
+    record.fail(step, { cacheKey: key, durationMs: elapsed() }, reproducer);
+    // Only what the pass itself threw is wrapped; the engine's own errors speak for themselves.
+    throw inPass
+      ? errors.passFailed(
+          `${recipe.file} (passes.${step.id})`,
+          step.id,
+          step.passId,
+          `${step.plugin.meta.name}@${step.plugin.meta.version}`,
+          error,
+          reproducer,
+        )
+      : error;
+  }
+  await removeWrittenFolder(join(plan.outputDir, `failed-${step.id}`));
+  record.finish(step, "ran", {
+    cacheKey: key,
+    durationMs: elapsed(),
+    modified: result.modified,
+    statistics: result.statistics ?? {},
+  });
+  return handedOn(result.bundle);
+}
+
+/**
+ * The stored output as the next step would have loaded it from the cache: metadata goes through
+ * JSON there, so it does here too, and a cold run and a resumed one see the same bundle.
+ */
+function handedOn(bundle: ModelBundle): ModelBundle {
+  return {
+    components: bundle.components,
+    metadata: JSON.parse(JSON.stringify(bundle.metadata)) as Record<string, unknown>,
+  };
+}
+
+function artifactMeta(
+  step: PlannedStep,
+  key: string,
+  inputDigest: string,
+  result: PassResult,
+  durationMs: number,
+): ArtifactMeta {
+  return {
+    schemaVersion: 1,
+    key,
+    step: step.id,
+    pass: step.passId,
+    plugin: { name: step.plugin.meta.name, version: step.plugin.meta.version },
+    options: step.options,
+    inputDigest,
+    modified: result.modified,
+    statistics: result.statistics ?? {},
+    durationMs,
+    createdAt: new Date().toISOString(),
+  };
+}
