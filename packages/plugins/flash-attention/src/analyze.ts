@@ -7,10 +7,11 @@ import {
   decline,
   type Match,
   type Model,
+  staticRank,
   type Value,
 } from "@lathe/core";
 import { type CausalAlignment, causalCondition, splitCausalMask } from "./causal.js";
-import { bnshOperand, bsnhOperand, type HeadsOperand } from "./heads.js";
+import { bnshOperand, bsnhOperand, type HeadsOperand, seqFirstKey } from "./heads.js";
 import type { MaskForm } from "./pattern.js";
 import { type Rotary, rotaryOf } from "./rotary.js";
 import { classifyScale, type ScalarOfHead, scalarOfHead } from "./scale.js";
@@ -63,7 +64,13 @@ export function analyzeAttention(
 
   const q = bnshOperand(match.value("q"));
   const kBsnh = match.values.get("kBsnh");
-  const k = kBsnh ? bsnhOperand(kBsnh) : bnshOperand(match.value("k"));
+  const kSeqFirst = match.values.get("kSeqFirst");
+  const k = kBsnh
+    ? bsnhOperand(kBsnh)
+    : kSeqFirst
+      ? seqFirstKey(kSeqFirst)
+      : bnshOperand(match.value("k"));
+  if (!k) return decline("cannot tell the key's heads (a [s, b·n, h] view of a projection)");
   const v = bnshOperand(match.value("v"));
   if (q.heads === undefined)
     return decline("cannot tell the number of query heads (no static Reshape to [b, s, n, h])");
@@ -85,6 +92,7 @@ export function analyzeAttention(
       match.value("q"),
       match.values.get("k"),
       kBsnh,
+      kSeqFirst,
       match.value("v"),
       q.bnsh,
       k.bnsh,
@@ -99,6 +107,7 @@ export function analyzeAttention(
     ["kScale", false],
     ["multiplier", false],
     ["divisor", true],
+    ["qDivisor", true],
   ] as const) {
     const value = match.values.get(name);
     if (!value) continue;
@@ -136,8 +145,10 @@ export function analyzeAttention(
     return decline(
       "the Trilu causal mask counts from the top-left corner and the keys are not the query's own tokens (a cache or another sequence): not GroupQueryAttention's causality",
     );
-  if (bias && rankOf(bias) !== undefined && rankOf(bias) !== 4)
-    return decline(`the additive mask has rank ${rankOf(bias)}, not 4`);
+  const merged = q.seqFirst !== undefined || staticRank(match.value("q")) === 3;
+  const biasRank = bias && staticRank(bias);
+  if (bias && biasRank !== undefined && biasRank !== (merged ? 3 : 4))
+    return decline(`the additive mask has rank ${biasRank}, not ${merged ? 3 : 4}`);
 
   const fusedOp = chooseOp(causal, !!k.past, k.groups, options, model);
   if (typeof fusedOp !== "string") return decline(fusedOp.reason);
@@ -203,11 +214,6 @@ function isZeroAddend(value: Value): boolean {
     if (Number.isFinite(fillValue)) return true;
   }
   return false;
-}
-
-function rankOf(value: Value): number | undefined {
-  const type = value.type;
-  return type?.kind === "tensor" && type.shape ? type.shape.dims.length : undefined;
 }
 
 /** The fused op for the target, by the kernel conditions in notes A3/A4. */

@@ -47,9 +47,9 @@ export function emitAttention(
       ? (k.bsd ?? b.Reshape(k.bsnh, b.int64s([0, 0, -1])))
       : toBsd(b, k, k.bnsh);
   const v3 = toBsd(b, v, v.bnsh);
-  // shapes from the unrotated query, so the rotation the fused op now does becomes dead
+  // the query length from the [b, s, n·h] query, so a rotation the fused op now does becomes dead
   const bias = block.bias
-    ? expandToQueries(b, block.bias, rotary ? rotary.q.input : query)
+    ? expandToQueries(b, unmergeBias(b, block.bias, block.heads), q3, 1)
     : undefined;
   let out: Value;
   if (block.fusedOp === "MultiHeadAttention") {
@@ -133,6 +133,8 @@ function mergeTranspose(context: Value): Value | undefined {
 /** [b, n, s, h] → [b, s, n·h]: the tensor it was split from, or a Transpose and Reshape. */
 function toBsd(b: Builder, operand: HeadsOperand, bnsh: Value): Value {
   if (operand.bsd && operand.bnsh === bnsh) return operand.bsd;
+  if (operand.seqFirst && operand.bnsh === bnsh)
+    return b.Transpose(operand.seqFirst, { perm: [1, 0, 2] });
   if (operand.packed && operand.bnsh === bnsh) {
     // [b, s, 3, n, h] → its q, k or v part [b, s, 1, n, h] → [b, s, n·h]; no transposes
     const { qkv, index } = operand.packed;
@@ -142,9 +144,16 @@ function toBsd(b: Builder, operand: HeadsOperand, bnsh: Value): Value {
 }
 
 /** [B, 1, 1|S, T] → [B, 1, S, T]: the contrib ops want the query axis spelled out. */
-function expandToQueries(b: Builder, bias: Value, query: Value): Value {
-  const queries = b.Gather(b.Shape(query), b.int64s([2]), { axis: 0 });
+function expandToQueries(b: Builder, bias: Value, query: Value, axis = 2): Value {
+  const queries = b.Gather(b.Shape(query), b.int64s([axis]), { axis: 0 });
   return b.Expand(bias, b.Concat(b.int64s([1, 1]), queries, b.int64s([1]), { axis: 0 }));
+}
+
+/** A (batch·heads, 1|S, T) mask as [batch, heads, 1|S, T] (the same bytes). */
+function unmergeBias(b: Builder, bias: Value, heads: number): Value {
+  if (staticRank(bias) !== 3) return bias;
+  const rows = b.Gather(b.Shape(bias), b.int64s([1, 2]), { axis: 0 });
+  return b.Reshape(bias, b.Concat(b.int64s([-1, heads]), rows, { axis: 0 }));
 }
 
 /** GQA's [max_positions, head/2] cache, one initializer per source cache for all layers. */

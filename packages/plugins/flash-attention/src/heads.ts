@@ -20,6 +20,8 @@ export interface HeadsOperand {
   readonly groups: number;
   /** Taken from a packed QKV projection: the [b, s, 3, n, h] tensor and which of q, k, v. */
   readonly packed?: PackedTake;
+  /** nn.MultiheadAttention's layout: the [s, b, n·h] projection behind a [b·n, s, h] operand. */
+  readonly seqFirst?: Value;
 }
 
 export interface PackedTake {
@@ -45,6 +47,8 @@ export function bnshOperand(value: Value): HeadsOperand {
     present = current;
     current = concat.inputs[1]!;
   }
+  const seqFirst = seqFirstHeads(current);
+  if (seqFirst) return { ...seqFirst, past, present, groups };
   const split = splitHeads(current);
   const packed = split ? undefined : packedTake(current);
   return {
@@ -56,6 +60,46 @@ export function bnshOperand(value: Value): HeadsOperand {
     groups,
     packed,
   };
+}
+
+/**
+ * torch's `multi_head_attention_forward`: `q.view(s, b·n, h).transpose(0, 1)`, a [b·n, s, h]
+ * operand whose bytes are the [s, b, n·h] projection. Heads = n·h / h from the inferred dims.
+ */
+function seqFirstHeads(
+  value: Value,
+): Omit<HeadsOperand, "past" | "present" | "groups"> | undefined {
+  const reshape = hasPerm(value, [1, 0, 2])
+    ? producedBy(value.producer()!.inputs[0], "Reshape")
+    : undefined;
+  return reshape?.inputs[0] ? seqFirstFrom(value, reshape.inputs[0], reshape.output) : undefined;
+}
+
+/** Also the key, read before its transpose: `Transpose[1, 2, 0]` of the [s, b·n, h] view. */
+export function seqFirstKey(value: Value): HeadsOperand | undefined {
+  const reshape = producedBy(value, "Reshape");
+  if (!reshape?.inputs[0]) return undefined;
+  const operand = seqFirstFrom(value, reshape.inputs[0], value);
+  return operand && { ...operand, past: undefined, present: undefined, groups: 1 };
+}
+
+function seqFirstFrom(
+  value: Value,
+  projection: Value,
+  view: Value,
+): Omit<HeadsOperand, "past" | "present" | "groups"> | undefined {
+  const width = staticDim(projection, 2);
+  const head = staticDim(view, 2);
+  if (staticRank(projection) !== 3 || staticRank(view) !== 3) return undefined;
+  if (!width || !head || width % head !== 0) return undefined;
+  return { bnsh: value, bsd: undefined, heads: width / head, seqFirst: projection };
+}
+
+/** A dim known as a number from the value's (inferred) type. */
+function staticDim(value: Value, axis: number): number | undefined {
+  const type = value.type;
+  const dim = type?.kind === "tensor" ? type.shape?.dims[axis] : undefined;
+  return typeof dim === "number" ? dim : undefined;
 }
 
 /**

@@ -3,11 +3,15 @@ import {
   createNameFilter,
   definePass,
   formatTrace,
+  type Graph,
+  inferShapes,
+  type Model,
   type ModelBundle,
   type NamePattern,
   type PassStatistics,
   type PassTarget,
   type RewriteReport,
+  type Value,
 } from "@lathe/core";
 import type { AttentionOptions, AttentionTarget } from "./analyze.js";
 import { flashAttentionOptionsSchema } from "./generated/options.js";
@@ -62,10 +66,32 @@ export function rewriteAttention(
   const byName = createNameFilter(options);
   const reports = new Map<string, RewriteReport>();
   for (const [name, model] of bundle.components) {
-    const report = applyRewriteRules(model, rules, { skip: (node) => byName(node.name) });
+    const report = withInferredShapes(model, () =>
+      applyRewriteRules(model, rules, { skip: (node) => byName(node.name) }),
+    );
     reports.set(name, report);
   }
   return reports;
+}
+
+/**
+ * Runs `work` with every value typed by shape inference (head sizes that exporters compute from
+ * the input's shape, such as nn.MultiheadAttention's `embed_dim // num_heads`, become static),
+ * then puts back the types the model declared, so the output carries no inferred value_info.
+ */
+function withInferredShapes<T>(model: Model, work: () => T): T {
+  const declared = new Map<Value, Value["type"]>();
+  const values = (graph: Graph) => {
+    for (const v of graph.inputs) declared.set(v, v.type);
+    for (const node of graph) for (const o of node.outputs) declared.set(o, o.type);
+  };
+  values(model.graph);
+  inferShapes(model);
+  try {
+    return work();
+  } finally {
+    for (const [value, type] of declared) value.type = type;
+  }
 }
 
 /** attention-blocks, fused.<rule>, fused-op.<op>, declined.<reason>, skipped. */

@@ -13,11 +13,18 @@ function scaledScores(): Pattern {
     op("Transpose", [v("kBsnh")], { attributes: { perm: [0, 2, 3, 1] }, capture: "keyT" }),
     // diffusers' (batch·heads, seq, head) layout: bmm / baddbmm with key.transpose(-1, -2)
     op("Transpose", [v("k")], { attributes: { perm: [0, 2, 1] }, capture: "keyT" }),
+    // nn.MultiheadAttention: k.view(s, b·n, h).transpose(0, 1).transpose(-2, -1) fused
+    op("Transpose", [v("kSeqFirst")], { attributes: { perm: [1, 2, 0] }, capture: "keyT" }),
   );
   const scores = op(
     "MatMul",
     [
-      anyOf(op("Mul", [v("q"), v("qScale")], { commutative: true }), v("q")),
+      anyOf(
+        op("Mul", [v("q"), v("qScale")], { commutative: true }),
+        // nn.MultiheadAttention scales q first: q / √h
+        op("Div", [v("q"), v("qDivisor")]),
+        v("q"),
+      ),
       anyOf(op("Mul", [keyT, v("kScale")], { commutative: true }), keyT),
     ],
     { capture: "scores" },

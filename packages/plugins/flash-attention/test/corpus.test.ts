@@ -60,22 +60,8 @@ function definedRows(model: CorpusModel, step: Step) {
   };
 }
 
-/** Forms the rules do not fuse yet, with the reason they give (to be emptied, not grown). */
-const NOT_YET: Record<string, RegExp> = {
-  "torch-mha": /attribute perm is \[1,2,0\]/,
-  "torch-mha-padding": /expected MatMul, found Add|attribute perm is \[1,2,0\]/,
-};
-
 describe.skipIf(typeof corpus === "string")("flash-attention on the corpus of real exports", () => {
-  it.each(models.filter((m) => NOT_YET[m.name]).map((m) => [m.name, m] as const))(
-    "%s: not fused yet, and the trace says why",
-    async (name, entry: CorpusModel) => {
-      const { report } = await rewritten(await loadModel(entry.path));
-      expect(Object.keys(report.declined).join("\n")).toMatch(NOT_YET[name]!);
-    },
-  );
-
-  it.each(models.filter((m) => !NOT_YET[m.name]).map((m) => [m.name, m] as const))(
+  it.each(models.map((m) => [m.name, m] as const))(
     "%s: every attention block is fused, exactly (ORT, max abs ≤ 1e-4)",
     async (_name, entry: CorpusModel) => {
       const original = await loadModel(entry.path);
