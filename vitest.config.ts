@@ -11,6 +11,7 @@ export default defineConfig({
       "@lathe/plugin-zoo": src("./packages/plugins/zoo/src/index.ts"),
       "@lathe/plugin-quantize": src("./packages/plugins/quantize/src/index.ts"),
       "@lathe/plugin-flash-attention": src("./packages/plugins/flash-attention/src/index.ts"),
+      "@lathe/plugin-diffusion": src("./packages/plugins/diffusion/src/index.ts"),
     },
   },
   test: {

@@ -1,4 +1,5 @@
 import { builtinDataPlugin, builtinMetricsPlugin, type Plugin } from "@lathe/core";
+import diffusionPlugin from "@lathe/plugin-diffusion";
 import flashAttentionPlugin from "@lathe/plugin-flash-attention";
 import quantizePlugin from "@lathe/plugin-quantize";
 import zooPlugin from "@lathe/plugin-zoo";
@@ -14,4 +15,5 @@ export const builtinPlugins: readonly Plugin[] = [
   zooPlugin,
   quantizePlugin,
   flashAttentionPlugin,
+  diffusionPlugin,
 ];

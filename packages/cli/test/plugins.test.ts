@@ -77,6 +77,7 @@ describe.skipIf(!built)(`lathe plugins${built ? "" : ` (skipped: ${SKIP_REASON})
       "@lathe/plugin-zoo",
       "@lathe/plugin-quantize",
       "@lathe/plugin-flash-attention",
+      "@lathe/plugin-diffusion",
     ]);
     expect(lines).toContain(
       "@lathe/plugin-zoo 0.1.0  Built-in generative models shaped like real ONNX exports.",
@@ -105,6 +106,7 @@ describe.skipIf(!built)(`lathe plugins${built ? "" : ` (skipped: ${SKIP_REASON})
       "@lathe/plugin-zoo",
       "@lathe/plugin-quantize",
       "@lathe/plugin-flash-attention",
+      "@lathe/plugin-diffusion",
     ]);
     expect(plugins.find((p) => p.name === "@lathe/plugin-zoo")).toEqual({
       name: "@lathe/plugin-zoo",

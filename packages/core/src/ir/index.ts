@@ -22,6 +22,7 @@ export {
 export * from "./dtype.js";
 export { type FunctionInit, functionKey, OnnxFunction } from "./function.js";
 export { Graph, type GraphInit, type TensorAnnotation } from "./graph.js";
+export { type InlineOptions, inlineGraph } from "./inline.js";
 export { DEFAULT_IR_VERSION, Model, type ModelInit } from "./model.js";
 export { Node, type NodeInit } from "./node.js";
 export { CONTRIB_OPS, type ContribOpName, ONNX_OPS, type OnnxOpName } from "./op-names.js";

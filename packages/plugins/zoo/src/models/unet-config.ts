@@ -17,7 +17,12 @@ export type UnetConfig = {
   groups: number;
   /** [sample_size]: the latent size the model is meant for (the graph takes any multiple of 2^levels). */
   sampleSize: number;
+  /** Also build a zoo VAE of this preset and add its `vae_decoder` (a pipeline bundle), or none. */
+  vae: string;
 };
+
+/** The VAE presets a UNet bundle may carry, or none. */
+export const UNET_VAES = ["none", "tiny", "small", "sd"] as const;
 
 export const unetConfigKeys: Record<keyof UnetConfig, ConfigKey> = {
   blockChannels: {
@@ -55,6 +60,12 @@ export const unetConfigKeys: Record<keyof UnetConfig, ConfigKey> = {
     minimum: 1,
     description:
       "sample_size: the latent height/width the model is meant for (metadata; the graph's spatial axes are dynamic)",
+  },
+  vae: {
+    type: "string",
+    enum: UNET_VAES,
+    description:
+      "also add the vae_decoder of a zoo vae of this preset (same seed), so the bundle is a pipeline whose latents decode to images",
   },
 };
 

@@ -1,4 +1,4 @@
-import type { ModelBundle } from "@lathe/core";
+import { errors, type Model, type ModelBundle } from "@lathe/core";
 import { defineZooModel } from "../zoo-model.js";
 import {
   LATENT_CHANNELS,
@@ -10,8 +10,9 @@ import {
 import { buildUnetModel, UNET_EXPORTER } from "./unet-graph.js";
 import { parameterCount, unetStateDict } from "./unet-state-dict.js";
 import { UnetWeights } from "./unet-weights.js";
+import { vae } from "./vae.js";
 
-const SD_TEXT = { contextDim: 768, groups: 32, heads: 8, transformerLayers: 1 };
+const SD_TEXT = { contextDim: 768, groups: 32, heads: 8, transformerLayers: 1, vae: "none" };
 
 /**
  * A Stable-Diffusion-style denoiser (diffusers UNet2DConditionModel) as torch 2.1's TorchScript
@@ -35,6 +36,7 @@ export const unet = defineZooModel<UnetConfig>({
       contextDim: 32,
       groups: 8,
       sampleSize: 8,
+      vae: "none",
     },
     /** SD-shaped at a quarter of SD 1.5's width on three levels: 141.7 M parameters. */
     small: { ...SD_TEXT, blockChannels: "256,512,512", layersPerBlock: 2, sampleSize: 32 },
@@ -45,17 +47,49 @@ export const unet = defineZooModel<UnetConfig>({
   build(config, { seed }): ModelBundle {
     const dims = unetDims(config);
     const model = buildUnetModel(dims, new UnetWeights(seed));
+    const decoder = withDecoder(config.vae, seed);
     return {
-      components: new Map([["unet", model]]),
+      components: new Map([["unet", model], ...decoder.components]),
       metadata: {
+        ...decoder.metadata,
         architecture: "UNet2DConditionModel",
         config: { ...config },
         diffusersConfig: diffusersConfig(dims),
+        scheduler: STABLE_DIFFUSION_SCHEDULER,
         parameters: parameterCount(unetStateDict(dims)),
       },
     };
   },
 });
+
+/** The `vae_decoder` of a zoo vae preset, with the metadata a pipeline reads (scaling factor). */
+function withDecoder(
+  preset: string,
+  seed: number,
+): { components: [string, Model][]; metadata: Record<string, unknown> } {
+  if (preset === "none") return { components: [], metadata: {} };
+  const config = vae.presets[preset];
+  if (!config) throw errors.zooConfigInvalid("unet", "vae", `unknown vae preset ${preset}`);
+  const built = vae.build(config, { seed });
+  const { vaeConfig, scalingFactor } = built.metadata as Record<string, unknown>;
+  return {
+    components: [["vae_decoder", built.components.get("vae_decoder") as Model]],
+    metadata: { vaeConfig, scalingFactor },
+  };
+}
+
+/** Stable Diffusion 1.5's `scheduler/scheduler_config.json`: how its UNet was trained to denoise. */
+const STABLE_DIFFUSION_SCHEDULER = {
+  _class_name: "PNDMScheduler",
+  num_train_timesteps: 1000,
+  beta_schedule: "scaled_linear",
+  beta_start: 0.00085,
+  beta_end: 0.012,
+  prediction_type: "epsilon",
+  set_alpha_to_one: false,
+  steps_offset: 1,
+  skip_prk_steps: true,
+} as const;
 
 /** The same model in diffusers' config keys, for tools that read a `unet/config.json`. */
 function diffusersConfig(dims: UnetDims): Record<string, unknown> {
