@@ -10,9 +10,9 @@ import {
 } from "@lathe/core";
 import { Args, Flags } from "@oclif/core";
 import { BaseCommand } from "../base-command.js";
-import { builtinPlugins } from "../builtin-plugins.js";
 import { targetFlags, targetFrom } from "../evaluate/flags.js";
 import { formatProfile } from "../format/profile.js";
+import { loadModelSource, modelSourceScheme } from "../model-source.js";
 
 export interface ProfileJson extends ProfileResult {
   readonly model: string;
@@ -84,29 +84,10 @@ async function openModel(
   text: string,
   component: string | undefined,
 ): Promise<{ model: string | Model; component?: string }> {
-  const scheme = /^([a-z][a-z0-9+.-]*):(?!\/\/)/i.exec(text)?.[1];
+  const scheme = modelSourceScheme(text);
   let bundle: ModelBundle;
-  if (scheme !== undefined && scheme.length > 1) {
-    const source = builtinPlugins
-      .flatMap((p) => p.modelSources ?? [])
-      .find((s) => s.scheme === scheme);
-    if (!source) {
-      throw new LatheError(
-        "MODEL_SOURCE_UNKNOWN",
-        `no built-in plugin provides model source "${scheme}:"`,
-        {
-          where: text,
-          hint: `known: ${builtinPlugins
-            .flatMap((p) => p.modelSources ?? [])
-            .map((s) => `${s.scheme}:`)
-            .join(", ")}; or pass an .onnx file`,
-        },
-      );
-    }
-    bundle = await source.load(text, {
-      resolve: (p) => resolve(p),
-      signal: new AbortController().signal,
-    });
+  if (scheme !== undefined) {
+    bundle = await loadModelSource(text, scheme);
   } else {
     const path = resolve(text);
     const info = await stat(path).catch(() => undefined);

@@ -1,5 +1,5 @@
 export { parseJsonRecords } from "./json.js";
-export { parseNpy } from "./npy.js";
+export { encodeNpy, parseNpy } from "./npy.js";
 export { parseNpz } from "./npz.js";
 export { readTensorFile, tensorFileSets } from "./pb.js";
 export { builtinDataPlugin } from "./plugin.js";

@@ -122,3 +122,29 @@ function fortranToC(data: Uint8Array, shape: readonly number[], width: number): 
   }
   return out;
 }
+
+/**
+ * A tensor as `.npy` bytes (format 1.0, little-endian, C order), as numpy.save writes it, so a
+ * result can be read with `numpy.load`. Booleans and the numeric types numpy has.
+ */
+export function encodeNpy(tensor: Tensor): Uint8Array {
+  const descr = [...DESCR].find(([, type]) => type === tensor.dataType)?.[0];
+  if (!descr) {
+    throw errors.irMisuse(`encodeNpy: ${dataTypeInfo(tensor.dataType).name} has no numpy type`);
+  }
+  const shape = tensor.dims.length === 1 ? `(${tensor.dims[0]},)` : `(${tensor.dims.join(", ")})`;
+  let header = `{'descr': '${descr === "b1" ? "|b1" : `<${descr}`}', 'fortran_order': False, 'shape': ${shape}, }`;
+  // The magic, version, length and header end on a multiple of 64 bytes, with a newline.
+  const unpadded = MAGIC.length + 4 + header.length + 1;
+  header += " ".repeat((64 - (unpadded % 64)) % 64);
+  header += "\n";
+  const data = tensor.bytes();
+  const out = new Uint8Array(MAGIC.length + 4 + header.length + data.length);
+  out.set(MAGIC, 0);
+  out[6] = 1;
+  out[7] = 0;
+  new DataView(out.buffer).setUint16(8, header.length, true);
+  out.set(new TextEncoder().encode(header), 10);
+  out.set(data, 10 + header.length);
+  return out;
+}

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { crc32, deflateRawSync } from "node:zlib";
-import { DataType, isLatheError, parseNpy, parseNpz } from "@lathe/core";
+import { DataType, encodeNpy, isLatheError, parseNpy, parseNpz, Tensor } from "@lathe/core";
 import { describe, expect, test } from "vitest";
 
 /** A .npy written by hand: the header padded so the data starts on a multiple of 64. */
@@ -221,5 +221,30 @@ np.savez_compressed(d + "/packed.npz", x=np.linspace(-1, 1, 1000, dtype=np.float
     expect(
       code(() => parseNpz(new Uint8Array(readFileSync(join(dir, "cut.npz"))), "cut.npz")),
     ).toMatch(/^DATA_FILE_INVALID cut\.npz/);
+  });
+});
+
+describe("encodeNpy", () => {
+  test("writes what parseNpy and numpy read back", () => {
+    const tensor = Tensor.fromArray(DataType.FLOAT, [2, 3], [1, -2, 3.5, 0, 1e-3, 7]);
+    const bytes = encodeNpy(tensor);
+    expect((10 + new DataView(bytes.buffer).getUint16(8, true)) % 64).toBe(0);
+    const back = parseNpy(bytes, "x.npy");
+    expect(back.dims).toEqual([2, 3]);
+    expect([...(back.toArray() as Float32Array)]).toEqual([...(tensor.toArray() as Float32Array)]);
+    const python = "/usr/bin/python3";
+    if (!existsSync(python)) return;
+    const dir = mkdtempSync(join(tmpdir(), "lathe-npy-"));
+    writeFileSync(join(dir, "a.npy"), bytes);
+    const run = spawnSync(
+      python,
+      [
+        "-c",
+        "import numpy,sys; a=numpy.load(sys.argv[1]); print(a.shape, a.dtype, round(float(a.sum()), 4))",
+        join(dir, "a.npy"),
+      ],
+      { encoding: "utf8" },
+    );
+    if (run.status === 0) expect(run.stdout.trim()).toBe("(2, 3) float32 9.501");
   });
 });

@@ -11,13 +11,14 @@ import { SOLVERS, type Solver } from "./solvers.js";
 export interface TrajectoryErrorOptions {
   /** Held-out noises. */
   samples: number;
-  /** The teacher's solver and steps on the reference denoiser. */
+  /** The teacher's solver and grid on the reference denoiser. */
   teacherSolver: Solver;
+  teacherSteps: number;
 }
 
 /**
  * `diffusion/trajectory-error`: endpoint RMSE of the candidate's samples against the teacher's
- * (200 steps on the reference denoiser) from the same held-out noises. A sampler bundle runs
+ * (`teacherSteps` steps on the reference denoiser) from the same held-out noises. A sampler bundle runs
  * its ONNX sampler; a denoiser bundle (the reference, or a quantized denoiser) runs the teacher.
  */
 export const trajectoryErrorMetric = defineMetric<TrajectoryErrorOptions>({
@@ -39,7 +40,7 @@ export const trajectoryErrorMetric = defineMetric<TrajectoryErrorOptions>({
   values: { rmse: "lower", "relative-rmse": "lower" },
   deterministic: true,
   async measure(candidate, context) {
-    const { samples, teacherSolver } = context.options;
+    const { samples, teacherSolver, teacherSteps } = context.options;
     const seed = context.seed + 7919; // held out: not the noises distill-steps trained on
     // A sampler with the decoder appended outputs images: compare with the teacher's, decoded.
     const decode = samplerMetadata(candidate)?.output === "image";

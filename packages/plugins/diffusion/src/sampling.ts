@@ -56,6 +56,8 @@ export interface SampleRequest {
   readonly steps?: number;
   readonly solver?: Solver;
   readonly schedule?: Baseline;
+  /** Grid points of the teacher loop when `steps` is not given (default 200). */
+  readonly teacherSteps?: number;
   readonly sampleShape?: readonly number[];
   /** For a denoiser bundle with a `vae_decoder`: decode the latents to images (as a sampler with the decoder appended does). */
   readonly decode?: boolean;
@@ -125,7 +127,7 @@ export async function drawSamples(
     conditioning,
   });
   let done = 0;
-  const total = request.steps ?? 200;
+  const total = request.steps ?? request.teacherSteps ?? 200;
   const denoise: typeof denoiser.denoise = async (x, point) => {
     const out = await denoiser.denoise(x, point);
     request.onStep?.(++done, total);
@@ -135,7 +137,7 @@ export async function drawSamples(
     const solver = request.solver ?? "dpmpp-2m";
     let end: Float64Array;
     if (request.steps === undefined) {
-      const teacher = await solveTeacher(denoise, teacherGrid(spec.noise, 200), noise, solver);
+      const teacher = await solveTeacher(denoise, teacherGrid(spec.noise, total), noise, solver);
       end = teacher.states[teacher.states.length - 1] as Float64Array;
     } else {
       const points = baselineSchedule(request.schedule ?? "logsnr", spec.noise, request.steps);

@@ -66,7 +66,7 @@ describe("diffusion/distill-steps", () => {
         return cache.get(key) as Promise<T>;
       },
       signal: new AbortController().signal,
-      options: { samples: 16, teacherSolver: "dpmpp-2m" as const },
+      options: { samples: 16, teacherSolver: "dpmpp-2m" as const, teacherSteps: 200 },
     } as never;
     const sampler = await trajectoryErrorMetric.measure(run.result.bundle, context);
     const itself = await trajectoryErrorMetric.measure(gmm, context);

@@ -94,7 +94,10 @@ describe("the ONNX sampler runs what the TypeScript loop runs", () => {
     for (const name of model.graph.initializers.keys())
       expect(sampler.graph.initializers.has(name)).toBe(true);
     const weights = (m: Model) =>
-      [...m.graph.initializers.values()].reduce((n, v) => n + (v.constValue instanceof Tensor ? v.constValue.elementCount : 0), 0);
+      [...m.graph.initializers.values()].reduce(
+        (n, v) => n + (v.constValue instanceof Tensor ? v.constValue.elementCount : 0),
+        0,
+      );
     // The solver's constants add a few scalars per step; the weights are not copied.
     expect(weights(sampler) - weights(model)).toBeLessThan(200);
   });
