@@ -14,6 +14,8 @@ export interface TrajectoryErrorOptions {
   /** The teacher's solver and grid on the reference denoiser. */
   teacherSolver: Solver;
   teacherSteps: number;
+  /** Per-sample shapes of conditioning inputs with symbolic dims. */
+  conditioningShapes?: Record<string, number[]>;
 }
 
 /**
@@ -33,32 +35,41 @@ export const trajectoryErrorMetric = defineMetric<TrajectoryErrorOptions>({
       teacherSolver: {
         enum: [...SOLVERS],
         default: "dpmpp-2m",
-        description: "The teacher's solver (200 steps on the reference denoiser).",
+        description: "The teacher's solver on the reference denoiser.",
+      },
+      teacherSteps: {
+        type: "integer",
+        minimum: 10,
+        default: 200,
+        description: "Points of the teacher's grid (uniform in log-SNR).",
+      },
+      conditioningShapes: {
+        type: "object",
+        additionalProperties: { type: "array", items: { type: "integer", minimum: 1 } },
+        description:
+          "Per-sample shapes of conditioning inputs whose dims are symbolic (a sequence dim defaults to 77).",
       },
     },
   },
   values: { rmse: "lower", "relative-rmse": "lower" },
   deterministic: true,
   async measure(candidate, context) {
-    const { samples, teacherSolver, teacherSteps } = context.options;
+    const { samples, teacherSolver, teacherSteps, conditioningShapes } = context.options;
     const seed = context.seed + 7919; // held out: not the noises distill-steps trained on
     // A sampler with the decoder appended outputs images: compare with the teacher's, decoded.
     const decode = samplerMetadata(candidate)?.output === "image";
-    const teacher = await context.shared(
-      `diffusion/teacher:${samples}:${teacherSolver}:${seed}:${decode}`,
-      () =>
-        drawSamples(context.reference, context.sessions, {
-          count: samples,
-          seed,
-          solver: teacherSolver,
-          decode,
-        }),
-    );
-    const ours = await drawSamples(candidate, context.sessions, {
+    const request = {
       count: samples,
       seed,
       solver: teacherSolver,
-    });
+      teacherSteps,
+      ...(conditioningShapes ? { conditioningShapes } : {}),
+    };
+    const teacher = await context.shared(
+      `diffusion/teacher:${JSON.stringify(request)}:${decode}`,
+      () => drawSamples(context.reference, context.sessions, { ...request, decode }),
+    );
+    const ours = await drawSamples(candidate, context.sessions, request);
     if (ours.values.length !== teacher.values.length) {
       throw new LatheError(
         "DIFFUSION_METRIC_MISMATCH",

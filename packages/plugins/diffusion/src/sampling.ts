@@ -59,6 +59,8 @@ export interface SampleRequest {
   /** Grid points of the teacher loop when `steps` is not given (default 200). */
   readonly teacherSteps?: number;
   readonly sampleShape?: readonly number[];
+  /** Per-sample shapes of conditioning inputs with symbolic dims (a sequence dim defaults to 77). */
+  readonly conditioningShapes?: Readonly<Record<string, readonly number[]>>;
   /** For a denoiser bundle with a `vae_decoder`: decode the latents to images (as a sampler with the decoder appended does). */
   readonly decode?: boolean;
   readonly onStep?: (done: number, total: number) => void;
@@ -119,7 +121,7 @@ export async function drawSamples(
     spec.conditioningInputs,
     request.count,
     createPassRandom(request.seed, "diffusion/samples", "conditioning"),
-    {},
+    request.conditioningShapes ? { shapes: request.conditioningShapes } : {},
   );
   const denoiser = await openDenoiser(sessions, model, spec, {
     batch: request.count,
@@ -169,7 +171,7 @@ async function samplerConditioning(
     names,
     request.count,
     createPassRandom(request.seed, "diffusion/samples", "conditioning"),
-    {},
+    request.conditioningShapes ? { shapes: request.conditioningShapes } : {},
   );
   if (sampler.guidance === undefined) return conditioning;
   const out: Record<string, Tensor> = { ...conditioning };
