@@ -7,6 +7,8 @@ const src = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 export default defineConfig({
   resolve: {
     alias: {
+      // The subpath first: "@lathe/core" would otherwise match "@lathe/core/testing" as a prefix.
+      "@lathe/core/testing": src("./packages/core/src/testing/index.ts"),
       "@lathe/core": src("./packages/core/src/index.ts"),
       "@lathe/plugin-zoo": src("./packages/plugins/zoo/src/index.ts"),
       "@lathe/plugin-quantize": src("./packages/plugins/quantize/src/index.ts"),

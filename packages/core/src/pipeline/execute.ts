@@ -14,12 +14,11 @@ import type { ArtifactMeta } from "./artifact-cache.js";
 import { stepCacheKey } from "./cache-key.js";
 import { createPassContext } from "./context.js";
 import type { InputArtifact } from "./input.js";
-import { settleOpsetImports } from "./opsets.js";
 import type { PlannedStep } from "./plan.js";
 import { removeWrittenFolder } from "./replace-folder.js";
 import { writeReproducer } from "./reproducer.js";
 import type { RunPlan } from "./run-plan.js";
-import { checkRequirements, checkResult } from "./step-contract.js";
+import { checkPassOutput, checkRequirements, opsetImportsOf } from "./step-contract.js";
 import type { StepRecord } from "./step-record.js";
 
 export interface ExecutedSteps {
@@ -107,10 +106,7 @@ async function executeStep(
       (inputKey === undefined ? await input.load() : await loadBundle(cache.path(inputKey)));
     checkRequirements(step, bundle, recipe.file);
     // The pass may change its input in place, so what it inherits is read before it runs.
-    const inherited = new Map<string, number>();
-    for (const model of bundle.components.values()) {
-      for (const [domain, version] of model.opsetImports) inherited.set(domain, version);
-    }
+    const inherited = opsetImportsOf(bundle);
     const scratchDir = await cache.scratch(step.id);
     const context = createPassContext({
       recipe,
@@ -132,8 +128,7 @@ async function executeStep(
     }
     // A pass that returns after an abort may have cut its work short: its result is dropped.
     if (signal.aborted) throw errors.runInterrupted(step.id);
-    checkResult(result, step);
-    settleOpsetImports(inherited, result.bundle, step.pass, step.plugin);
+    checkPassOutput(result, inherited, step.pass, step.plugin);
     await cache.store(
       result.bundle,
       artifactMeta(step, key, inputDigest, result, elapsed()),

@@ -1,7 +1,8 @@
 /** What the engine checks around a pass: its declared requirements before, its result after. */
 import type { ModelBundle } from "../bundle.js";
 import { errors } from "../diagnostics.js";
-import type { PassResult } from "../plugin/types.js";
+import type { PassDefinition, PassResult, Plugin } from "../plugin/types.js";
+import { settleOpsetImports } from "./opsets.js";
 import type { PlannedStep } from "./plan.js";
 
 export function checkRequirements(step: PlannedStep, bundle: ModelBundle, file: string): void {
@@ -32,8 +33,28 @@ export function checkRequirements(step: PlannedStep, bundle: ModelBundle, file: 
   }
 }
 
-/** A pass must hand back `{ bundle, modified }`; anything else is its author's bug. */
-export function checkResult(result: unknown, step: PlannedStep): asserts result is PassResult {
+/** The op domains and versions a bundle imports, read before a pass runs on it. */
+export function opsetImportsOf(bundle: ModelBundle): Map<string, number> {
+  const inherited = new Map<string, number>();
+  for (const model of bundle.components.values()) {
+    for (const [domain, version] of model.opsetImports) inherited.set(domain, version);
+  }
+  return inherited;
+}
+
+/**
+ * What the engine checks after every pass, before anything is stored: the result has the
+ * contract's shape (`{ bundle, modified }`; anything else is its author's bug), and every op
+ * domain the output uses was imported by the input or declared in `introduces` (and is
+ * imported now). The pass tester (`@lathe/core/testing`) runs the same, so a pass that passes
+ * its tests cannot fail these in a recipe.
+ */
+export function checkPassOutput(
+  result: unknown,
+  inherited: ReadonlyMap<string, number>,
+  pass: PassDefinition,
+  plugin: Plugin,
+): asserts result is PassResult {
   const r = result as Partial<PassResult> | undefined;
   const ok =
     typeof r === "object" &&
@@ -44,10 +65,11 @@ export function checkResult(result: unknown, step: PlannedStep): asserts result 
     (r.statistics === undefined || typeof r.statistics === "object");
   if (!ok) {
     throw errors.pluginContract(
-      step.plugin.meta.name,
-      `pass ${step.passId}`,
+      plugin.meta.name,
+      `pass ${pass.id}`,
       "returned something other than { bundle: { components: Map, metadata }, modified: boolean, statistics? }",
       "return the new bundle from run(), e.g. { bundle, modified: true, statistics: { ... } }",
     );
   }
+  settleOpsetImports(inherited, (result as PassResult).bundle, pass, plugin);
 }
