@@ -5,6 +5,7 @@
 
 export { type ModelBundle, singleModelBundle } from "./bundle.js";
 export { BUNDLE_MANIFEST, type BundleManifest, loadBundle, saveBundle } from "./bundle-file.js";
+export * from "./check/index.js";
 export * from "./data/index.js";
 export { errors, isLatheError, LatheError, type LatheErrorOptions } from "./diagnostics.js";
 export * from "./evaluate/index.js";
