@@ -1,6 +1,7 @@
-import { errors } from "@lathe/core";
+import { type EvaluationReport, errors } from "@lathe/core";
 import { describe, expect, it } from "vitest";
 import { renderError } from "../src/error-output.js";
+import { formatResults } from "../src/format/evaluation.js";
 import { formatTable } from "../src/format/table.js";
 import { formatBytes, formatCount, formatInteger } from "../src/format/units.js";
 
@@ -92,5 +93,38 @@ describe("renderError", () => {
       "this is a bug in Lathe; please report it with the command you ran (run again with --verbose or DEBUG=1 to see the stack trace)",
     ]);
     expect(renderError(bug, true)).toMatch(/^\s+at /m);
+  });
+});
+
+describe("formatResults", () => {
+  it("marks a candidate whose passes warned, and prints the warning under notes", () => {
+    const model = (step: string, notes: string[]) => ({
+      step,
+      path: step,
+      values: { size: { bytes: 1000 } },
+      metrics: {},
+      notes,
+    });
+    const evaluation = {
+      metrics: [],
+      constraints: [],
+      target: { providers: ["cpu"], threads: 1, shapes: {} },
+      reference: model("model", []),
+      candidates: [
+        {
+          ...model("int8", ["warning (step int8): model: calibrated on 8 generated inputs"]),
+          accepted: true,
+          checks: [],
+        },
+        { ...model("fp16", []), accepted: true, checks: [] },
+      ],
+      selection: { kind: "pareto", objectives: [], front: [], reason: "front" },
+    } as unknown as EvaluationReport;
+    const text = formatResults(evaluation);
+    expect(text).toMatch(/int8 .*accepted ⚠ see warning below/);
+    expect(text).not.toMatch(/fp16 .*⚠/);
+    expect(text).toMatch(
+      /notes:\n {2}int8: warning \(step int8\): model: calibrated on 8 generated/,
+    );
   });
 });

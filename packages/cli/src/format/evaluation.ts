@@ -1,5 +1,10 @@
 /** Tables of metric values: `lathe run`'s results, `lathe bench`, `lathe compare`. */
-import { type EvaluationReport, formatMetricValue, type MetricValues } from "@lathe/core";
+import {
+  type EvaluationReport,
+  formatMetricValue,
+  type MetricValues,
+  WARNING_NOTE,
+} from "@lathe/core";
 import { type Cell, formatTable } from "./table.js";
 import { formatBytes } from "./units.js";
 
@@ -73,11 +78,14 @@ export function formatResults(evaluation: EvaluationReport): string {
     rows.map((row): Cell[] => {
       const candidate = evaluation.candidates.find((c) => c === row);
       const failed = candidate?.checks.filter((c) => !c.passed) ?? [];
-      const verdict = candidate
+      const judged = candidate
         ? candidate.accepted
           ? "accepted"
           : `rejected: ${failed.map((c) => c.reason).join("; ")}`
         : "reference";
+      // A pass warned about this candidate (calibrated on generated inputs, …): the notes say what.
+      const warned = row.notes.some((n) => n.startsWith(WARNING_NOTE));
+      const verdict = warned ? `${judged} ⚠ see warning below` : judged;
       return [
         selected.has(row.step) ? "★" : "",
         row.step,

@@ -29,6 +29,8 @@ export interface EvaluateStepParts {
   /** Where the input is stored (see stored-input.ts): the reference's path for the metrics. */
   readonly referencePath: string;
   readonly candidates: readonly PublishedCandidate[];
+  /** What the passes that made a candidate warned about (`stepWarnings`), first in its notes. */
+  readonly warningsOf?: (step: string) => readonly string[];
   readonly cacheDir: string;
   readonly outputDir: string;
   readonly sessions: SessionFactory;
@@ -111,7 +113,10 @@ export async function evaluateStep(
     },
     reference: modelReport(result.reference, parts.input.reference),
     candidates: result.candidates.map((c) => ({
-      ...modelReport(c, relative(parts.outputDir, outputOf.get(c.id) ?? c.id) || c.id),
+      ...modelReport(
+        { ...c, notes: [...(parts.warningsOf?.(c.id) ?? []), ...c.notes] },
+        relative(parts.outputDir, outputOf.get(c.id) ?? c.id) || c.id,
+      ),
       accepted: c.verdict.accepted,
       checks: c.verdict.checks,
     })),

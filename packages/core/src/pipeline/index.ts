@@ -18,6 +18,7 @@ export type {
   RunReport,
   StepReport,
 } from "./report.js";
+export { stepWarnings, WARNING_NOTE } from "./report.js";
 export { type RunOptions, type RunResult, runPipeline, SELECTED } from "./run.js";
 export {
   type PassLogLine,

@@ -99,6 +99,28 @@ export interface EvaluatedModelReport {
   readonly notes: readonly string[];
 }
 
+/**
+ * The `warning` statistics of a step and of every step it read from, in pipeline order, each as
+ * `warning (step <id>): …`: a candidate carries what its upstream passes warned about (a
+ * quantization calibrated on generated inputs) into the report's notes and `lathe run`'s table.
+ */
+export function stepWarnings(steps: ReadonlyMap<string, StepReport>, step: string): string[] {
+  const chain: StepReport[] = [];
+  const seen = new Set<string>();
+  for (let at = steps.get(step); at && !seen.has(at.id); at = steps.get(at.input)) {
+    seen.add(at.id);
+    chain.unshift(at);
+  }
+  return chain.flatMap((s) =>
+    Object.entries(s.statistics ?? {})
+      .filter(([key]) => key === "warning" || key.startsWith("warning "))
+      .map(([, value]) => `${WARNING_NOTE} (step ${s.id}): ${value}`),
+  );
+}
+
+/** How a note that repeats a pass's warning begins. */
+export const WARNING_NOTE = "warning";
+
 /** Writes the report under a temp name and renames it, so a reader never sees half of it. */
 export async function writeReport(path: string, report: RunReport): Promise<void> {
   await mkdir(dirname(path), { recursive: true });

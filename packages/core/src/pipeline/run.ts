@@ -48,7 +48,8 @@ export async function runPipeline(graph: PassGraph, options: RunOptions = {}): P
     input = await openRecipeInput(graph.recipe, graph.registry, plan.signal);
     const executed = await executeSteps(plan, input, record);
     candidates = await publishCandidates(plan, input, executed);
-    if (evaluationWanted(graph.recipe)) evaluation = await evaluate(plan, input, candidates);
+    if (evaluationWanted(graph.recipe))
+      evaluation = await evaluate(plan, input, candidates, (step) => record.warnings(step));
   } catch (error) {
     thrown = error;
   }
@@ -80,6 +81,7 @@ async function evaluate(
   plan: RunPlan,
   input: InputArtifact,
   candidates: readonly PublishedCandidate[],
+  warningsOf: (step: string) => readonly string[],
 ): Promise<EvaluationReport> {
   const { report, result } = await evaluateStep({
     recipe: plan.graph.recipe,
@@ -87,6 +89,7 @@ async function evaluate(
     input,
     referencePath: await storedInput(input, plan),
     candidates,
+    warningsOf,
     cacheDir: plan.cache.dir,
     outputDir: plan.outputDir,
     sessions: plan.sessions,

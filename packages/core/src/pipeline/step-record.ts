@@ -1,7 +1,7 @@
 import { RECIPE_INPUT } from "../recipe/steps.js";
 import type { PipelineEvent, StepStatus } from "./events.js";
 import type { PassGraph, PlannedStep } from "./plan.js";
-import type { StepReport } from "./report.js";
+import { type StepReport, stepWarnings } from "./report.js";
 
 /** What each step ended as, told to the caller (`step-end`) as it happens and kept for the report. */
 export class StepRecord {
@@ -32,6 +32,11 @@ export class StepRecord {
       durationMs: report.durationMs ?? 0,
       ...(report.statistics ? { statistics: report.statistics } : {}),
     });
+  }
+
+  /** The `warning` statistics of a step and the steps it read from (see `stepWarnings`). */
+  warnings(step: string): string[] {
+    return stepWarnings(this.#reports, step);
   }
 
   fail(step: PlannedStep, extra: Partial<StepReport>, reproducer: string): void {

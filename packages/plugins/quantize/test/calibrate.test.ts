@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { createBuilder, createCpuSessions, type DataRecord, DataType, Tensor } from "@lathe/core";
 import { describe, expect, it } from "vitest";
 import { calibrateRanges } from "../src/int8/calibration.js";
@@ -6,8 +7,18 @@ import {
   calibratedRange,
   entropyThreshold,
   MinMax,
+  narrowedRanges,
   percentileThreshold,
 } from "../src/int8/calibrators.js";
+
+interface ReferenceCase {
+  name: string;
+  counts: number[];
+  thresholds: { unsigned: boolean; cut: number; equallyGood: number[] }[];
+}
+const reference = JSON.parse(
+  readFileSync(new URL("./fixtures/entropy-reference.json", import.meta.url), "utf8"),
+) as ReferenceCase[];
 
 /** A histogram with given counts per bin over [0, bins] (bin width 1). */
 function histogram(counts: number[]): AbsHistogram {
@@ -38,24 +49,76 @@ describe("calibrators", () => {
     expect(percentileThreshold(histogram([5, 3, 1, 1]), 80)).toBe(2); // 8 of 10 in bins 0–1
   });
 
-  it("entropy: the KL-minimal cut, computed by hand on 8 bins → 2 levels", () => {
-    // counts [40,30,20,10,3,2,1,1] (107). Cut 4: P = [40,30,20,10+7]/107; Q merges bins
-    // {0,1} → 35,35 and {2,3} → 15,15 (/100); KL(P‖Q) = 0.012698, the smallest of all cuts
-    // (cut 2: 0.0788, 3: 0.0137, 5: 0.0419, 8: 0.1066).
-    expect(entropyThreshold(histogram([40, 30, 20, 10, 3, 2, 1, 1]), 2)).toBe(4);
-    // An outlier that Q can represent exactly costs nothing: keep the full range.
-    expect(entropyThreshold(histogram([4, 4, 0, 0, 0, 0, 0, 1]), 2)).toBe(8);
-    // 16 bins → 4 levels with a lone outlier in the last bin: cut 5 (checked by a separate
-    // reference implementation of the same formula).
+  it("entropy: the KL-minimal cut on small histograms (values from the reference transcription)", () => {
+    // The zero bin takes bin 1's count (30), then cut 4 has the smallest KL(P‖Q): 0.00635
+    // (cut 2: 0.0746, 3: 0.0420, 5: 0.0212, 8: 0.0780).
+    const small = { levels: 2, firstCut: 2 };
+    expect(entropyThreshold(histogram([40, 30, 20, 10, 3, 2, 1, 1]), small)).toBe(4);
+    // An outlier that Q can represent exactly costs nothing: keep the full range. Cuts 3–7 end in
+    // an empty bin with an outlier beyond: KL = ∞.
+    expect(entropyThreshold(histogram([4, 4, 0, 0, 0, 0, 0, 1]), small)).toBe(8);
+    // 16 bins → 4 levels with a lone outlier in the last bin: cut 10 (0.0259).
     const tail = [40, 30, 20, 10, 6, 3, 2, 1, 1, 1, 0, 0, 0, 0, 0, 1];
-    expect(entropyThreshold(histogram(tail), 4)).toBe(5);
+    expect(entropyThreshold(histogram(tail), { levels: 4, firstCut: 4 })).toBe(10);
+  });
+
+  // Histograms of real-looking activations (post-ReLU with a zero spike and a long tail,
+  // hard-swish, Student-t, near-constant channels beside an outlier channel, a tiny calibration
+  // set, a sigmoid gate) and the cut NVIDIA's reference picks on each: fixtures/entropy-reference.py.
+  for (const entry of reference) {
+    for (const t of entry.thresholds) {
+      it(`entropy matches the reference: ${entry.name}${t.unsigned ? ", unsigned (256 levels)" : ""}`, () => {
+        const h = new AbsHistogram(entry.counts.length, entry.counts.length);
+        h.counts.set(entry.counts);
+        const cut = entropyThreshold(h, { levels: t.unsigned ? 256 : 128 });
+        expect(t.equallyGood).toContain(cut);
+      });
+    }
+  }
+
+  it("entropy keeps a post-ReLU tensor's range: exact zeros do not drag the threshold down", () => {
+    // 45 % exact zeros, the rest half-normal: minmax would keep ~4.5; the spike used to pull the
+    // threshold to the first cut (1/16 of the range).
+    const values: number[] = [];
+    let seed = 1;
+    const uniform = () => {
+      seed = (seed * 16807) % 2147483647;
+      return seed / 2147483647;
+    };
+    for (let i = 0; i < 40000; i++) {
+      const gaussian = Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+      values.push(i % 20 < 9 ? 0 : Math.abs(gaussian));
+    }
+    const max = Math.max(...values);
+    const h = new AbsHistogram(max);
+    h.add(values);
+    const range = calibratedRange("entropy", { min: 0, max }, h, {
+      percentile: 99.999,
+      symmetric: false,
+    });
+    expect(range.max / max).toBeGreaterThan(0.6);
+  });
+
+  it("lists ranges a calibrator made far narrower than min/max", () => {
+    const ranges = new Map([
+      ["a", { min: 0, max: 1, observed: { min: 0, max: 10 } }],
+      ["b", { min: -2, max: 2, observed: { min: -4, max: 4 } }],
+      ["c", { min: 0, max: 0, observed: { min: 0, max: 0 } }],
+    ]);
+    expect(narrowedRanges(ranges)).toEqual([{ key: "a", ratio: 0.1 }]);
   });
 
   it("clips the threshold to the observed range", () => {
     const h = histogram([40, 30, 20, 10, 3, 2, 1, 1]);
-    expect(calibratedRange("minmax", { min: -1, max: 8 }, h, 99)).toEqual({ min: -1, max: 8 });
+    const observed = { min: -1, max: 8 };
+    const options = { percentile: 90, symmetric: false };
+    expect(calibratedRange("minmax", observed, h, options)).toMatchObject(observed);
     // 90 % of 107 is 96.3: the cumulative counts 40, 70, 90, 100 reach it in bin 3 (edge 4).
-    expect(calibratedRange("percentile", { min: -1, max: 8 }, h, 90)).toEqual({ min: -1, max: 4 });
+    expect(calibratedRange("percentile", observed, h, options)).toEqual({
+      min: -1,
+      max: 4,
+      observed,
+    });
   });
 
   it("collects ranges batch by batch from the model run on ORT, and leaves the model as it was", async () => {
@@ -82,13 +145,14 @@ describe("calibrators", () => {
       },
       calibrator: "minmax",
       percentile: 99.999,
+      symmetric: false,
       batchSize: 2,
       onBatch: () => {
         batches++;
       },
     });
-    expect(ranges.get(x)).toEqual({ min: -4, max: 6 });
-    expect(ranges.get(y)).toEqual({ min: 0, max: 12 });
+    expect(ranges.get(x)).toMatchObject({ min: -4, max: 6 });
+    expect(ranges.get(y)).toMatchObject({ min: 0, max: 12 });
     expect(batches).toBe(3);
     expect(model.graph.outputs.map((v) => v.name)).toEqual(["out"]);
     expect(model.graph.nodeCount).toBe(3);
@@ -101,6 +165,7 @@ describe("calibrators", () => {
       },
       calibrator: "percentile",
       percentile: 50,
+      symmetric: false,
       batchSize: 4,
     });
     const r = clipped.get(x)!;

@@ -16,14 +16,14 @@ describe("quantize/static-int8: calibrators and element-wise ops", () => {
   it("calibrates with percentile and entropy too, on generated inputs when no data is named", async () => {
     const reference = await runUnetHeldOut(component(buildTinyUnet(), "unet"));
     for (const calibrator of ["percentile", "entropy"] as const) {
-      const { result, infos } = await runPass(staticInt8Pass, buildTinyUnet(), {
+      const { result, warnings } = await runPass(staticInt8Pass, buildTinyUnet(), {
         calibrator,
         calibrationSamples: 4,
         inputShapes: { sample: [1, 4, 8, 8], timestep: [1], encoder_hidden_states: [1, 7, 32] },
       });
-      expect(infos.some((m) => m.includes("generated inputs"))).toBe(true);
+      expect(warnings.some((m) => m.includes("generated inputs"))).toBe(true);
       const out = await runUnetHeldOut(component(result.bundle, "unet"));
-      // Measured: percentile 41.8 dB, entropy 34.2 dB.
+      // Measured: percentile 42.6 dB, entropy 34.5 dB (34.2 before the reference-exact entropy).
       expect(psnr(out, reference), calibrator).toBeGreaterThan(28);
     }
   });

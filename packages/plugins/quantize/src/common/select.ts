@@ -47,6 +47,13 @@ export class QuantStats {
   readonly quantized = new Map<string, number>();
   readonly skipped = new Map<string, number>();
   readonly skippedNodes: { node: string; op: string; reason: string }[] = [];
+  /** Pass-specific statistics (calibration findings), reported after the counts. */
+  readonly extra: Record<string, number | string> = {};
+  /**
+   * What the user must not miss (a result that may be poor): reported as `warning` statistics,
+   * which the report keeps and `lathe run` shows beside the candidate.
+   */
+  readonly warnings: string[] = [];
 
   quantize(op: string): void {
     this.quantized.set(op, (this.quantized.get(op) ?? 0) + 1);
@@ -72,6 +79,10 @@ export class QuantStats {
     stats["weight-bytes-before"] = bytesBefore;
     stats["weight-bytes-after"] = bytesAfter;
     stats["size-ratio"] = bytesBefore > 0 ? Number((bytesAfter / bytesBefore).toFixed(4)) : 1;
+    Object.assign(stats, this.extra);
+    this.warnings.forEach((w, i) => {
+      stats[i === 0 ? "warning" : `warning ${i + 1}`] = w;
+    });
     return stats;
   }
 }
@@ -95,5 +106,6 @@ export async function quantizeComponents(
   }
   for (const s of stats.skippedNodes.slice(0, 20))
     logger.debug(`skipped ${s.node} (${s.op}): ${s.reason}`);
+  for (const w of stats.warnings) logger.warn(w);
   return { stats, statistics: stats.toStatistics(before, after) };
 }

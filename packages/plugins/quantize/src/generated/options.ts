@@ -178,6 +178,12 @@ export const staticInt8OptionsSchema: OptionsSchema = {
         "Name of the recipe data set (under data:) to calibrate on; without it, inputs are generated.",
       type: "string",
     },
+    requireCalibration: {
+      description:
+        "Fail instead of calibrating on generated inputs when no data set is named. Generated inputs always bring a `warning` statistic (log, report notes, `lathe run`'s table); this makes the missing data an error.",
+      type: "boolean",
+      default: false,
+    },
     calibrationSamples: {
       description: "How many inputs to generate when no calibration data set is named.",
       type: "integer",

@@ -11,10 +11,10 @@ import {
 import { withBatchRuns } from "../common/batch-runs.js";
 import {
   AbsHistogram,
+  type CalibratedRange,
   type CalibratorKind,
   calibratedRange,
   MinMax,
-  type TensorRange,
 } from "./calibrators.js";
 
 export interface CalibrationSetup {
@@ -23,6 +23,8 @@ export interface CalibrationSetup {
   readonly records: () => AsyncIterable<DataRecord>;
   readonly calibrator: CalibratorKind;
   readonly percentile: number;
+  /** Activations in symmetric ranges: one-sided tensors then use half the levels (default false). */
+  readonly symmetric?: boolean;
   /** Records per session run: what bounds the activations held at once. */
   readonly batchSize: number;
   readonly signal?: AbortSignal;
@@ -39,7 +41,7 @@ export async function calibrateRanges(
   model: Model,
   tensors: readonly Value[],
   setup: CalibrationSetup,
-): Promise<Map<Value, TensorRange>> {
+): Promise<Map<Value, CalibratedRange>> {
   const observed = new Map<Value, MinMax>(tensors.map((t) => [t, new MinMax()]));
   await withAugmented(model.graph, tensors, "reduce", async (outputs) => {
     await forEachBatch(model, setup, outputs, (results) => {
@@ -69,11 +71,17 @@ export async function calibrateRanges(
       });
     });
   }
-  const ranges = new Map<Value, TensorRange>();
+  const ranges = new Map<Value, CalibratedRange>();
   for (const t of tensors) {
     const seen = observed.get(t)!;
     if (!Number.isFinite(seen.min) || !Number.isFinite(seen.max)) continue;
-    ranges.set(t, calibratedRange(setup.calibrator, seen, histograms.get(t), setup.percentile));
+    ranges.set(
+      t,
+      calibratedRange(setup.calibrator, seen, histograms.get(t), {
+        percentile: setup.percentile,
+        symmetric: setup.symmetric ?? false,
+      }),
+    );
   }
   return ranges;
 }

@@ -73,16 +73,41 @@ export function percentileThreshold(h: AbsHistogram, percentile: number): number
   return h.limit;
 }
 
+/** How the entropy calibrator searches: TensorRT's defaults are 128 levels from cut 128. */
+export interface EntropyOptions {
+  /**
+   * Quantization levels over [0, T]: 128 for a signed or symmetric range (|x| covers one half of
+   * it), 256 for a one-sided tensor in an asymmetric range, which gets every level.
+   */
+  readonly levels?: number;
+  /** The smallest cut tried, in bins. */
+  readonly firstCut?: number;
+}
+
 /**
- * TensorRT's entropy calibration: for each candidate cut i (≥ `quantizedBins` bins), the clipped
- * distribution P (outliers folded into its last bin) is compared with Q, P's first i bins merged
- * into `quantizedBins` levels and spread back over their non-empty bins; the cut with the
- * smallest KL(P‖Q) gives the threshold (its upper edge). Prefix sums make each cut cost one
- * step per level instead of one per bin.
+ * TensorRT's entropy calibration, as NVIDIA's pytorch-quantization computes it
+ * (`_compute_amax_entropy`; test/fixtures/entropy-reference.py checks us against a transcription):
+ *
+ * - the zero bin takes the count of the next one, so exact zeros (post-ReLU, padding) do not
+ *   dominate: left alone, that spike makes every wide cut look costly and drags T down to the
+ *   first cut, clipping most of the range;
+ * - for each cut i ≥ `firstCut` bins, P is bins[0..i) with the outliers beyond i added to its last
+ *   bin; Q merges bins[0..i) into `levels` groups (bin k in group ⌊k·levels/i⌋) and spreads each
+ *   group's mass evenly over its non-empty bins; empty bins get none;
+ * - a cut whose last bin is empty while outliers exist has KL = ∞ (P has mass where Q has none)
+ *   and is never chosen;
+ * - the cut with the smallest KL(P‖Q) wins, the last one on ties (the larger T), and T is its
+ *   upper edge.
+ *
+ * Prefix sums make each cut cost one step per level instead of one per bin.
  */
-export function entropyThreshold(h: AbsHistogram, quantizedBins = 128): number {
-  const { counts, bins } = h;
-  if (bins <= quantizedBins) return h.limit;
+export function entropyThreshold(h: AbsHistogram, options: EntropyOptions = {}): number {
+  const levels = options.levels ?? 128;
+  const firstCut = options.firstCut ?? 128;
+  const bins = h.bins;
+  if (bins <= firstCut) return h.limit;
+  const counts = Float64Array.from(h.counts);
+  counts[0] = counts[1]!;
   // Prefix sums over bins: counts, non-empty bins, and c·ln c.
   const sums = new Float64Array(bins + 1);
   const nonEmpty = new Float64Array(bins + 1);
@@ -98,34 +123,32 @@ export function entropyThreshold(h: AbsHistogram, quantizedBins = 128): number {
   const logTotal = Math.log(total);
   let bestKl = Number.POSITIVE_INFINITY;
   let bestCut = bins;
-  for (let cut = quantizedBins; cut <= bins; cut++) {
-    const qTotal = sums[cut]!; // Q spreads each level's mass over its own bins: same total
-    if (qTotal === 0) continue;
-    const perLevel = cut / quantizedBins;
+  for (let cut = firstCut; cut <= bins; cut++) {
+    const qTotal = sums[cut]!; // Q spreads each group's mass over its own bins: same total
+    const outliers = total - qTotal;
+    if (qTotal === 0 || (outliers > 0 && counts[cut - 1] === 0)) continue;
     let kl = 0;
     let lastShare = 0;
-    for (let level = 0; level < quantizedBins; level++) {
-      const start = Math.floor(level * perLevel);
-      const end = level === quantizedBins - 1 ? cut : Math.floor((level + 1) * perLevel);
+    for (let level = 0; level < levels; level++) {
+      // Bin k is in group ⌊k·levels/cut⌋: the group starts at ⌈level·cut/levels⌉.
+      const start = Math.ceil((level * cut) / levels);
+      const end = Math.ceil(((level + 1) * cut) / levels);
+      if (end <= start) continue;
       const mass = sums[end]! - sums[start]!;
       const filled = nonEmpty[end]! - nonEmpty[start]!;
       if (filled === 0) continue;
       const q = mass / filled / qTotal;
-      if (level === quantizedBins - 1) lastShare = q;
-      // Σ over the level's non-empty bins of p·ln(p/q), with p = c / total.
+      if (end === cut) lastShare = q;
+      // Σ over the group's non-empty bins of p·ln(p/q), with p = c / total.
       kl += (cLogC[end]! - cLogC[start]! - mass * logTotal - mass * Math.log(q)) / total;
     }
-    // The outliers beyond the cut land in its last bin.
-    const outliers = total - sums[cut]!;
     if (outliers > 0) {
-      const c = counts[cut - 1]!;
-      const p = (c + outliers) / total;
-      if (c > 0) {
-        const before = c / total;
-        kl += p * Math.log(p / lastShare) - before * Math.log(before / lastShare);
-      } else kl += p * 30; // mass where Q has none
+      // The outliers land in the cut's last bin (non-empty, checked above).
+      const before = counts[cut - 1]! / total;
+      const p = before + outliers / total;
+      kl += p * Math.log(p / lastShare) - before * Math.log(before / lastShare);
     }
-    if (kl < bestKl) {
+    if (kl <= bestKl) {
       bestKl = kl;
       bestCut = cut;
     }
@@ -133,17 +156,45 @@ export function entropyThreshold(h: AbsHistogram, quantizedBins = 128): number {
   return bestCut * h.width;
 }
 
-/** The range a calibrator picks: min/max, or the threshold clipped to what was observed. */
+/** A calibrated range, with the min/max it was chosen from. */
+export interface CalibratedRange extends TensorRange {
+  readonly observed: TensorRange;
+}
+
+/**
+ * The range a calibrator picks: min/max, or the threshold clipped to what was observed. A
+ * one-sided tensor in an asymmetric range gets all 256 levels over [0, T], so entropy searches
+ * with 256 (TensorRT's `unsigned`); otherwise |x| covers half the levels: 128.
+ */
 export function calibratedRange(
   kind: CalibratorKind,
   observed: TensorRange,
   histogram: AbsHistogram | undefined,
-  percentile: number,
-): TensorRange {
-  if (kind === "minmax" || !histogram) return { min: observed.min, max: observed.max };
+  options: { readonly percentile: number; readonly symmetric: boolean },
+): CalibratedRange {
+  const seen = { min: observed.min, max: observed.max };
+  if (kind === "minmax" || !histogram) return { ...seen, observed: seen };
+  const oneSided = observed.min >= 0 && !options.symmetric;
   const t =
     kind === "percentile"
-      ? percentileThreshold(histogram, percentile)
-      : entropyThreshold(histogram);
-  return { min: Math.max(observed.min, -t), max: Math.min(observed.max, t) };
+      ? percentileThreshold(histogram, options.percentile)
+      : entropyThreshold(histogram, { levels: oneSided ? 256 : 128 });
+  return { min: Math.max(observed.min, -t), max: Math.min(observed.max, t), observed: seen };
+}
+
+/**
+ * Ranges a calibrator made narrower than `fraction` of min/max: worth a line in the statistics,
+ * since clipping that much is right only when the clipped values are rare outliers.
+ */
+export function narrowedRanges<K>(
+  ranges: ReadonlyMap<K, CalibratedRange>,
+  fraction = 0.25,
+): { key: K; ratio: number }[] {
+  const narrowed: { key: K; ratio: number }[] = [];
+  for (const [key, r] of ranges) {
+    const full = r.observed.max - r.observed.min;
+    const ratio = full > 0 ? (r.max - r.min) / full : 1;
+    if (ratio < fraction) narrowed.push({ key, ratio });
+  }
+  return narrowed.sort((a, b) => a.ratio - b.ratio);
 }

@@ -20,6 +20,13 @@ export interface StaticInt8Options extends NodeFilterOptions {
    */
   calibration?: string;
   /**
+   * Fail instead of calibrating on generated inputs when no data set is named. Generated inputs
+   * always bring a `warning` statistic (log, report notes, `lathe run`'s table); this makes the
+   * missing data an error.
+   * @default false
+   */
+  requireCalibration: boolean;
+  /**
    * How many inputs to generate when no calibration data set is named.
    * @integer
    * @minimum 1
