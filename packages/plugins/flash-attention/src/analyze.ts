@@ -150,17 +150,28 @@ export function analyzeAttention(
   if (bias && biasRank !== undefined && biasRank !== (merged ? 3 : 4))
     return decline(`the additive mask has rank ${biasRank}, not ${merged ? 3 : 4}`);
 
-  const fusedOp = chooseOp(causal, !!k.past, k.groups, options, model);
+  const fusedOp = chooseOp(causal, !!k.past, options, model);
   if (typeof fusedOp !== "string") return decline(fusedOp.reason);
   const rotary =
     fusedOp === "GroupQueryAttention" ? foldableRotary(match.value("q"), k) : undefined;
+  // non-causal grouped-query attention: MultiHeadAttention over the keys and values repeat_kv
+  // widened (its contrib op has one head count)
+  const repeated = fusedOp === "MultiHeadAttention" && k.groups > 1;
+  const widened = (value: Value): HeadsOperand => ({
+    bnsh: value,
+    bsd: undefined,
+    heads: q.heads,
+    past: undefined,
+    present: undefined,
+    groups: 1,
+  });
   return accept({
     fusedOp,
     q,
-    k,
-    v,
+    k: repeated ? widened(match.value("k")) : k,
+    v: repeated ? widened(match.value("v")) : v,
     heads: q.heads,
-    kvHeads: k.heads,
+    kvHeads: repeated ? q.heads : k.heads,
     scale,
     causal,
     bias,
@@ -220,7 +231,6 @@ function isZeroAddend(value: Value): boolean {
 function chooseOp(
   causal: boolean,
   cached: boolean,
-  groups: number,
   options: AttentionOptions,
   model: Model,
 ): FusedOp | { reason: string } {
@@ -243,8 +253,6 @@ function chooseOp(
   }
   if (cached)
     return { reason: "non-causal attention over a KV cache has no contrib replacement here" };
-  if (groups !== 1)
-    return { reason: "non-causal grouped-query attention has no contrib replacement here" };
   return "MultiHeadAttention";
 }
 

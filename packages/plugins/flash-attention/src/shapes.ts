@@ -1,4 +1,4 @@
-import { constantNumbers, type Value } from "@lathe/core";
+import { constantNumbers, constantOf, type Value } from "@lathe/core";
 
 /**
  * Element `index` of a 1-d int64 shape tensor when it is static, seeing through the way
@@ -43,6 +43,13 @@ function staticLength(value: Value | undefined): number | undefined {
   if (numbers) return numbers.length;
   const node = value?.producer();
   if (node?.opType === "Unsqueeze") return 1;
+  // a dim picked by Gather(Shape(x), [i]) with 1-D constant indices
+  if (node?.opType === "Gather") {
+    const indices = constantOf(node.inputs[1]);
+    if (indices?.dims.length === 1) return indices.elementCount;
+  }
+  // Concat(Cast(Constant), …): exporters cast literal shape parts to int64
+  if (node?.opType === "Cast" || node?.opType === "Identity") return staticLength(node.inputs[0]);
   return undefined;
 }
 

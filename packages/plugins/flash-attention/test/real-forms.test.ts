@@ -1,0 +1,238 @@
+import { createBuilder, DataType, formatTrace, type Model, type Value } from "@lathe/core";
+import * as ort from "onnxruntime-node";
+import { describe, expect, it } from "vitest";
+import { float32, maxDiff, opCounts, randomFloats, rewritten, session } from "./helpers.js";
+
+/**
+ * The attention forms real exporters write besides the zoo's (issue 14), built by hand so the
+ * rules are tested without PyTorch; test/corpus runs the same forms as PyTorch exports them.
+ */
+const [N, H, D] = [4, 8, 32];
+
+interface FormOptions {
+  /** How Q, K and V are laid out between the projections and the score MatMul. */
+  layout?: "bnsh" | "packed" | "batch-heads" | "seq-first";
+  /** Packed QKV: how q, k, v are taken from the [3, b, n, s, h] tensor. */
+  take?: "gather" | "split" | "slice";
+  /** Packed QKV near miss: the permutation after the 5-D reshape. */
+  packedPerm?: number[];
+  /** Batch-heads near miss: q and k reshaped to (b·n, s, h) straight from the projection. */
+  mergedWithoutSplit?: boolean;
+  /** GPT-2 (transformers 3.x): a Shape of the scaled scores feeds the rest of the graph. */
+  scoresShape?: boolean;
+  /** Keys and values with N / repeatKv heads widened by transformers' repeat_kv. */
+  repeatKv?: number;
+  /** A BERT padding mask on the scores (non-causal). */
+  padding?: boolean;
+}
+
+function block(options: FormOptions = {}): Model {
+  const layout = options.layout ?? "bnsh";
+  const b = createBuilder({ opset: 17 });
+  const x = b.input("x", DataType.FLOAT, ["batch", "seq", D]);
+  const weight = (seed: number, cols = D) =>
+    b.constant(
+      randomFloats(D * cols, seed).map((w) => w * 0.3),
+      [D, cols],
+    );
+  const heads = (t: Value, n = N) =>
+    b.Transpose(b.Reshape(t, b.int64s([0, 0, n, H])), { perm: [0, 2, 1, 3] });
+  const toBatchHeads = (t: Value) =>
+    b.Reshape(
+      t,
+      b.Concat(b.int64s([-1]), b.Slice(b.Shape(t), b.int64s([2]), b.int64s([4])), { axis: 0 }),
+    );
+  let q: Value;
+  let k: Value;
+  let v: Value;
+  let keyT: Value;
+  if (layout === "packed") {
+    // [0, s, 3, n, h] built as Concat(Cast(Constant), Unsqueeze(seq), Cast(Constant))
+    const int32 = (values: number[]) =>
+      b.Cast(b.constant(Int32Array.from(values), [values.length], DataType.INT32), {
+        to: DataType.INT64,
+      });
+    const seq = b.Gather(b.Shape(x), b.int64s([1]), { axis: 0 });
+    const shape = b.Concat(int32([0]), seq, int32([3, N, H]), { axis: 0 });
+    const qkv = b.Transpose(b.Reshape(b.MatMul(x, weight(1, 3 * D)), shape), {
+      perm: options.packedPerm ?? [2, 0, 3, 1, 4],
+    });
+    const parts = b.node("Split", [qkv, b.int64s([1, 1, 1])], { axis: 0 }, { outputs: 3 });
+    const take = (i: number): Value => {
+      if (options.take === "split") return b.Squeeze(parts.outputs[i]!, b.int64s([0]));
+      if (options.take === "slice")
+        return b.Squeeze(
+          b.Slice(qkv, b.int64s([i]), b.int64s([i + 1]), b.int64s([0])),
+          b.int64s([0]),
+        );
+      return b.Gather(qkv, b.constant([i], [], DataType.INT64), { axis: 0 });
+    };
+    [q, k, v] = [take(0), take(1), take(2)];
+    if (options.take !== "split") b.graph.remove(parts);
+    keyT = b.Transpose(k, { perm: [0, 1, 3, 2] });
+  } else if (layout === "seq-first") {
+    // nn.MultiheadAttention: x is (seq, batch, embed); q.view(s, b·n, h).transpose(0, 1)
+    const view = (t: Value) => b.Reshape(t, b.int64s([0, -1, H]));
+    q = b.Transpose(view(b.MatMul(x, weight(1))), { perm: [1, 0, 2] });
+    const kView = view(b.MatMul(x, weight(2)));
+    keyT = b.Transpose(kView, { perm: [1, 2, 0] });
+    v = b.Transpose(view(b.MatMul(x, weight(3))), { perm: [1, 0, 2] });
+    k = kView;
+  } else {
+    const kvHeads = N / (options.repeatKv ?? 1);
+    q = heads(b.MatMul(x, weight(1)));
+    k = heads(b.MatMul(x, weight(2, kvHeads * H)), kvHeads);
+    v = heads(b.MatMul(x, weight(3, kvHeads * H)), kvHeads);
+    if (options.repeatKv) {
+      // repeat_kv: x[:, :, None].expand(b, kv, g, s, h).reshape(b, kv·g, s, h)
+      const repeat = (t: Value) => {
+        const shape = b.Shape(t);
+        const part = (i: number) => b.Gather(shape, b.int64s([i]), { axis: 0 });
+        const expanded = b.Expand(
+          b.Unsqueeze(t, b.int64s([2])),
+          b.Concat(part(0), b.int64s([kvHeads, options.repeatKv!]), part(2), part(3), { axis: 0 }),
+        );
+        return b.Reshape(expanded, b.Concat(part(0), b.int64s([N]), part(2), part(3), { axis: 0 }));
+      };
+      [k, v] = [repeat(k), repeat(v)];
+    }
+    if (layout === "batch-heads") {
+      const merge = options.mergedWithoutSplit
+        ? (t: Value) => b.Reshape(t, b.int64s([-1, 0, H]))
+        : toBatchHeads;
+      q = options.mergedWithoutSplit ? merge(b.MatMul(x, weight(1))) : merge(q);
+      k = options.mergedWithoutSplit ? merge(b.MatMul(x, weight(2))) : merge(k);
+      v = merge(v);
+      keyT = b.Transpose(k, { perm: [0, 2, 1] });
+    } else {
+      keyT = b.Transpose(k, { perm: [0, 1, 3, 2] });
+    }
+  }
+  const scores = b.MatMul(layout === "seq-first" ? b.Div(q, b.scalar(Math.sqrt(H))) : q, keyT);
+  let logits =
+    layout === "seq-first"
+      ? scores
+      : layout === "batch-heads"
+        ? // diffusers' baddbmm(empty, q, kᵀ, beta=0, alpha=scale)
+          b.Add(
+            b.Mul(scores, b.scalar(1 / Math.sqrt(H))),
+            b.Mul(b.ConstantOfShape(b.Shape(scores)), b.scalar(0)),
+          )
+        : b.Div(scores, b.scalar(Math.sqrt(H)));
+  if (options.padding) {
+    const mask = b.input("attention_mask", DataType.INT64, ["batch", "seq"]);
+    const expanded = b.Unsqueeze(mask, b.int64s([1, 2]));
+    const inverted = b.Sub(b.scalar(1), b.Cast(expanded, { to: DataType.FLOAT }));
+    logits = b.Add(logits, b.Mul(inverted, b.scalar(-10000)));
+  }
+  let rows: Value | undefined;
+  if (options.scoresShape) rows = b.Gather(b.Shape(logits), b.int64s([2]), { axis: 0 });
+  const context = b.MatMul(b.Softmax(logits, { axis: -1 }), v);
+  let y: Value;
+  if (layout === "batch-heads") {
+    const split = b.Reshape(
+      context,
+      b.Concat(b.int64s([-1, N]), b.Slice(b.Shape(context), b.int64s([1]), b.int64s([3])), {
+        axis: 0,
+      }),
+    );
+    y = b.Reshape(b.Transpose(split, { perm: [0, 2, 1, 3] }), b.int64s([0, 0, D]));
+  } else if (layout === "seq-first") {
+    y = b.Reshape(b.Transpose(context, { perm: [1, 0, 2] }), b.int64s([0, -1, D]));
+  } else {
+    y = b.Reshape(b.Transpose(context, { perm: [0, 2, 1, 3] }), b.int64s([0, 0, D]));
+  }
+  b.output(y, "y", DataType.FLOAT);
+  if (rows) b.output(b.Cast(rows, { to: DataType.FLOAT }), "rows", DataType.FLOAT);
+  return b.build();
+}
+
+async function expectExact(original: Model, model: Model, padding = false) {
+  const [a, b] = [await session(original), await session(model)];
+  for (const seq of [3, 9, 17]) {
+    const feeds: Record<string, ort.Tensor> = { x: float32([2, seq, D], seq) };
+    if (padding) {
+      const mask = new BigInt64Array(2 * seq).fill(1n);
+      mask[seq] = 0n; // the second row is left-padded by two tokens
+      mask[seq + 1] = 0n;
+      feeds.attention_mask = new ort.Tensor("int64", mask, [2, seq]);
+    }
+    expect(maxDiff(await a.run(feeds), await b.run(feeds)), `seq ${seq}`).toBeLessThanOrEqual(1e-4);
+  }
+}
+
+describe("real-export forms: fused, exact on ORT", () => {
+  it.each([
+    {
+      name: "a Shape of the scaled scores (issue 14, failure 1) is rewired",
+      options: { scoresShape: true },
+      rule: "unmasked",
+    },
+    {
+      name: "packed QKV, q/k/v by Gather (issue 14, failure 2)",
+      options: { layout: "packed" as const },
+      rule: "unmasked",
+    },
+    {
+      name: "packed QKV, q/k/v by Split + Squeeze",
+      options: { layout: "packed" as const, take: "split" as const },
+      rule: "unmasked",
+    },
+    {
+      name: "packed QKV, q/k/v by Slice + Squeeze",
+      options: { layout: "packed" as const, take: "slice" as const },
+      rule: "unmasked",
+    },
+    {
+      name: "diffusers' baddbmm (beta 0) and bmm in (batch·heads, seq, head)",
+      options: { layout: "batch-heads" as const },
+      rule: "additive-mask",
+    },
+    {
+      name: "nn.MultiheadAttention's (seq, batch·heads, head) layout",
+      options: { layout: "seq-first" as const },
+      rule: "unmasked",
+    },
+    {
+      name: "non-causal grouped-query attention (repeat_kv) with a padding mask",
+      options: { repeatKv: 2, padding: true },
+      rule: "additive-mask",
+    },
+  ])("$name", async ({ options, rule }) => {
+    const original = block(options);
+    const { model, report } = await rewritten(original);
+    expect(report.fused, formatTrace(report.trace).join("\n")).toEqual({ [rule]: 1 });
+    expect(opCounts(model).MultiHeadAttention).toBe(1);
+    expect(opCounts(model).Softmax).toBeUndefined();
+    await expectExact(original, model, options.padding);
+  });
+
+  it("says in the trace which shape reader it rewired", async () => {
+    const { report } = await rewritten(block({ scoresShape: true }));
+    const rewired = report.trace[0]?.outcomes.find((o) => o.fused)?.rewired ?? [];
+    expect(rewired).toEqual([
+      expect.stringMatching(/^Shape ".*" \(it reads only the shape of ".*Div_output_0"\)/),
+    ]);
+  });
+});
+
+describe("real-export forms: near misses are declined with the reason", () => {
+  it.each([
+    {
+      name: "packed QKV with another permutation (the heads are not where the rules read them)",
+      options: { layout: "packed" as const, packedPerm: [2, 0, 1, 3, 4] },
+      reason: /cannot tell the number of query heads/,
+    },
+    {
+      name: "(batch·heads, seq, head) reshaped straight from the projection (no head split)",
+      options: { layout: "batch-heads" as const, mergedWithoutSplit: true },
+      reason: /cannot tell the number of (query|key\/value) heads/,
+    },
+  ])("$name", async ({ options, reason }) => {
+    const original = block(options);
+    const { model, report } = await rewritten(original);
+    expect(report.modified).toBe(false);
+    expect(Object.keys(report.declined).join("\n")).toMatch(reason);
+    expect(opCounts(model)).toEqual(opCounts(original));
+  });
+});
