@@ -13,6 +13,7 @@ import {
   Tensor,
   type Value,
 } from "@lathe/core";
+import { formProblem } from "../common/opset-forms.js";
 import { onnxType, transpose2d, type WeightQuantOptions } from "../common/quant-math.js";
 import { createNodeFilter, type QuantStats, quantizeComponents } from "../common/select.js";
 import { bytesOf, type StoredWeight, WeightCache } from "../common/weight-cache.js";
@@ -60,7 +61,19 @@ export function quantizeModel(model: Model, options: DynamicInt8Options, stats: 
   // MatMul/Gemm first: a Gather of a tied embedding then reuses the LM head's int8 copy.
   nodes.sort((a, b) => Number(a.opType === "Gather") - Number(b.opType === "Gather"));
   const rowScales = new Map<Value, Value>();
-  const ctx: EmitContext = { graph, namer, cache, options, rowScales };
+  // Below opset 11 there is no DynamicQuantizeLinear: MatMul/Gemm take the com.microsoft fused
+  // op instead (valid at any opset), Conv has no other form.
+  const noDynamicQuantize = formProblem(model, "dynamicQuantizeLinear");
+  const format = noDynamicQuantize ? "contrib" : options.format;
+  const ctx: EmitContext = {
+    graph,
+    namer,
+    cache,
+    options: { ...options, format },
+    rowScales,
+    noDynamicQuantize,
+    noDequantize: formProblem(model, "qdq"),
+  };
   for (const node of nodes) {
     const reason = selected(node);
     if (reason) {
@@ -76,11 +89,9 @@ export function quantizeModel(model: Model, options: DynamicInt8Options, stats: 
     if (skip) stats.skip(node, skip);
     else stats.quantize(node.opType);
   }
-  if (
-    options.format === "contrib" &&
-    !model.opsetImports.has(MS_DOMAIN) &&
-    stats.quantized.size > 0
-  )
+  if (format !== options.format && (stats.quantized.get("MatMul") || stats.quantized.get("Gemm")))
+    stats.extra["MatMul/Gemm form"] = `contrib DynamicQuantizeMatMul: ${noDynamicQuantize}`;
+  if (format === "contrib" && !model.opsetImports.has(MS_DOMAIN) && stats.quantized.size > 0)
     model.opsetImports.set(MS_DOMAIN, 1);
   removeDeadCode(graph);
 }
@@ -92,6 +103,10 @@ interface EmitContext {
   readonly options: DynamicInt8Options;
   /** Per-row scales as [rows, 1] for gathered embeddings, by weight. */
   readonly rowScales: Map<Value, Value>;
+  /** Why the model's opset has no DynamicQuantizeLinear (< 11), if it has none. */
+  readonly noDynamicQuantize: string | undefined;
+  /** Why the model's opset has no DequantizeLinear (< 10), if it has none. */
+  readonly noDequantize: string | undefined;
 }
 
 function weightOptions(options: DynamicInt8Options, axis: number | undefined): WeightQuantOptions {
@@ -174,6 +189,7 @@ function activationProblem(a: Value | undefined, name: string): string | undefin
  */
 function quantizeConv(node: Node, ctx: EmitContext): string | undefined {
   const { graph, namer, cache, options } = ctx;
+  if (ctx.noDynamicQuantize) return ctx.noDynamicQuantize;
   const x = node.inputs[0];
   const xProblem = activationProblem(x, "X");
   if (xProblem || !x) return xProblem;
@@ -316,6 +332,8 @@ function quantizeGather(node: Node, ctx: EmitContext): string | undefined {
     replaceNode(graph, node, at("Reshape", [scaled, shape]), namer, { takeName: true });
     return undefined;
   }
+  // One scale for the table is a DequantizeLinear; per-row scales are Cast and Mul (any opset).
+  if (!options.perChannel && ctx.noDequantize) return ctx.noDequantize;
   const stored = cache.getOrAdd(
     table,
     "rows",

@@ -1,0 +1,78 @@
+import { createBuilder, DataType, type ModelBundle, singleModelBundle } from "@lathe/core";
+import { Rng } from "@lathe/plugin-zoo";
+import * as ort from "onnxruntime-node";
+import { describe, expect, it } from "vitest";
+import { dynamicInt8Pass } from "../src/int8/dynamic-int8.js";
+import { component, opCounts, relativeL2, runPass, session } from "./int8-fixtures.js";
+
+/** An embedding → MatMul path and a Conv path, at `opset`. */
+function build(opset: number): ModelBundle {
+  const rng = new Rng(4);
+  const b = createBuilder({ opset });
+  const ids = b.input("ids", DataType.INT64, [1, 4]);
+  const image = b.input("image", DataType.FLOAT, [1, 3, 8, 8]);
+  const table = b.constant(rng.normals(50 * 32), [50, 32]);
+  const w = b.constant(
+    rng.normals(32 * 48).map((v) => v / 6),
+    [32, 48],
+  );
+  b.output(b.MatMul(b.Gather(table, ids), w), "hidden");
+  const k = b.constant(
+    rng.normals(16 * 3 * 9).map((v) => v / 5),
+    [16, 3, 3, 3],
+  );
+  b.output(b.Conv(image, k, { kernel_shape: [3, 3] }), "features");
+  return singleModelBundle(b.build());
+}
+
+async function outputs(bundle: ModelBundle): Promise<Record<string, Float32Array>> {
+  const rng = new Rng(9);
+  const s = await session(component(bundle));
+  try {
+    const out = await s.run({
+      ids: new ort.Tensor("int64", BigInt64Array.from([3n, 17n, 42n, 8n]), [1, 4]),
+      image: new ort.Tensor("float32", Float32Array.from(rng.normals(192)), [1, 3, 8, 8]),
+    });
+    return {
+      hidden: out.hidden!.data as Float32Array,
+      features: out.features!.data as Float32Array,
+    };
+  } finally {
+    await s.release();
+  }
+}
+
+describe("quantize/dynamic-int8 below the opsets of its forms", () => {
+  const options = { opTypes: ["MatMul", "Gather", "Conv"] as ("MatMul" | "Gather" | "Conv")[] };
+
+  it("opset 10: MatMul as com.microsoft DynamicQuantizeMatMul, Conv left float with the reason", async () => {
+    const reference = await outputs(build(10));
+    const { result } = await runPass(dynamicInt8Pass, build(10), { ...options, perChannel: false });
+    const ops = opCounts(component(result.bundle));
+    expect(ops.DynamicQuantizeLinear).toBeUndefined();
+    expect(ops.DynamicQuantizeMatMul).toBe(1);
+    expect(ops.Conv).toBe(1);
+    expect(result.statistics?.["quantized.Gather"]).toBe(1); // one scale: DequantizeLinear-10
+    expect(result.statistics?.["MatMul/Gemm form"]).toMatch(/DynamicQuantizeLinear needs opset 11/);
+    expect(
+      result.statistics?.[
+        "skipped: DynamicQuantizeLinear needs opset 11; the model imports opset 10 (convert it first)"
+      ],
+    ).toBe(1);
+    const out = await outputs(result.bundle);
+    expect(relativeL2(out.hidden!, reference.hidden!)).toBeLessThan(0.05);
+    expect(out.features).toEqual(reference.features);
+  });
+
+  it("opset 9: a table with one scale stays float (no DequantizeLinear); per-row scales work", async () => {
+    const { result } = await runPass(dynamicInt8Pass, build(9), { ...options, perChannel: false });
+    expect(result.statistics?.["quantized.Gather"]).toBeUndefined();
+    expect(result.statistics?.["quantized.MatMul"]).toBe(1);
+    await (await session(component(result.bundle))).release();
+    const perRow = await runPass(dynamicInt8Pass, build(9), options);
+    expect(perRow.result.statistics?.["quantized.Gather"]).toBe(1);
+    const reference = await outputs(build(9));
+    const out = await outputs(perRow.result.bundle);
+    expect(relativeL2(out.hidden!, reference.hidden!)).toBeLessThan(0.05);
+  });
+});
