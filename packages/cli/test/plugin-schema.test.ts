@@ -257,7 +257,7 @@ export const myOptionsSchema: OptionsSchema = {
 });
 
 describe("built-in plugins", () => {
-  const plugins = ["quantize", "flash-attention"];
+  const plugins = ["quantize", "flash-attention", "diffusion"];
   it.each(plugins)("%s: the generated options schemas are current", async (name) => {
     const root = fileURLToPath(new URL(`../../plugins/${name}`, import.meta.url));
     const module = generateOptionsSchemas(root);

@@ -12,8 +12,8 @@ import {
 } from "./search.js";
 import { type Denoise, planSolver, runPlan, type Solver } from "./solvers.js";
 
-export const METHODS = ["gits", "oss", "refine", "best"] as const;
-export type Method = (typeof METHODS)[number];
+export type Method = "gits" | "oss" | "refine" | "best";
+export const METHODS: readonly Method[] = ["gits", "oss", "refine", "best"];
 
 export interface DistillSettings {
   readonly steps: number;

@@ -5,17 +5,36 @@ import {
   readGmmMetadata,
   slicedWasserstein,
 } from "@lathe/plugin-zoo";
+import { gmmQualityOptionsSchema, trajectoryErrorOptionsSchema } from "./generated/options.js";
+import type { Dims } from "./pass.js";
 import { drawSamples, type Samples, samplerMetadata } from "./sampling.js";
-import { SOLVERS, type Solver } from "./solvers.js";
+import type { Solver } from "./solvers.js";
 
 export interface TrajectoryErrorOptions {
-  /** Held-out noises. */
+  /**
+   * Held-out noises.
+   * @integer
+   * @minimum 1
+   * @default 32
+   */
   samples: number;
-  /** The teacher's solver and grid on the reference denoiser. */
+  /**
+   * The teacher's solver on the reference denoiser.
+   * @default "dpmpp-2m"
+   */
   teacherSolver: Solver;
+  /**
+   * Points of the teacher's grid (uniform in log-SNR).
+   * @integer
+   * @minimum 10
+   * @default 200
+   */
   teacherSteps: number;
-  /** Per-sample shapes of conditioning inputs with symbolic dims. */
-  conditioningShapes?: Record<string, number[]>;
+  /**
+   * Per-sample shapes of conditioning inputs whose dims are symbolic (a sequence dim defaults to
+   * 77).
+   */
+  conditioningShapes?: Record<string, Dims>;
 }
 
 /**
@@ -27,30 +46,7 @@ export const trajectoryErrorMetric = defineMetric<TrajectoryErrorOptions>({
   id: "diffusion/trajectory-error",
   summary:
     "Endpoint RMSE of a (few-step) sampler against the many-step teacher, on held-out noises.",
-  options: {
-    type: "object",
-    additionalProperties: false,
-    properties: {
-      samples: { type: "integer", minimum: 1, default: 32, description: "Held-out noises." },
-      teacherSolver: {
-        enum: [...SOLVERS],
-        default: "dpmpp-2m",
-        description: "The teacher's solver on the reference denoiser.",
-      },
-      teacherSteps: {
-        type: "integer",
-        minimum: 10,
-        default: 200,
-        description: "Points of the teacher's grid (uniform in log-SNR).",
-      },
-      conditioningShapes: {
-        type: "object",
-        additionalProperties: { type: "array", items: { type: "integer", minimum: 1 } },
-        description:
-          "Per-sample shapes of conditioning inputs whose dims are symbolic (a sequence dim defaults to 77).",
-      },
-    },
-  },
+  options: trajectoryErrorOptionsSchema,
   values: { rmse: "lower", "relative-rmse": "lower" },
   deterministic: true,
   async measure(candidate, context) {
@@ -94,6 +90,12 @@ export const trajectoryErrorMetric = defineMetric<TrajectoryErrorOptions>({
 });
 
 export interface GmmQualityOptions {
+  /**
+   * Samples drawn (more gives a tighter sliced Wasserstein).
+   * @integer
+   * @minimum 16
+   * @default 512
+   */
   samples: number;
 }
 
@@ -106,18 +108,7 @@ export const gmmQualityMetric = defineMetric<GmmQualityOptions>({
   id: "diffusion/gmm-quality",
   summary:
     "Sample quality of a gmm-diffusion sampler against its known mixture: sliced Wasserstein, log-likelihood, mode coverage.",
-  options: {
-    type: "object",
-    additionalProperties: false,
-    properties: {
-      samples: {
-        type: "integer",
-        minimum: 16,
-        default: 512,
-        description: "Samples drawn (more gives a tighter sliced Wasserstein).",
-      },
-    },
-  },
+  options: gmmQualityOptionsSchema,
   values: {
     "sliced-wasserstein": "lower",
     "log-likelihood": "higher",

@@ -7,54 +7,129 @@ import {
   Tensor,
 } from "@lathe/core";
 import { openDenoiser } from "./denoiser.js";
-import { type DistillResult, distillSchedule, METHODS, type Method } from "./distill.js";
+import { type DistillResult, distillSchedule, type Method } from "./distill.js";
+import { distillStepsOptionsSchema } from "./generated/options.js";
 import { conditioningFor, drawNoise, resolveSampleShape, startPoint } from "./inputs.js";
 import { sigmaHat } from "./noise.js";
 import { buildSamplerGraph } from "./sampler-graph.js";
-import { BASELINES, type Baseline } from "./schedules.js";
+import type { Baseline } from "./schedules.js";
 import type { Teacher } from "./search.js";
-import { planSolver, SOLVERS, type Solver } from "./solvers.js";
-import { readDiffusionSpec } from "./spec.js";
+import { planSolver, type Solver } from "./solvers.js";
+import { type DiffusionMetadata, readDiffusionSpec } from "./spec.js";
 
 /** Options of `diffusion/distill-steps`. */
 export interface DistillStepsOptions {
-  /** Denoiser calls of the learned sampler (K). */
+  /**
+   * Denoiser calls of the learned sampler (K).
+   * @integer
+   * @minimum 1
+   * @maximum 100
+   * @default 8
+   */
   steps: number;
-  /** The student's solver. */
+  /**
+   * The student's solver: ddim, dpmpp-2m (DPM-Solver++(2M)) or ipndm.
+   * @default "dpmpp-2m"
+   */
   solver: Solver;
-  /** gits, oss, refine, or best: all three, keeping the lowest validation error. */
+  /**
+   * gits, oss, refine, or best: run all three and keep the lowest validation error.
+   * @default "best"
+   */
   method: Method;
-  /** Points of the teacher's fine grid (N). */
+  /**
+   * Points of the teacher's fine grid (N), uniform in log-SNR.
+   * @integer
+   * @minimum 10
+   * @maximum 2000
+   * @default 200
+   */
   teacherSteps: number;
+  /**
+   * The teacher's solver.
+   * @default "dpmpp-2m"
+   */
   teacherSolver: Solver;
-  /** Calibration noises (M), split into training and validation rows. */
+  /**
+   * Calibration noises (M), split into training and validation rows.
+   * @integer
+   * @minimum 2
+   * @default 64
+   */
   samples: number;
+  /**
+   * Share of the noises held out for validation.
+   * @exclusiveMinimum 0
+   * @exclusiveMaximum 1
+   * @default 0.5
+   */
   validationFraction: number;
-  /** Fit per-step scalars on the solver's update (kept only when they lower the validation error). */
+  /**
+   * Also fit per-step scalars on each step's update (closed-form least squares); kept only if
+   * they lower the validation error.
+   * @default false
+   */
   coefficients: boolean;
-  /** Solver runs the continuous refinement may spend. */
+  /**
+   * Solver runs the continuous refinement may spend.
+   * @integer
+   * @minimum 1
+   * @default 300
+   */
   refineRuns: number;
-  /** Refinement stops after this many sweeps without a better validation error. */
+  /**
+   * Refinement stops after this many sweeps that lowered the training error but not the
+   * validation error.
+   * @integer
+   * @minimum 1
+   * @default 4
+   */
   patience: number;
-  /** GITS's weight on later steps' one-step costs. */
+  /**
+   * GITS's weight on each later step's one-step cost.
+   * @minimum 1
+   * @default 1.15
+   */
   gitsWeight: number;
-  /** Baseline schedules measured beside the learned one. */
+  /**
+   * Hand-designed schedules measured beside the learned one (uniform-t, edm, logsnr,
+   * kl-optimal).
+   * @default ["uniform-t", "edm", "logsnr", "kl-optimal"]
+   */
   baselines: Baseline[];
-  /** Classifier-free guidance scale; the data set (or generated) conditioning is the conditional half, zeros the unconditional. */
+  /**
+   * Classifier-free guidance scale: the model runs on [unconditional; conditional] halves of one
+   * batch (the unconditional half: zeros).
+   * @minimum 0
+   */
   guidance?: number;
-  /** A recipe data set holding the conditioning inputs (text embeddings). */
+  /** A recipe data set holding the denoiser's conditioning inputs (for example encoder_hidden_states). */
   data?: string;
-  /** One sample's dims without the batch, where the model does not say them. */
-  sampleShape?: number[];
-  /** Per-sample shapes of conditioning inputs with symbolic dims. */
-  conditioningShapes?: Record<string, number[]>;
-  /** The `diffusion` metadata (prediction, schedule) where the bundle has none. */
-  schedule?: Record<string, unknown>;
-  /** Append this component (a VAE decoder) to the sampler, so the output is an image. */
+  /**
+   * One sample's dims without the batch, where the model does not say them (e.g. [4, 64, 64]).
+   * @minItems 1
+   */
+  sampleShape?: Dims;
+  /**
+   * Per-sample shapes of conditioning inputs whose dims are symbolic (a sequence dim defaults to
+   * 77).
+   */
+  conditioningShapes?: Record<string, Dims>;
+  /** The `diffusion` metadata ({ prediction, schedule }) where the bundle has none. */
+  schedule?: DiffusionMetadata;
+  /** A component of the bundle (a VAE decoder) to append to the sampler, so that it outputs images. */
   decoder?: string;
 }
 
-const solverEnum = { enum: [...SOLVERS] };
+/** Sizes of a sample or conditioning input, without the batch. */
+export type Dims = Size[];
+
+/**
+ * One size.
+ * @integer
+ * @minimum 1
+ */
+export type Size = number;
 
 export const distillSteps = definePass<DistillStepsOptions>({
   id: "diffusion/distill-steps",
@@ -62,115 +137,7 @@ export const distillSteps = definePass<DistillStepsOptions>({
     "Learns a K-step sampling schedule from a many-step teacher and exports the sampler as one ONNX graph.",
   description:
     "Solves a teacher (DPM-Solver++(2M) on a fine grid) from calibration noises, learns which K time steps (and optionally per-step coefficients) land closest to it — GITS and OSS dynamic programming, continuous refinement — and writes a bundle whose `sampler` component runs all K steps in one ONNX Runtime session.",
-  options: {
-    type: "object",
-    additionalProperties: false,
-    properties: {
-      steps: {
-        type: "integer",
-        minimum: 1,
-        maximum: 100,
-        default: 8,
-        description: "Denoiser calls of the learned sampler (K).",
-      },
-      solver: {
-        ...solverEnum,
-        default: "dpmpp-2m",
-        description: "The student's solver: ddim, dpmpp-2m (DPM-Solver++(2M)) or ipndm.",
-      },
-      method: {
-        enum: [...METHODS],
-        default: "best",
-        description:
-          "gits, oss, refine, or best: run all three and keep the lowest validation error.",
-      },
-      teacherSteps: {
-        type: "integer",
-        minimum: 10,
-        maximum: 2000,
-        default: 200,
-        description: "Points of the teacher's fine grid (N), uniform in log-SNR.",
-      },
-      teacherSolver: { ...solverEnum, default: "dpmpp-2m", description: "The teacher's solver." },
-      samples: {
-        type: "integer",
-        minimum: 2,
-        default: 64,
-        description: "Calibration noises (M), split into training and validation rows.",
-      },
-      validationFraction: {
-        type: "number",
-        exclusiveMinimum: 0,
-        exclusiveMaximum: 1,
-        default: 0.5,
-        description: "Share of the noises held out for validation.",
-      },
-      coefficients: {
-        type: "boolean",
-        default: false,
-        description:
-          "Also fit per-step scalars on each step's update (closed-form least squares); kept only if they lower the validation error.",
-      },
-      refineRuns: {
-        type: "integer",
-        minimum: 1,
-        default: 300,
-        description: "Solver runs the continuous refinement may spend.",
-      },
-      patience: {
-        type: "integer",
-        minimum: 1,
-        default: 4,
-        description: "Refinement stops after this many sweeps without a better validation error.",
-      },
-      gitsWeight: {
-        type: "number",
-        minimum: 1,
-        default: 1.15,
-        description: "GITS's weight on each later step's one-step cost.",
-      },
-      baselines: {
-        type: "array",
-        items: { enum: [...BASELINES] },
-        default: [...BASELINES],
-        description:
-          "Hand-designed schedules measured beside the learned one (uniform-t, edm, logsnr, kl-optimal).",
-      },
-      guidance: {
-        type: "number",
-        minimum: 0,
-        description:
-          "Classifier-free guidance scale: the model runs on [unconditional; conditional] halves of one batch.",
-      },
-      data: {
-        type: "string",
-        description:
-          "A recipe data set holding the denoiser's conditioning inputs (for example encoder_hidden_states).",
-      },
-      sampleShape: {
-        type: "array",
-        items: { type: "integer", minimum: 1 },
-        description:
-          "One sample's dims without the batch, where the model does not say them (e.g. [4, 64, 64]).",
-      },
-      conditioningShapes: {
-        type: "object",
-        additionalProperties: { type: "array", items: { type: "integer", minimum: 1 } },
-        description:
-          "Per-sample shapes of conditioning inputs whose dims are symbolic (a sequence dim defaults to 77).",
-      },
-      schedule: {
-        type: "object",
-        description:
-          "The `diffusion` metadata ({ prediction, schedule }) where the bundle has none.",
-      },
-      decoder: {
-        type: "string",
-        description:
-          "A component of the bundle (a VAE decoder) to append to the sampler, so that it outputs images.",
-      },
-    },
-  },
+  options: distillStepsOptionsSchema,
   async run(bundle, context) {
     const options = context.options;
     const spec = readDiffusionSpec(bundle, options.schedule);

@@ -1,8 +1,8 @@
 import { CLEAN, type NoiseModel, sigmaHat, type TimePoint } from "./noise.js";
 
 /** Hand-designed step schedules, the baselines a learned schedule is measured against. */
-export const BASELINES = ["uniform-t", "edm", "logsnr", "kl-optimal"] as const;
-export type Baseline = (typeof BASELINES)[number];
+export type Baseline = "uniform-t" | "edm" | "logsnr" | "kl-optimal";
+export const BASELINES: readonly Baseline[] = ["uniform-t", "edm", "logsnr", "kl-optimal"];
 
 /**
  * K evaluation points, noisiest first, followed by the clean point: K denoiser calls.

@@ -1,8 +1,8 @@
 import { lambda, sigmaHat, type TimePoint } from "./noise.js";
 
 /** The solvers, by their usual names. */
-export const SOLVERS = ["ddim", "dpmpp-2m", "ipndm"] as const;
-export type Solver = (typeof SOLVERS)[number];
+export type Solver = "ddim" | "dpmpp-2m" | "ipndm";
+export const SOLVERS: readonly Solver[] = ["ddim", "dpmpp-2m", "ipndm"];
 
 /** One term of a linear combination: `weight` times the state x_index or the denoised D_index. */
 export interface Term {

@@ -10,8 +10,60 @@ import {
 } from "./noise.js";
 
 /** What the denoiser predicts, in diffusers' `prediction_type` words. */
-export const PREDICTIONS = ["epsilon", "sample", "v_prediction"] as const;
-export type Prediction = (typeof PREDICTIONS)[number];
+export type Prediction = "epsilon" | "sample" | "v_prediction";
+export const PREDICTIONS: readonly Prediction[] = ["epsilon", "sample", "v_prediction"];
+
+/** The `diffusion` metadata of a bundle (or the pass's `schedule` option). */
+export interface DiffusionMetadata {
+  /** What the denoiser predicts (diffusers' prediction_type). */
+  prediction: Prediction;
+  /** The noise schedule the denoiser was trained with. */
+  schedule: ScheduleMetadata;
+  /** The denoiser's component, where the bundle has several. */
+  denoiser?: string;
+}
+
+export type ScheduleMetadata = DiscreteSchedule | ContinuousSchedule | VarianceExplodingSchedule;
+
+/** diffusers-style discrete timesteps: ᾱ_t for t = 0 … T−1, given or from a beta schedule. */
+export interface DiscreteSchedule {
+  /** Discrete VP timesteps, as diffusers' DDPM/DDIM schedulers. */
+  type: "vp-discrete";
+  /** ᾱ_t for every training timestep (wins over betaSchedule). */
+  alphasCumprod?: number[];
+  /** diffusers' beta_schedule. */
+  betaSchedule?: "linear" | "scaled_linear" | "squaredcos_cap_v2";
+  /**
+   * Training timesteps T.
+   * @integer
+   * @minimum 2
+   */
+  numTrainTimesteps?: number;
+  /** diffusers' beta_start (linear schedules; default 0.0001). */
+  betaStart?: number;
+  /** diffusers' beta_end (linear schedules; default 0.02). */
+  betaEnd?: number;
+}
+
+/** Song et al.'s continuous VP-SDE, t in (0, 1]. */
+export interface ContinuousSchedule {
+  /** Continuous VP: ᾱ(t) = exp(−½t²(β_max − β_min) − t·β_min). */
+  type: "vp-continuous";
+  /** β_min (0.1 in Song et al.). */
+  betaMin: number;
+  /** β_max (20 in Song et al.). */
+  betaMax: number;
+}
+
+/** Variance exploding (EDM): the model takes σ as its timestep. */
+export interface VarianceExplodingSchedule {
+  /** Variance exploding: α = 1, σ = t. */
+  type: "ve";
+  /** The smallest σ the model was trained on (EDM: 0.002). */
+  sigmaMin: number;
+  /** The largest σ (EDM: 80). */
+  sigmaMax: number;
+}
 
 /** How a bundle's denoiser is driven: everything a sampler needs to know about it. */
 export interface DiffusionSpec {
@@ -42,7 +94,7 @@ export interface DiffusionSpec {
  */
 export function readDiffusionSpec(
   bundle: ModelBundle,
-  override?: Readonly<Record<string, unknown>>,
+  override?: DiffusionMetadata,
 ): DiffusionSpec {
   const meta = bundle.metadata as Record<string, unknown>;
   const description = (override ??
