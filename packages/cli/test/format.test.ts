@@ -127,4 +127,26 @@ describe("formatResults", () => {
       /notes:\n {2}int8: warning \(step int8\): model: calibrated on 8 generated/,
     );
   });
+
+  it("points once at a constraint that could not be judged", () => {
+    const check = {
+      constraint: "odd.x <= 2",
+      passed: false,
+      reason: "odd.x was not measured",
+      where: "/r/recipe.yaml:11:7 evaluate.constraints[0]",
+    };
+    const model = { path: "p", values: {}, metrics: {}, notes: [] };
+    const text = formatResults({
+      metrics: [],
+      constraints: ["odd.x <= 2"],
+      target: { providers: ["cpu"], threads: 0, shapes: {} },
+      reference: { ...model, step: "model" },
+      candidates: ["a", "b"].map((step) => ({ ...model, step, accepted: false, checks: [check] })),
+      selection: { kind: "none", reason: "no candidate met the constraints" },
+    });
+    const lines = text.split("\n").filter((l) => l.includes("cannot be judged"));
+    expect(lines).toEqual([
+      '/r/recipe.yaml:11:7 evaluate.constraints[0]: "odd.x <= 2" cannot be judged: odd.x was not measured',
+    ]);
+  });
 });

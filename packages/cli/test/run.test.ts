@@ -122,7 +122,7 @@ describe.skipIf(!built)(`lathe run${built ? "" : ` (skipped: ${SKIP_REASON})`}`,
     expect(status).toBe(1);
     expect(stdout).toBe("");
     expect(stderr).toContain(
-      `error: ${join(dir, "recipe.yaml")} (passes.broken): step "broken" (pass test/fail of lathe-plugin-test@1.0.0) failed: boom\n`,
+      `error: ${join(dir, "recipe.yaml")}:5:3 passes.broken: step "broken" (pass test/fail of lathe-plugin-test@1.0.0) failed: boom\n`,
     );
     expect(stderr).toContain(
       `hint: a reproducer (input reference and recipe slice) is in ${join(dir, "out", "failed-broken")}`,

@@ -44,6 +44,38 @@ export interface LatheErrorOptions {
  * Whether `error` is a Lathe error, from this copy of @lathe/core or any other: recognised by
  * its brand and fields, never by class.
  */
+/** Errors `atRecipeKey` made: they already name their recipe key, so wrappers leave them be. */
+const locatedErrors = new WeakSet<Error>();
+
+/**
+ * An error raised while running, moved to the recipe key that caused it: the same code and hint,
+ * `context` put before the message (with the original `where`, a file or node, kept in it).
+ */
+export function atRecipeKey(error: unknown, where: string, context: string): LatheError {
+  if (error instanceof Error && locatedErrors.has(error)) return error as LatheError;
+  const inner = isLatheError(error)
+    ? `${error.message}${error.where ? ` (${error.where})` : ""}`
+    : error instanceof Error
+      ? error.message
+      : String(error);
+  const located = new LatheError(
+    isLatheError(error) ? error.code : "INTERNAL",
+    `${context}: ${inner}`,
+    {
+      where,
+      cause: error,
+      ...(isLatheError(error) && error.hint !== undefined ? { hint: error.hint } : {}),
+    },
+  );
+  locatedErrors.add(located);
+  return located;
+}
+
+/** True for an error that names the recipe key that caused it (see `atRecipeKey`). */
+export function isAtRecipeKey(error: unknown): boolean {
+  return error instanceof Error && locatedErrors.has(error);
+}
+
 export function isLatheError(error: unknown): error is LatheError {
   if (typeof error !== "object" || error === null) return false;
   const e = error as Partial<Record<PropertyKey, unknown>>;
@@ -269,6 +301,11 @@ export const errors = {
         cause,
       },
     ),
+  constraintInvalid: (where: string, text: string, detail: string) =>
+    new LatheError("CONSTRAINT_INVALID", `constraint "${text}": ${detail}`, {
+      where,
+      hint: "write `<metric>.<value> <op> <bound>`, e.g. `fidelity.top1 >= 0.98` or `latency.p50 <= 0.5 * reference` (docs/evaluate.md)",
+    }),
   metricUnknown: (where: string, metric: string, known: readonly string[]) =>
     new LatheError("METRIC_UNKNOWN", `no loaded plugin defines the metric "${metric}"`, {
       where,

@@ -96,6 +96,17 @@ export function formatResults(evaluation: EvaluationReport): string {
   );
   const notes = rows.flatMap((r) => r.notes.map((n) => `  ${r.step}: ${n}`));
   const lines = [table, `selection: ${evaluation.selection.reason}`];
+  // A constraint that could not be judged is the recipe's problem: point at it once.
+  const unjudged = new Map<string, string>();
+  for (const check of evaluation.candidates.flatMap((c) => c.checks)) {
+    if (check.where !== undefined && !unjudged.has(check.where)) {
+      unjudged.set(
+        check.where,
+        `${check.where}: "${check.constraint}" cannot be judged: ${check.reason}`,
+      );
+    }
+  }
+  if (unjudged.size > 0) lines.push(...unjudged.values());
   if (evaluation.selection.kind === "objective" && evaluation.selection.output) {
     lines.push(`selected model: ${evaluation.selection.output}/`);
   }

@@ -16,6 +16,8 @@ export interface Constraint {
   /** The number, or the factor applied to the reference's value when `relative`. */
   readonly bound: number;
   readonly relative: boolean;
+  /** Where the recipe lists it (`file:line:col evaluate.constraints[0]`), when it does. */
+  readonly where?: string;
 }
 
 /** Why a constraint's text does not parse, and where in it (0-based column). */
@@ -106,6 +108,8 @@ export interface ConstraintCheck {
   readonly limit?: number;
   /** One sentence saying why, for the report and the results table. */
   readonly reason: string;
+  /** For a constraint that could not be judged: where the recipe lists it. */
+  readonly where?: string;
 }
 
 export interface Verdict {
@@ -130,8 +134,9 @@ function check(
 ): ConstraintCheck {
   const name = `${c.metric}.${c.key}`;
   const value = values[c.metric]?.[c.key];
+  const at = c.where === undefined ? {} : { where: c.where };
   if (value === undefined) {
-    return { constraint: c.text, passed: false, reason: `${name} was not measured` };
+    return { constraint: c.text, passed: false, reason: `${name} was not measured`, ...at };
   }
   let limit = c.bound;
   let base: number | undefined;
@@ -143,6 +148,7 @@ function check(
         passed: false,
         value,
         reason: `${name} was not measured on the reference, so "${c.text}" has no bound`,
+        ...at,
       };
     }
     limit = c.bound * base;

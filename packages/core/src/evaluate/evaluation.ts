@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { ModelBundle } from "../bundle.js";
-import { errors, isLatheError } from "../diagnostics.js";
+import { atRecipeKey, errors, isLatheError } from "../diagnostics.js";
 import { canonicalHash } from "../pipeline/canonical-json.js";
 import type {
   DataSet,
@@ -89,7 +89,13 @@ export interface EvaluationParts {
   readonly seed: number;
   /** Sessions for metrics that run an in-memory model (`MetricContext.sessions`). */
   readonly sessions: SessionFactory;
-  data(name: string): DataSet;
+  /** The data set `name`, asked for by `metric`. */
+  data(name: string, metric: MetricUse): DataSet;
+  /**
+   * Where a metric is listed in the recipe (`file:line:col evaluate.metrics.core/latency`): a
+   * metric that cannot measure the reference fails there. None: its own error's `where`.
+   */
+  locateMetric?(metric: MetricUse): string;
   readonly signal: AbortSignal;
   /** Where deterministic metric values are cached; none: no cache. */
   readonly cacheDir?: string;
@@ -135,7 +141,7 @@ export async function evaluateModels(parts: EvaluationParts): Promise<Evaluation
             referencePath: parts.reference.path,
             target: parts.target,
             seed: parts.seed,
-            data: parts.data,
+            data: (name) => parts.data(name, metric),
             logger,
             shared: <T>(k: string, compute: () => Promise<T>) => {
               let entry = shared.get(k);
@@ -159,6 +165,13 @@ export async function evaluateModels(parts: EvaluationParts): Promise<Evaluation
           // On the reference, a failure is the setup's (shapes, provider, data): nothing could be
           // judged against it, so the run stops with the real error and its hint.
           if (model === parts.reference) {
+            if (parts.locateMetric) {
+              throw atRecipeKey(
+                error,
+                parts.locateMetric(metric),
+                `metric ${metric.definition.id} cannot measure the reference`,
+              );
+            }
             throw isLatheError(error)
               ? error
               : errors.metricFailed(model.path, metric.definition.id, model.id, error);

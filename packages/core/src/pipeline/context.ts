@@ -1,5 +1,4 @@
 import { dirname, resolve } from "node:path";
-import { errors } from "../diagnostics.js";
 import type { PluginRegistry } from "../plugin/registry.js";
 import type {
   DataSet,
@@ -12,6 +11,7 @@ import type { Recipe } from "../recipe/types.js";
 import type { PipelineEvent } from "./events.js";
 import type { PlannedStep } from "./plan.js";
 import { createPassRandom } from "./random.js";
+import { openRecipeData } from "./recipe-data.js";
 
 export interface ContextParts {
   readonly recipe: Recipe;
@@ -49,32 +49,11 @@ export function createPassContext(parts: ContextParts): PassContext<Record<strin
       emit({ type: "step-progress", step: step.id, done, total, ...(label ? { label } : {}) });
     },
   };
-  const where = `${recipe.file} (passes.${step.id})`;
-  const data = (name: string): DataSet => {
-    const spec = recipe.data[name];
-    if (!spec) {
-      const known = Object.keys(recipe.data);
-      throw errors.dataUnknown(
-        where,
-        name,
-        `pass ${step.passId} asked for it, but the recipe's data: section has no such entry`,
-        known.length > 0 ? `data in this recipe: ${known.join(", ")}` : `add "${name}" under data:`,
-      );
-    }
-    const source = registry.dataSources.get(spec.use);
-    if (!source) {
-      const known = [...registry.dataSources.keys()];
-      throw errors.dataUnknown(
-        `${recipe.file} (data.${name}.use)`,
-        name,
-        `uses data source "${spec.use}", which no loaded plugin provides`,
-        known.length > 0
-          ? `data sources: ${known.join(", ")}`
-          : "no data sources yet: none ship with Lathe so far; add a plugin that defines one to plugins:",
-      );
-    }
-    return source.definition.open(spec.options, { resolve: resolvePath });
-  };
+  const data = (name: string): DataSet =>
+    openRecipeData(recipe, registry, name, {
+      by: `step "${step.id}" (pass ${step.passId})`,
+      at: ["passes", step.id],
+    });
   return {
     options: deepFreeze(structuredClone(step.options)) as Readonly<Record<string, unknown>>,
     stepId: step.id,

@@ -3,10 +3,10 @@
  * published candidate, read from their files, then constraints, the selection, and the report
  * section. The measuring itself is in ../evaluate.
  */
-import { dirname, join, relative, resolve } from "node:path";
+import { join, relative } from "node:path";
 import { loadBundle } from "../bundle-file.js";
 import { errors } from "../diagnostics.js";
-import { parseConstraint } from "../evaluate/constraints.js";
+import { type Constraint, parseConstraint } from "../evaluate/constraints.js";
 import {
   type EvaluatedModel,
   type EvaluationResult,
@@ -15,11 +15,13 @@ import {
   type MetricUse,
 } from "../evaluate/evaluation.js";
 import type { PluginRegistry } from "../plugin/registry.js";
-import type { DataSet, SessionFactory } from "../plugin/types.js";
+import type { SessionFactory } from "../plugin/types.js";
+import { recipeLocation } from "../recipe/location.js";
 import type { Recipe } from "../recipe/types.js";
 import type { PipelineEvent } from "./events.js";
 import type { InputArtifact } from "./input.js";
 import type { PublishedCandidate } from "./publish.js";
+import { openRecipeData } from "./recipe-data.js";
 import type { EvaluatedModelReport, EvaluationReport } from "./report.js";
 
 export interface EvaluateStepParts {
@@ -51,7 +53,7 @@ export async function evaluateStep(
     const registered = registry.metrics.get(id);
     // Validation already rejects unknown metrics; a recipe built in code may still name one.
     if (!registered) {
-      throw errors.metricUnknown(`${recipe.file} (evaluate.metrics)`, id, [
+      throw errors.metricUnknown(recipeLocation(recipe, ["evaluate", "metrics", id]), id, [
         ...registry.metrics.keys(),
       ]);
     }
@@ -76,14 +78,19 @@ export async function evaluateStep(
   }));
   const result = await evaluateModels({
     metrics,
-    constraints: recipe.evaluate.constraints.map(parseConstraint),
+    constraints: recipe.evaluate.constraints.map((text, i) => recipeConstraint(recipe, text, i)),
     select: recipe.select,
     reference,
     candidates,
     target: recipe.target,
     seed: recipe.seed,
     sessions: parts.sessions,
-    data: (name) => openData(recipe, registry, name),
+    data: (name, metric) =>
+      openRecipeData(recipe, registry, name, {
+        by: `metric ${metric.definition.id}`,
+        at: ["evaluate", "metrics", metric.definition.id],
+      }),
+    locateMetric: (metric) => recipeLocation(recipe, ["evaluate", "metrics", metric.definition.id]),
     signal: parts.signal,
     cacheDir: join(parts.cacheDir, "evaluations"),
     noCache: parts.noCache,
@@ -125,26 +132,15 @@ export async function evaluateStep(
   return { report, result };
 }
 
-function openData(recipe: Recipe, registry: PluginRegistry, name: string): DataSet {
-  const spec = recipe.data[name];
-  if (!spec) {
-    const known = Object.keys(recipe.data);
-    throw errors.dataUnknown(
-      `${recipe.file} (evaluate.metrics)`,
-      name,
-      "a metric asked for it, but the recipe's data: section has no such entry",
-      known.length > 0 ? `data in this recipe: ${known.join(", ")}` : `add "${name}" under data:`,
-    );
+/**
+ * A constraint with its place in the recipe, so a check that cannot be judged names it. Loaded
+ * recipes were parsed by validation already; a recipe built in code may hold a broken one.
+ */
+function recipeConstraint(recipe: Recipe, text: string, index: number): Constraint {
+  const where = recipeLocation(recipe, ["evaluate", "constraints", index]);
+  try {
+    return { ...parseConstraint(text), where };
+  } catch (error) {
+    throw errors.constraintInvalid(where, text, (error as Error).message);
   }
-  const source = registry.dataSources.get(spec.use);
-  if (!source) {
-    throw errors.dataUnknown(
-      `${recipe.file} (data.${name}.use)`,
-      name,
-      `uses data source "${spec.use}", which no loaded plugin provides`,
-      `data sources: ${[...registry.dataSources.keys()].join(", ") || "none loaded"}`,
-    );
-  }
-  const baseDir = dirname(recipe.file);
-  return source.definition.open(spec.options, { resolve: (path) => resolve(baseDir, path) });
 }

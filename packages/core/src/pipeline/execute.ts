@@ -8,8 +8,9 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { ModelBundle } from "../bundle.js";
 import { loadBundle } from "../bundle-file.js";
-import { errors } from "../diagnostics.js";
+import { errors, isAtRecipeKey } from "../diagnostics.js";
 import type { PassResult } from "../plugin/types.js";
+import { recipeLocation } from "../recipe/location.js";
 import type { ArtifactMeta } from "./artifact-cache.js";
 import { stepCacheKey } from "./cache-key.js";
 import { createPassContext } from "./context.js";
@@ -104,7 +105,7 @@ async function executeStep(
     const bundle =
       given ??
       (inputKey === undefined ? await input.load() : await loadBundle(cache.path(inputKey)));
-    checkRequirements(step, bundle, recipe.file);
+    checkRequirements(step, bundle, recipeLocation(recipe, ["passes", step.id]));
     // The pass may change its input in place, so what it inherits is read before it runs.
     const inherited = opsetImportsOf(bundle);
     const scratchDir = await cache.scratch(step.id);
@@ -152,10 +153,11 @@ async function executeStep(
       error,
     });
     record.fail(step, { cacheKey: key, durationMs: elapsed() }, reproducer);
-    // Only what the pass itself threw is wrapped; the engine's own errors speak for themselves.
-    throw inPass
+    // Only what the pass itself threw is wrapped; the engine's own errors speak for themselves,
+    // and so does a data set that could not be read (it names its data: entry).
+    throw inPass && !isAtRecipeKey(error)
       ? errors.passFailed(
-          `${recipe.file} (passes.${step.id})`,
+          recipeLocation(recipe, ["passes", step.id]),
           step.id,
           step.passId,
           `${step.plugin.meta.name}@${step.plugin.meta.version}`,

@@ -11,6 +11,8 @@ import { ModelProtoSchema } from "../onnx/generated/onnx_pb.js";
 import { loadModel } from "../onnx/model-file.js";
 import { encodeToSink } from "../onnx/proto-writer.js";
 import type { PluginRegistry } from "../plugin/registry.js";
+import { recipeLocation } from "../recipe/location.js";
+import type { KeyPath } from "../recipe/node.js";
 import { modelSourceScheme } from "../recipe/paths.js";
 import type { Recipe } from "../recipe/types.js";
 import { canonicalHash } from "./canonical-json.js";
@@ -52,12 +54,12 @@ export async function openRecipeInput(
 ): Promise<InputArtifact> {
   const baseDir = dirname(recipe.file);
   const context = { resolve: (path: string) => resolve(baseDir, path), signal };
-  const openOne = async (text: string, key: string): Promise<Opened> => {
+  const openOne = async (text: string, key: KeyPath): Promise<Opened> => {
     const scheme = modelSourceScheme(text);
     if (scheme !== undefined) {
       const source = registry.modelSources.get(scheme);
       if (!source) {
-        throw errors.modelSourceUnknown(`${recipe.file} (${key})`, text, scheme, [
+        throw errors.modelSourceUnknown(recipeLocation(recipe, key), text, scheme, [
           ...registry.modelSources.keys(),
         ]);
       }
@@ -70,11 +72,11 @@ export async function openRecipeInput(
         reload: () => source.definition.load(text, context),
       };
     }
-    return openPath(resolve(baseDir, text), `${recipe.file} (${key})`);
+    return openPath(resolve(baseDir, text), recipeLocation(recipe, key));
   };
 
   if (recipe.model !== undefined) {
-    const opened = await openOne(recipe.model, "model");
+    const opened = await openOne(recipe.model, ["model"]);
     return artifact(
       modelSourceScheme(recipe.model) !== undefined ? recipe.model : resolve(baseDir, recipe.model),
       opened,
@@ -88,13 +90,13 @@ export async function openRecipeInput(
     });
   }
   const parts = await Promise.all(
-    entries.map(async ([name, text]) => ({ name, opened: await openOne(text, `bundle.${name}`) })),
+    entries.map(async ([name, text]) => ({ name, opened: await openOne(text, ["bundle", name]) })),
   );
   const single = async (name: string, bundle: ModelBundle): Promise<Model> => {
     const models = [...bundle.components.values()];
     if (models.length !== 1) {
       throw errors.invalidModel(
-        `${recipe.file} (bundle.${name})`,
+        recipeLocation(recipe, ["bundle", name]),
         `a bundle component must be one model, but this input has ${models.length} (${[...bundle.components.keys()].join(", ")})`,
         "name a single .onnx file or a one-component source for each component",
       );

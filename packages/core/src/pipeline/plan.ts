@@ -1,6 +1,7 @@
 import { errors } from "../diagnostics.js";
 import type { PluginRegistry } from "../plugin/registry.js";
 import type { PassDefinition, Plugin } from "../plugin/types.js";
+import { recipeLocation } from "../recipe/location.js";
 import { inputCycles, RECIPE_INPUT, stepSources } from "../recipe/steps.js";
 import type { Recipe } from "../recipe/types.js";
 import { closestMatch } from "../suggest.js";
@@ -46,7 +47,8 @@ export interface PassGraph {
  */
 export function planRecipe(recipe: Recipe, registry: PluginRegistry): PassGraph {
   const ids = Object.keys(recipe.passes);
-  const at = (id: string, key = "") => `${recipe.file} (passes.${id}${key})`;
+  const at = (id: string, key?: string) =>
+    recipeLocation(recipe, key === undefined ? ["passes", id] : ["passes", id, key]);
   const spec = (id: string) => recipe.passes[id]!;
   if (ids.includes(RECIPE_INPUT)) {
     throw errors.stepIdReserved(at(RECIPE_INPUT), RECIPE_INPUT);
@@ -57,14 +59,14 @@ export function planRecipe(recipe: Recipe, registry: PluginRegistry): PassGraph 
     if (input === RECIPE_INPUT || input in recipe.passes) continue;
     const close = closestMatch(input, [...ids.filter((other) => other !== id), RECIPE_INPUT]);
     throw errors.stepInputUnknown(
-      at(id, ".input"),
+      at(id, "input"),
       id,
       input,
       `${close ? `did you mean "${close}"? ` : ""}input: names a step of this recipe, or "${RECIPE_INPUT}" for the recipe's input`,
     );
   }
   const [cycle] = inputCycles(declared);
-  if (cycle) throw errors.stepCycle(at(cycle[0]!, ".input"), [...cycle, cycle[0]!]);
+  if (cycle) throw errors.stepCycle(at(cycle[0]!, "input"), [...cycle, cycle[0]!]);
 
   // Reading a disabled step means reading what it read (a switched-off step is a no-op).
   const effectiveInput = (id: string): string | undefined => {
@@ -86,7 +88,7 @@ export function planRecipe(recipe: Recipe, registry: PluginRegistry): PassGraph 
       const known = [...registry.passes.keys()];
       const close = closestMatch(use, known);
       throw errors.unknownPass(
-        at(id, ".use"),
+        at(id, "use"),
         id,
         use,
         close

@@ -5,8 +5,8 @@ import type { PassDefinition, PassResult, Plugin } from "../plugin/types.js";
 import { settleOpsetImports } from "./opsets.js";
 import type { PlannedStep } from "./plan.js";
 
-export function checkRequirements(step: PlannedStep, bundle: ModelBundle, file: string): void {
-  const where = `${file} (passes.${step.id})`;
+/** `where`: the step's place in the recipe. */
+export function checkRequirements(step: PlannedStep, bundle: ModelBundle, where: string): void {
   const names = [...bundle.components.keys()];
   for (const component of step.pass.requires?.components ?? []) {
     if (!bundle.components.has(component)) {

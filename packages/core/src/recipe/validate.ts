@@ -10,6 +10,7 @@ import { isNamePattern } from "../plugin/name-filter.js";
 import type { PluginRegistry } from "../plugin/registry.js";
 import { checkRecipe } from "./checks.js";
 import { type RecipeDiagnostic, RecipeError } from "./diagnostic.js";
+import { rememberSources } from "./location.js";
 import { formatPath, isWithin, locate, toPlain } from "./node.js";
 import { type ReadRecipeOptions, type RecipeDocument, readRecipe } from "./read.js";
 import { recipeSchema } from "./schema.js";
@@ -44,8 +45,10 @@ export function validateRecipe(doc: RecipeDocument, registry: PluginRegistry): R
     ...unique([...kept, ...checkProblems]).map((p) => diagnostic(doc, p)),
   ];
   if (diagnostics.length > 0) throw new RecipeError(doc.file, sortByPosition(diagnostics, doc));
-  const { vars: _vars, ...recipe } = data;
-  return deepFreeze({ file: doc.file, ...recipe }) as unknown as Recipe;
+  const { vars: _vars, ...plain } = data;
+  const recipe = deepFreeze({ file: doc.file, ...plain }) as unknown as Recipe;
+  rememberSources(recipe, doc.root);
+  return recipe;
 }
 
 let ajv: Ajv | undefined;

@@ -164,7 +164,7 @@ describe("the pass context", () => {
     expect((error.cause as Error).name).toBe("TypeError");
   });
 
-  it("says clearly that there are no data sources yet", async () => {
+  it("names the data source no loaded plugin provides", async () => {
     const error = await failure(
       { d: { use: "inline/read-data" } },
       { data: { calibration: { use: "npz", options: {} } } },
@@ -176,13 +176,13 @@ describe("the pass context", () => {
     expect(cause.message).toBe(
       'data "calibration": uses data source "npz", which no loaded plugin provides',
     );
-    expect(cause.hint).toContain("no data sources yet");
+    expect(cause.hint).toBe("add the plugin that defines it to plugins:");
   });
 
   it("names the data a recipe lacks", async () => {
     const error = await failure({ d: { use: "inline/read-data" } });
     expect((error.cause as Error).message).toBe(
-      'data "calibration": pass inline/read-data asked for it, but the recipe\'s data: section has no such entry',
+      'data "calibration": step "d" (pass inline/read-data) asked for it, but the recipe\'s data: section has no such entry',
     );
   });
 
