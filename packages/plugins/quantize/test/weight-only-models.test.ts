@@ -190,10 +190,10 @@ describe("quantize/weight-only on the zoo", () => {
           v.constValue && "dataType" in v.constValue && v.constValue.dataType === DataType.UINT8,
       )
       .reduce((n, v) => n + (v.constValue as { byteLength: number }).byteLength, 0);
-    expect(uint8Bytes).toBe((vocab * width) / 2); // the 4-bit table, once
+    expect(uint8Bytes).toBe(vocab * width); // the table at headBits (8), once
 
     const rows = dequantizeRows(
-      quantizeRtn(table, vocab, width, { bits: 4, blockSize: 32, symmetric: true }),
+      quantizeRtn(table, vocab, width, { bits: 8, blockSize: 32, symmetric: true }),
     );
     const picks = [3, 0, 39, 7, 7, 12];
     const s = await session(model);

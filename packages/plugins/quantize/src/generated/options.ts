@@ -285,6 +285,21 @@ export const weightOnlyOptionsSchema: OptionsSchema = {
       enum: [4, 8],
       default: 4,
     },
+    headBits: {
+      description:
+        "Bits for the embedding tables and the LM head (the product that makes the logits, tied to the embedding or not). They cost the most quality per bit, so tools keep them wider (llama.cpp Q4_K_M stores the output weight at 6 bits, ORT GenAI leaves them out of int4).",
+      enum: [4, 8],
+      default: 8,
+    },
+    bitsByName: {
+      description:
+        "Bits by node name: regular expression → 4 or 8, searched in the node's name; the first matching pattern (in the order written) wins over `bits` and `headBits`.",
+      type: "object",
+      additionalProperties: {
+        enum: [4, 8],
+      },
+      default: {},
+    },
     blockSize: {
       description:
         "Weights per block along K, each block with its own scale (and zero point): 16–256, a power of two.",

@@ -48,6 +48,19 @@ export interface WeightOnlyOptions extends NodeFilterOptions {
    */
   bits: 4 | 8;
   /**
+   * Bits for the embedding tables and the LM head (the product that makes the logits, tied to
+   * the embedding or not). They cost the most quality per bit, so tools keep them wider
+   * (llama.cpp Q4_K_M stores the output weight at 6 bits, ORT GenAI leaves them out of int4).
+   * @default 8
+   */
+  headBits: 4 | 8;
+  /**
+   * Bits by node name: regular expression → 4 or 8, searched in the node's name; the first
+   * matching pattern (in the order written) wins over `bits` and `headBits`.
+   * @default {}
+   */
+  bitsByName: Record<string, 4 | 8>;
+  /**
    * Weights per block along K, each block with its own scale (and zero point): 16–256, a power
    * of two.
    * @default 32

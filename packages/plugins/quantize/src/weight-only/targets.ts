@@ -7,6 +7,7 @@ import {
   type Value,
 } from "@lathe/core";
 import { type ConstantWeight, constantTensor, findConstantWeight } from "../common/weights.js";
+import { createBitsResolver } from "./bits.js";
 import type { WeightOnlyOptions } from "./options.js";
 
 /** A MatMul or Gemm whose weight can become a block-quantized [K, N] matrix. */
@@ -112,7 +113,8 @@ function gatherTarget(node: Node, options: WeightOnlyOptions): GatherTarget | st
   if (tensor.elementCount < options.minElements)
     return `table has ${tensor.elementCount} elements (< minElements ${options.minElements})`;
   const width = tensor.dims[1] as number;
-  if (options.bits === 4 && width % 2 !== 0) return `row width ${width} is odd (4-bit packing)`;
+  if (createBitsResolver(options)(node, "embedding") === 4 && width % 2 !== 0)
+    return `row width ${width} is odd (4-bit packing)`;
   return { node, table, tensor };
 }
 

@@ -3,12 +3,14 @@ import {
   definePass,
   type Model,
   NameScope,
+  type Node,
   type PassContext,
   removeDeadCode,
   type Value,
 } from "@lathe/core";
 import { type QuantStats, quantizeComponents } from "../common/select.js";
 import { weightOnlyOptionsSchema } from "../generated/options.js";
+import { createBitsResolver, findHeads, type WeightRole } from "./bits.js";
 import { type BlockQuantConfig, type BlockQuantized, quantizeRtn } from "./block-quant.js";
 import { type ActivationGram, collectGrams, generateTokenRecords } from "./calibration.js";
 import {
@@ -74,10 +76,13 @@ async function quantizeModel(
   }
   if (matmuls.length === 0 && gathers.length === 0) return 0;
 
-  const config: BlockQuantConfig = {
-    bits: options.bits,
-    blockSize: options.blockSize,
-    symmetric: options.symmetric,
+  const bitsOf = createBitsResolver(options);
+  const heads = findHeads(model, matmuls, gathers);
+  const configOf = (node: Node, role: WeightRole): BlockQuantConfig => {
+    const bits = bitsOf(node, role);
+    stats.extra[`weights at ${bits} bits`] =
+      Number(stats.extra[`weights at ${bits} bits`] ?? 0) + 1;
+    return { bits, blockSize: options.blockSize, symmetric: options.symmetric };
   };
   const gptq = gptqDefaults(options.gptq as Partial<GptqOptions>);
   // Targets reading the same float data share one quantized copy.
@@ -106,6 +111,7 @@ async function quantizeModel(
   for (const targets of groups.values()) {
     ctx.signal.throwIfAborted();
     const first = targets[0] as MatMulTarget;
+    const config = configOf(first.node, heads.has(first.node) ? "head" : "body");
     const rows = weightRows(first);
     let q: BlockQuantized;
     const hessian = grams ? sharedHessian(targets, grams) : undefined;
@@ -141,6 +147,7 @@ async function quantizeModel(
     } else {
       const [tableRows, width] = g.tensor.dims as [number, number];
       const data = g.tensor.toArray() as Float32Array;
+      const config = configOf(g.node, "embedding");
       emitGatherBlockQuantized(g, quantizeRtn(data, tableRows, width, config), emit);
     }
     stats.quantize("Gather");
