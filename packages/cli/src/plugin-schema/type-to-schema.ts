@@ -94,6 +94,8 @@ export class OptionsSchemaConverter {
             node.getText(),
             "a Record's keys must be string",
           );
+        // Record<string, unknown>: any JSON object, checked by the pass itself.
+        if (args[1].getType().isUnknown()) return { type: "object" };
         return {
           type: "object",
           additionalProperties: this.convert(args[1].getType(), args[1], `${path}.*`, where),

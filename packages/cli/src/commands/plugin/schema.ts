@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { relative } from "node:path";
 import { LatheError } from "@lathe/core";
 import { Args, Flags } from "@oclif/core";
@@ -34,6 +35,10 @@ export default class PluginSchema extends BaseCommand {
     const module = generateOptionsSchemas(args.package, flags.out ? { out: flags.out } : {});
     const shown = relative(process.cwd(), module.file) || module.file;
     const count = `${module.schemas.length} options schema${module.schemas.length === 1 ? "" : "s"}`;
+    if (module.schemas.length === 0 && !existsSync(module.file)) {
+      this.log(`no definePass<Options> (or defineMetric, defineDataSource) found: nothing written`);
+      return;
+    }
     if (flags.check) {
       if (!(await isGeneratedModuleCurrent(module)))
         throw new LatheError(
