@@ -52,6 +52,8 @@ export interface RewriteReport {
 export interface ApplyOptions {
   /** A reason to leave an anchor alone (include/exclude by name), or undefined to try it. */
   skip?: (anchor: Node) => string | undefined;
+  /** The graph to rewrite: the main graph (default) or a subgraph of the model (see `graphScopes`). */
+  graph?: Graph;
 }
 
 interface PreparedRule {
@@ -63,7 +65,7 @@ interface PreparedRule {
 }
 
 /**
- * Applies rules to the model's main graph: for every anchor node, the first rule that matches,
+ * Applies rules to one graph of the model (the main graph unless `options.graph`): for every anchor node, the first rule that matches,
  * passes its check and is safe to apply rewrites it. Matched nodes are removed only when
  * nothing else reads them; the graph is re-sorted after any change.
  */
@@ -72,7 +74,7 @@ export function applyRewriteRules<Data>(
   rules: readonly RewriteRule<Data>[],
   options: ApplyOptions = {},
 ): RewriteReport {
-  const graph = model.graph;
+  const graph = options.graph ?? model.graph;
   const prepared = rules.map((r) => prepare(r as RewriteRule<unknown>));
   const trace: AnchorTrace[] = [];
   const fused: Record<string, number> = {};

@@ -10,6 +10,7 @@ export {
 } from "./dims.js";
 export {
   inferShapes,
+  inferTypes,
   SHAPE_INFERENCE,
   type ShapeInferenceOptions,
   type ShapeInferenceReport,

@@ -1,4 +1,5 @@
 import { isLatheError } from "../diagnostics.js";
+import { graphScopes } from "../graph/traverse.js";
 import { DataType } from "../ir/dtype.js";
 import { functionKey } from "../ir/function.js";
 import type { Graph } from "../ir/graph.js";
@@ -56,6 +57,28 @@ export function inferShapes(
   const engine = new Inference(model, options);
   engine.graph(model.graph, model.opsetImports, undefined);
   return engine.report;
+}
+
+/**
+ * `inferShapes` without touching the model: every value's type (declared, or inferred where it
+ * says more) in a map, for passes that need types while they edit (fp16's Casts at the borders).
+ */
+export function inferTypes(
+  model: Model,
+  options: ShapeInferenceOptions = {},
+): { types: Map<Value, ValueType>; report: ShapeInferenceReport } {
+  const engine = new Inference(model, options);
+  const types: Env = new Map();
+  engine.graph(model.graph, model.opsetImports, types);
+  for (const { graph } of graphScopes(model, { functions: false })) {
+    for (const v of [...graph.inputs, ...graph.initializers.values()]) {
+      const t = engine.typeOf(v, types);
+      if (t && !types.has(v)) types.set(v, t);
+    }
+    for (const node of graph)
+      for (const out of node.outputs) if (out.type && !types.has(out)) types.set(out, out.type);
+  }
+  return { types, report: engine.report };
 }
 
 /** Per-call types of a function body (shared by every call, so never written into the IR). */

@@ -1,6 +1,7 @@
 export type { AttentionBlock, AttentionOptions, FusedOp } from "./analyze.js";
 export {
   attentionStatistics,
+  type ComponentRewrite,
   type FlashAttentionOptions,
   flashAttentionRewrite,
   type RewriteOptions,

@@ -4,6 +4,8 @@ import {
   definePass,
   formatTrace,
   type Graph,
+  GraphCoverage,
+  graphScopes,
   inferShapes,
   type Model,
   type ModelBundle,
@@ -11,7 +13,9 @@ import {
   type PassStatistics,
   type PassTarget,
   type RewriteReport,
+  type ScopeFilter,
   type Value,
+  visitGraphs,
 } from "@lathe/core";
 import type { AttentionOptions, AttentionTarget } from "./analyze.js";
 import { flashAttentionOptionsSchema } from "./generated/options.js";
@@ -57,21 +61,72 @@ export function attentionTarget(target: PassTarget): AttentionTarget {
   return first === "tensorrt" ? "cuda" : first;
 }
 
-/** The pass's work on one bundle: the reports per component, for statistics and `explain`. */
+/**
+ * What the pass did to one component: the rewrite reports of all its graphs together, which
+ * graphs were visited and which were not (and the Softmax anchors inside those).
+ */
+export interface ComponentRewrite extends RewriteReport {
+  readonly coverage: GraphCoverage;
+  /** Softmax nodes in graphs the pass did not visit. */
+  readonly anchorsNotVisited: number;
+}
+
+/** Function bodies are left alone: a fused replacement adds initializers, which they cannot hold. */
+const FUNCTION_BODIES: ScopeFilter = (scope) =>
+  scope.kind === "function"
+    ? "function body (a fused replacement adds initializers, which a function cannot hold; inline the function first)"
+    : undefined;
+
+/**
+ * The pass's work on one bundle: every graph of each component (the main graph and If/Loop/Scan
+ * bodies at any depth) is rewritten; the reports per component, for statistics and `explain`.
+ */
 export function rewriteAttention(
   bundle: ModelBundle,
   options: RewriteOptions,
-): Map<string, RewriteReport> {
+): Map<string, ComponentRewrite> {
   const rules = attentionRules(options);
   const byName = createNameFilter(options);
-  const reports = new Map<string, RewriteReport>();
+  const results = new Map<string, ComponentRewrite>();
   for (const [name, model] of bundle.components) {
-    const report = withInferredShapes(model, () =>
-      applyRewriteRules(model, rules, { skip: (node) => byName(node.name) }),
-    );
-    reports.set(name, report);
+    const component = withInferredShapes(model, () => {
+      const reports: RewriteReport[] = [];
+      let anchorsNotVisited = 0;
+      const coverage = visitGraphs(
+        model,
+        (scope) => {
+          reports.push(
+            applyRewriteRules(model, rules, { graph: scope.graph, skip: (n) => byName(n.name) }),
+          );
+        },
+        (scope) => {
+          const reason = FUNCTION_BODIES(scope);
+          if (reason)
+            for (const node of scope.graph.allNodes())
+              if (node.opType === "Softmax") anchorsNotVisited++;
+          return reason;
+        },
+      );
+      return { ...mergeReports(reports), coverage, anchorsNotVisited };
+    });
+    results.set(name, component);
   }
-  return reports;
+  return results;
+}
+
+function mergeReports(reports: readonly RewriteReport[]): RewriteReport {
+  const fused: Record<string, number> = {};
+  const declined: Record<string, number> = {};
+  for (const r of reports) {
+    for (const [k, n] of Object.entries(r.fused)) fused[k] = (fused[k] ?? 0) + n;
+    for (const [k, n] of Object.entries(r.declined)) declined[k] = (declined[k] ?? 0) + n;
+  }
+  return {
+    modified: reports.some((r) => r.modified),
+    trace: reports.flatMap((r) => r.trace),
+    fused,
+    declined,
+  };
 }
 
 /**
@@ -85,7 +140,7 @@ function withInferredShapes<T>(model: Model, work: () => T): T {
     for (const v of graph.inputs) declared.set(v, v.type);
     for (const node of graph) for (const o of node.outputs) declared.set(o, o.type);
   };
-  values(model.graph);
+  for (const { graph } of graphScopes(model)) values(graph);
   inferShapes(model);
   try {
     return work();
@@ -95,7 +150,9 @@ function withInferredShapes<T>(model: Model, work: () => T): T {
 }
 
 /** attention-blocks, fused.<rule>, fused-op.<op>, declined.<reason>, skipped. */
-export function attentionStatistics(reports: ReadonlyMap<string, RewriteReport>): PassStatistics {
+export function attentionStatistics(
+  reports: ReadonlyMap<string, RewriteReport & Partial<ComponentRewrite>>,
+): PassStatistics {
   const stats: Record<string, number> = {
     "attention-blocks": 0,
     fused: 0,
@@ -105,6 +162,7 @@ export function attentionStatistics(reports: ReadonlyMap<string, RewriteReport>)
   const add = (key: string, n = 1) => {
     stats[key] = (stats[key] ?? 0) + n;
   };
+  const coverage = new GraphCoverage();
   for (const report of reports.values()) {
     for (const t of report.trace) {
       if (t.skipped) {
@@ -120,8 +178,10 @@ export function attentionStatistics(reports: ReadonlyMap<string, RewriteReport>)
       }
     }
     for (const [reason, n] of Object.entries(report.declined)) add(`declined: ${reason}`, n);
+    if (report.coverage) coverage.add(report.coverage);
+    if (report.anchorsNotVisited) add("softmax-not-visited", report.anchorsNotVisited);
   }
-  return stats;
+  return { ...stats, ...coverage.toStatistics() };
 }
 
 export const flashAttentionRewrite = definePass<FlashAttentionOptions>({

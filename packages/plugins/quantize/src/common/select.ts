@@ -1,12 +1,17 @@
 import {
   constantBytes,
   createNameFilter,
+  type Graph,
+  GraphCoverage,
+  type GraphScope,
   type Logger,
   type Model,
   type ModelBundle,
   type NameFilterOptions,
   type NamePattern,
   type Node,
+  type ScopeFilter,
+  visitGraphsAsync,
 } from "@lathe/core";
 
 /** Which nodes a quantization pass may touch, from its options. */
@@ -59,8 +64,9 @@ export class QuantStats {
     this.quantized.set(op, (this.quantized.get(op) ?? 0) + 1);
   }
 
-  skip(node: Node, reason: string): void {
-    this.skipped.set(reason, (this.skipped.get(reason) ?? 0) + 1);
+  /** Records a skipped node; `group` is the statistics key when `reason` names a place. */
+  skip(node: Node, reason: string, group = reason): void {
+    this.skipped.set(group, (this.skipped.get(group) ?? 0) + 1);
     this.skippedNodes.push({ node: node.name, op: node.opType, reason });
   }
 
@@ -87,25 +93,70 @@ export class QuantStats {
   }
 }
 
+/** One graph a quantization pass works on: a component's main graph, a subgraph, a function body. */
+export interface QuantizeScope {
+  readonly component: string;
+  readonly model: Model;
+  readonly scope: GraphScope;
+  readonly graph: Graph;
+}
+
+export interface TraversalOptions {
+  /** Why the pass leaves a graph alone (function bodies, subgraphs it cannot calibrate), or undefined. */
+  readonly skipScope?: ScopeFilter;
+  /** The nodes the pass would have worked on: counted as skipped, with the reason, in a graph it leaves alone. */
+  readonly candidate?: (node: Node) => boolean;
+}
+
 /**
- * Runs `quantize` on each component in turn and sums the constant bytes before and after; logs
- * the first skipped nodes. Returns the stats and the statistics a quantization pass reports.
+ * Runs `quantize` on every graph of each component (the main graph, If/Loop/Scan bodies at any
+ * depth, function bodies; see core's `visitGraphs`) and sums the constant bytes before and after;
+ * logs the first skipped nodes. Returns the stats and the statistics a quantization pass reports,
+ * with the graphs visited and the graphs not visited by reason (their candidate nodes count as
+ * skipped with that reason too).
  */
 export async function quantizeComponents(
   bundle: ModelBundle,
   logger: Logger,
-  quantize: (name: string, model: Model, stats: QuantStats) => void | Promise<void>,
+  quantize: (scope: QuantizeScope, stats: QuantStats) => void | Promise<void>,
+  options: TraversalOptions = {},
 ): Promise<{ stats: QuantStats; statistics: Record<string, number | string> }> {
   const stats = new QuantStats();
+  const coverage = new GraphCoverage();
   let before = 0;
   let after = 0;
-  for (const [name, model] of bundle.components) {
+  for (const [component, model] of bundle.components) {
     before += constantBytes(model);
-    await quantize(name, model, stats);
+    const skip: ScopeFilter = (scope) => {
+      const reason = options.skipScope?.(scope);
+      if (reason && options.candidate) {
+        for (const node of scope.graph.allNodes())
+          if (options.candidate(node)) stats.skip(node, `in ${scope.path}: ${reason}`, reason);
+      }
+      return reason;
+    };
+    coverage.add(
+      await visitGraphsAsync(
+        model,
+        (scope) => quantize({ component, model, scope, graph: scope.graph }, stats),
+        skip,
+      ),
+    );
     after += constantBytes(model);
   }
   for (const s of stats.skippedNodes.slice(0, 20))
     logger.debug(`skipped ${s.node} (${s.op}): ${s.reason}`);
   for (const w of stats.warnings) logger.warn(w);
-  return { stats, statistics: stats.toStatistics(before, after) };
+  for (const [reason, n] of coverage.notVisited)
+    logger.info(`${n} graph(s) not visited: ${reason}`);
+  return {
+    stats,
+    statistics: { ...stats.toStatistics(before, after), ...coverage.toStatistics() },
+  };
 }
+
+/** Function bodies hold no initializers, where quantized weights are stored. */
+export const FUNCTION_BODIES_SKIPPED: ScopeFilter = (scope) =>
+  scope.kind === "function"
+    ? "function body (it holds no initializers for quantized weights; inline the function first)"
+    : undefined;

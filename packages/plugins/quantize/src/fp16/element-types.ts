@@ -1,4 +1,12 @@
-import { DataType, type Graph, type Node, Tensor, type Value } from "@lathe/core";
+import {
+  DataType,
+  type Graph,
+  inferTypes,
+  type Model,
+  type Node,
+  Tensor,
+  type Value,
+} from "@lathe/core";
 
 const BOOL_OPS = new Set([
   "Equal",
@@ -15,18 +23,32 @@ const BOOL_OPS = new Set([
 ]);
 const INT64_OPS = new Set(["Shape", "Size", "NonZero", "ArgMax", "ArgMin"]);
 
+/** Element types of every value of a model as core's shape inference gives them. */
+export function inferredElementTypes(model: Model): Map<Value, DataType> {
+  const known = new Map<Value, DataType>();
+  for (const [value, type] of inferTypes(model).types)
+    if (type.kind === "tensor") known.set(value, type.elemType);
+  return known;
+}
+
 /**
- * Element types of every value of the main graph, by propagation in node order: declared types
- * of inputs and initializers, then per op. Most ops give their outputs the type of their first
- * input; the exceptions that matter for float conversion are listed.
+ * Element types of every value of one graph: what core's shape inference found (`known`, which
+ * also holds the values of enclosing graphs this one reads), and, for values it could not type
+ * (ops it has no inference for), propagation in node order: most ops give their outputs the type
+ * of their first input; the exceptions that matter for float conversion are listed.
  */
-export function elementTypes(graph: Graph): Map<Value, DataType> {
-  const types = new Map<Value, DataType>();
-  for (const v of graph.inputs) if (v.type?.kind === "tensor") types.set(v, v.type.elemType);
+export function elementTypes(
+  graph: Graph,
+  known: ReadonlyMap<Value, DataType> = new Map(),
+): Map<Value, DataType> {
+  const types = new Map<Value, DataType>(known);
+  for (const v of graph.inputs)
+    if (v.type?.kind === "tensor" && !types.has(v)) types.set(v, v.type.elemType);
   for (const v of graph.initializers.values())
     if (v.constValue instanceof Tensor) types.set(v, v.constValue.dataType);
   for (const node of graph) {
     node.outputs.forEach((out, i) => {
+      if (known.has(out)) return;
       const t = outputType(node, i, types);
       if (t !== undefined) types.set(out, t);
       else if (out.type?.kind === "tensor") types.set(out, out.type.elemType);

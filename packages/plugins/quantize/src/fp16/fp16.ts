@@ -3,15 +3,18 @@ import {
   constantBytes,
   DataType,
   definePass,
+  GraphCoverage,
+  type GraphScope,
   type Model,
   NameScope,
   Node,
   removeDeadCode,
   Tensor,
   type Value,
+  visitGraphs,
 } from "@lathe/core";
 import { fp16OptionsSchema } from "../generated/options.js";
-import { elementTypes } from "./element-types.js";
+import { elementTypes, inferredElementTypes } from "./element-types.js";
 import type { Fp16Options } from "./fp16-options.js";
 
 const FP16_MAX = 65504;
@@ -58,11 +61,14 @@ export const fp16Pass = definePass<Fp16Options>({
     };
     let before = 0;
     let after = 0;
+    const coverage = new GraphCoverage();
     for (const model of bundle.components.values()) {
       before += constantBytes(model);
-      convertModel(model, options, stats);
+      coverage.add(convertModel(model, options, stats));
       after += constantBytes(model);
     }
+    for (const [reason, n] of coverage.notVisited)
+      ctx.logger.info(`${n} graph(s) not visited: ${reason}`);
     const statistics: Record<string, number | string> = {
       "nodes-converted": stats.converted,
       "casts-inserted": stats.casts,
@@ -73,14 +79,40 @@ export const fp16Pass = definePass<Fp16Options>({
     statistics["weight-bytes-before"] = before;
     statistics["weight-bytes-after"] = after;
     statistics["size-ratio"] = before > 0 ? Number((after / before).toFixed(4)) : 1;
+    Object.assign(statistics, coverage.toStatistics());
     return { bundle, modified: stats.converted > 0, statistics };
   },
 });
 
-/** Converts the main graph of one model in place. */
-export function convertModel(model: Model, options: Fp16Options, stats: Fp16Stats): void {
-  const graph = model.graph;
-  const types = elementTypes(graph);
+/**
+ * Converts one model in place: the main graph, then every If/Loop/Scan body (a body keeps its
+ * inputs' and outputs' types, which its owner node fixes, with Casts at its borders). Element
+ * types come from core's shape inference; returns the graphs visited and those left alone.
+ */
+export function convertModel(model: Model, options: Fp16Options, stats: Fp16Stats): GraphCoverage {
+  // one element type per value, kept current as graphs are converted: a branch reads what its
+  // enclosing graph became
+  const known = inferredElementTypes(model);
+  return visitGraphs(
+    model,
+    (scope) => convertGraph(scope, known, options, stats),
+    (scope) =>
+      scope.kind === "function"
+        ? "function body (its parameters' types are known per call only; inline the function first)"
+        : undefined,
+  );
+}
+
+/** Converts one graph; `known` holds every value's element type and is updated. */
+function convertGraph(
+  scope: GraphScope,
+  known: Map<Value, DataType>,
+  options: Fp16Options,
+  stats: Fp16Stats,
+): void {
+  const graph = scope.graph;
+  const inner = scope.kind !== "main";
+  const types = elementTypes(graph, known);
   const isFloat = (v: Value | undefined) => v !== undefined && types.get(v) === DataType.FLOAT;
   const blockedOps = new Set(options.opBlockList);
   const blockedNames = new Set(options.nodeBlockList);
@@ -95,6 +127,7 @@ export function convertModel(model: Model, options: Fp16Options, stats: Fp16Stat
     if (touchesFloat || node.opType === "Cast") half.add(node);
   }
   const keep = (v: Value) =>
+    inner ||
     options.keepIoTypes === true ||
     (Array.isArray(options.keepIoTypes) && options.keepIoTypes.includes(v.name));
   /** The type a reader wants: float16 inside converted nodes, except inputs kept float. */
@@ -120,6 +153,7 @@ export function convertModel(model: Model, options: Fp16Options, stats: Fp16Stat
   }
 
   const namer = new NameScope(graph);
+  const here = (node: Node) => node.graph === graph; // readers in subgraphs are their graph's business
   const casts = new Map<Value, Value>();
   const castOf = (value: Value, to: DataType, anchor?: Node) => {
     const found = casts.get(value);
@@ -147,7 +181,7 @@ export function convertModel(model: Model, options: Fp16Options, stats: Fp16Stat
   // Initializers: converted when only float16 readers read them, copied when both kinds do.
   for (const value of [...graph.initializers.values()]) {
     if (!isFloat(value) || !(value.constValue instanceof Tensor)) continue;
-    const uses = [...value.uses()];
+    const uses = value.uses().filter((u) => here(u.node));
     const halfUses = uses.filter((u) => wanted(u.node, u.index) === DataType.FLOAT16);
     if (halfUses.length === 0) continue;
     const tensor = toHalf(value.constValue, options.minPositive, stats);
@@ -165,6 +199,16 @@ export function convertModel(model: Model, options: Fp16Options, stats: Fp16Stat
     if (!isFloat(input) || graph.initializers.has(input.name)) continue;
     homes.set(input, keep(input) ? DataType.FLOAT : DataType.FLOAT16);
   }
+  // values of enclosing graphs read here keep the type their graph gave them
+  if (inner) {
+    for (const node of graph)
+      for (const input of node.inputs) {
+        if (!input || input.producer()?.graph === graph || homes.has(input)) continue;
+        if (graph.inputs.includes(input) || graph.initializers.get(input.name) === input) continue;
+        const t = known.get(input);
+        if (t === DataType.FLOAT || t === DataType.FLOAT16) homes.set(input, t);
+      }
+  }
   for (const node of graph) {
     if (node.opType === "Cast" && half.has(node) && node.getInt("to") === DataType.FLOAT16) {
       homes.set(node.output, DataType.FLOAT16);
@@ -177,7 +221,7 @@ export function convertModel(model: Model, options: Fp16Options, stats: Fp16Stat
 
   // Readers that want the other type read a Cast (one per value).
   for (const [value, home] of homes) {
-    for (const { node, index } of [...value.uses()]) {
+    for (const { node, index } of value.uses().filter((u) => here(u.node))) {
       if (casts.has(value) && node === casts.get(value)?.producer()) continue;
       if (node.opType === "Cast" && node.inputs[0] === value && half.has(node)) continue; // Cast reads any type
       const want = wanted(node, index);
@@ -185,6 +229,7 @@ export function convertModel(model: Model, options: Fp16Options, stats: Fp16Stat
     }
     if (value.type?.kind === "tensor" && home === DataType.FLOAT16)
       value.type = { ...value.type, elemType: DataType.FLOAT16 };
+    if (value.producer()?.graph === graph || !inner) known.set(value, home);
   }
   // Graph outputs kept float32 get a Cast that takes over their name.
   graph.outputs.forEach((out, i) => {
@@ -195,6 +240,8 @@ export function convertModel(model: Model, options: Fp16Options, stats: Fp16Stat
     cast.name = name;
     graph.outputs[i] = cast;
   });
+  for (const c of casts.values())
+    known.set(c, c.type?.kind === "tensor" ? c.type.elemType : DataType.FLOAT);
   stats.converted += [...half].filter((n) => n.graph === graph).length;
   graph.sort();
   removeDeadCode(graph);

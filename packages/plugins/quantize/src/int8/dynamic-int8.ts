@@ -15,7 +15,12 @@ import {
 } from "@lathe/core";
 import { formProblem } from "../common/opset-forms.js";
 import { onnxType, transpose2d, type WeightQuantOptions } from "../common/quant-math.js";
-import { createNodeFilter, type QuantStats, quantizeComponents } from "../common/select.js";
+import {
+  createNodeFilter,
+  FUNCTION_BODIES_SKIPPED,
+  type QuantStats,
+  quantizeComponents,
+} from "../common/select.js";
 import { bytesOf, type StoredWeight, WeightCache } from "../common/weight-cache.js";
 import {
   constantTensor,
@@ -36,8 +41,14 @@ export const dynamicInt8Pass = definePass<DynamicInt8Options>({
   options: dynamicInt8OptionsSchema,
   introduces: [{ domain: MS_DOMAIN, version: 1 }],
   async run(bundle, ctx) {
-    const { stats, statistics } = await quantizeComponents(bundle, ctx.logger, (_, model, s) =>
-      quantizeModel(model, ctx.options, s),
+    const { stats, statistics } = await quantizeComponents(
+      bundle,
+      ctx.logger,
+      ({ model, graph }, s) => quantizeGraph(model, graph, ctx.options, s),
+      {
+        skipScope: FUNCTION_BODIES_SKIPPED,
+        candidate: (n) => n.domain === "" && ctx.options.opTypes.includes(n.opType as never),
+      },
     );
     if (statistics["quantized.Conv"] && ctx.target.providers[0] === "cpu")
       ctx.logger.warn(
@@ -47,9 +58,21 @@ export const dynamicInt8Pass = definePass<DynamicInt8Options>({
   },
 });
 
-/** Quantizes the main graph of one model in place. */
+/** Quantizes the main graph of one model in place (its subgraphs: `quantizeGraph` on each). */
 export function quantizeModel(model: Model, options: DynamicInt8Options, stats: QuantStats): void {
-  const graph = model.graph;
+  quantizeGraph(model, model.graph, options, stats);
+}
+
+/**
+ * Quantizes one graph of a model in place: the main graph or an If/Loop/Scan body (whose weights
+ * may sit in an enclosing graph; the quantized copies are stored in this one).
+ */
+export function quantizeGraph(
+  model: Model,
+  graph: Graph,
+  options: DynamicInt8Options,
+  stats: QuantStats,
+): void {
   const namer = new NameScope(graph);
   const cache = new WeightCache(graph, namer);
   const selected = createNodeFilter({ ...options, opTypes: options.opTypes });

@@ -23,7 +23,7 @@ import {
   weightData,
   weightProblem,
 } from "../common/weights.js";
-import { elementTypes } from "../fp16/element-types.js";
+import { elementTypes, inferredElementTypes } from "../fp16/element-types.js";
 import { staticInt8OptionsSchema } from "../generated/options.js";
 import { calibrateRanges } from "./calibration.js";
 import { generateCalibrationRecords } from "./calibration-inputs.js";
@@ -47,8 +47,17 @@ export const staticInt8Pass = definePass<StaticInt8Options>({
         `activations: ${options.activationType}${options.activationSymmetric ? ", symmetric" : ""} (auto, for target ${context.target.providers[0] ?? "cpu"})`,
       );
     const ctx = { ...context, options };
-    const { stats, statistics } = await quantizeComponents(bundle, ctx.logger, (name, model, s) =>
-      quantizeStatic(name, model, ctx, s),
+    const { stats, statistics } = await quantizeComponents(
+      bundle,
+      ctx.logger,
+      ({ component, model }, s) => quantizeStatic(component, model, ctx, s),
+      {
+        skipScope: (scope) =>
+          scope.kind === "main"
+            ? undefined
+            : "activation ranges are calibrated on main-graph values only (ONNX Runtime returns no value computed inside a subgraph or function)",
+        candidate: (n) => n.domain === "" && options.opTypes.includes(n.opType as never),
+      },
     );
     return { bundle, modified: stats.quantizedCount > 0, statistics };
   },
@@ -80,7 +89,7 @@ async function quantizeStatic(
   const selected = createNodeFilter(options);
   const candidates: Candidate[] = [];
   const elementwise: ElementwiseCandidate[] = [];
-  const types = elementTypes(graph);
+  const types = elementTypes(graph, inferredElementTypes(model));
   for (const node of graph.nodes()) {
     if (node.domain !== "" || !options.opTypes.includes(node.opType as never)) continue;
     if (ELEMENTWISE.has(node.opType)) {

@@ -1,7 +1,7 @@
 import {
   createNameFilter,
   DataType,
-  type Model,
+  type Graph,
   type Node,
   type Tensor,
   type Value,
@@ -42,15 +42,15 @@ export interface Candidates {
 }
 
 /**
- * The MatMul/Gemm and embedding-Gather nodes of the main graph, each either a target or
+ * The MatMul/Gemm and embedding-Gather nodes of one graph, each either a target or
  * skipped with the reason. Gathers of computed data (shape arithmetic) are not candidates.
  */
-export function findCandidates(model: Model, options: WeightOnlyOptions): Candidates {
+export function findCandidates(graph: Graph, options: WeightOnlyOptions): Candidates {
   const byName = createNameFilter(options);
   const matmuls: MatMulTarget[] = [];
   const gathers: GatherTarget[] = [];
   const skipped: { node: Node; reason: string }[] = [];
-  for (const node of model.graph) {
+  for (const node of graph) {
     if (node.domain !== "") continue;
     const isGather = node.opType === "Gather";
     if (!isGather && node.opType !== "MatMul" && node.opType !== "Gemm") continue;

@@ -1,6 +1,7 @@
 import {
   type DataRecord,
   definePass,
+  type Graph,
   type Model,
   NameScope,
   type Node,
@@ -8,7 +9,7 @@ import {
   removeDeadCode,
   type Value,
 } from "@lathe/core";
-import { type QuantStats, quantizeComponents } from "../common/select.js";
+import { FUNCTION_BODIES_SKIPPED, type QuantStats, quantizeComponents } from "../common/select.js";
 import { weightOnlyOptionsSchema } from "../generated/options.js";
 import { createBitsResolver, findHeads, type WeightRole } from "./bits.js";
 import { type BlockQuantConfig, type BlockQuantized, quantizeRtn } from "./block-quant.js";
@@ -45,8 +46,18 @@ export const weightOnlyPass = definePass<WeightOnlyOptions>({
     const { stats, statistics } = await quantizeComponents(
       bundle,
       ctx.logger,
-      async (name, model, s) => {
-        gptqLayers += await quantizeModel(model, ctx, s, name);
+      async ({ component, model, graph }, s) => {
+        gptqLayers += await quantizeGraph(model, graph, ctx, s, component);
+      },
+      {
+        skipScope: (scope) =>
+          FUNCTION_BODIES_SKIPPED(scope) ??
+          (scope.kind !== "main" && ctx.options.algorithm === "gptq"
+            ? "gptq calibrates on main-graph values only (ONNX Runtime returns no value computed inside a subgraph); use algorithm rtn for weights inside subgraphs"
+            : undefined),
+        candidate: (n) =>
+          n.domain === "" &&
+          (n.opType === "MatMul" || n.opType === "Gemm" || n.opType === "Gather"),
       },
     );
     statistics.algorithm = ctx.options.algorithm;
@@ -56,15 +67,19 @@ export const weightOnlyPass = definePass<WeightOnlyOptions>({
   },
 });
 
-/** Quantizes one component's main graph in place; returns how many weights GPTQ quantized. */
-async function quantizeModel(
+/**
+ * Quantizes one graph of a component in place (the main graph, or an If/Loop/Scan body with rtn);
+ * returns how many weights GPTQ quantized.
+ */
+async function quantizeGraph(
   model: Model,
+  graph: Graph,
   ctx: PassContext<WeightOnlyOptions>,
   stats: QuantStats,
   component: string,
 ): Promise<number> {
   const options = ctx.options;
-  const { matmuls, gathers, skipped } = findCandidates(model, options);
+  const { matmuls, gathers, skipped } = findCandidates(graph, options);
   for (const s of skipped) stats.skip(s.node, s.reason);
   if (options.format === "portable" && matmuls.length > 0) {
     const problem = opset21Problem(model);
@@ -94,7 +109,6 @@ async function quantizeModel(
       ? await calibrate(model, matmuls, gptq, ctx)
       : undefined;
 
-  const graph = model.graph;
   const emit: EmitContext = {
     graph,
     namer: new NameScope(graph),

@@ -1,0 +1,163 @@
+import {
+  createBuilder,
+  DataType,
+  decodeModel,
+  encodeModel,
+  graphScopes,
+  type Model,
+  OnnxFunction,
+  type PassDefinition,
+  singleModelBundle,
+} from "@lathe/core";
+import { Rng } from "@lathe/plugin-zoo";
+import * as ort from "onnxruntime-node";
+import { describe, expect, it } from "vitest";
+import { fp16Pass } from "../src/fp16/fp16.js";
+import { dynamicInt8Pass } from "../src/int8/dynamic-int8.js";
+import { staticInt8Pass } from "../src/int8/static-int8.js";
+import { weightOnlyPass } from "../src/weight-only/weight-only.js";
+import { component, relativeL2, runPass } from "./int8-fixtures.js";
+
+const [K, N] = [64, 32];
+
+/**
+ * Issue 13's third failure as a model: every weight sits inside the branches of an If (as a real
+ * exporter writes data-dependent control flow), plus one in a model-local function.
+ *   y = If(cond) { MatMul(Relu(MatMul(x, W1)), W2) } else { MatMul(x, W3) };  z = Proj(y)
+ */
+function branchModel(): Model {
+  const rng = new Rng(11);
+  const weights = (rows: number, cols: number) =>
+    Float32Array.from({ length: rows * cols }, () => rng.normal() * 0.2);
+  const b = createBuilder({ opset: 21, opsets: { "custom.ops": 1 } });
+  const x = b.input("x", DataType.FLOAT, ["batch", K]);
+  const cond = b.input("cond", DataType.BOOL, []);
+  const thenB = createBuilder({ namePrefix: "then" });
+  const hidden = thenB.Relu(
+    thenB.MatMul(x, thenB.constant(weights(K, K), [K, K], DataType.FLOAT, "w1")),
+  );
+  thenB.output(
+    thenB.MatMul(hidden, thenB.constant(weights(K, N), [K, N], DataType.FLOAT, "w2")),
+    "t",
+  );
+  const elseB = createBuilder({ namePrefix: "else" });
+  elseB.output(elseB.MatMul(x, elseB.constant(weights(K, N), [K, N], DataType.FLOAT, "w3")), "e");
+  const y = b.If(cond, { then_branch: thenB.graph, else_branch: elseB.graph });
+  b.output(b.op("Proj", [y], {}, { domain: "custom.ops" }), "z", DataType.FLOAT, ["batch", N]);
+  const model = b.build();
+  const body = createBuilder({ opset: 21 });
+  const fx = body.input("fx", DataType.FLOAT);
+  body.output(body.MatMul(fx, body.Constant({ value: weightsTensor(weights(N, N)) })), "fy");
+  const fn = new OnnxFunction({ domain: "custom.ops", name: "Proj", graph: body.graph });
+  fn.opsetImports.set("", 21);
+  model.functions.set(fn.key, fn);
+  return model;
+}
+
+function weightsTensor(values: Float32Array) {
+  return createBuilder().constant(values, [N, N]).constValue!;
+}
+
+async function outputs(model: Model): Promise<Float32Array[]> {
+  const session = await ort.InferenceSession.create(encodeModel(model), { intraOpNumThreads: 1 });
+  const rng = new Rng(5);
+  const x = new ort.Tensor(
+    "float32",
+    Float32Array.from({ length: 3 * K }, () => rng.normal()),
+    [3, K],
+  );
+  const out: Float32Array[] = [];
+  for (const flag of [true, false]) {
+    const result = await session.run({ x, cond: new ort.Tensor("bool", [flag], []) });
+    out.push(result.z!.data as Float32Array);
+  }
+  await session.release();
+  return out;
+}
+
+/** Op types inside the If branches, counted. */
+function branchOps(model: Model): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const scope of graphScopes(model))
+    if (scope.kind === "subgraph")
+      for (const n of scope.graph) counts[n.opType] = (counts[n.opType] ?? 0) + 1;
+  return counts;
+}
+
+async function passOnBranches<O>(pass: PassDefinition<O>, options: Partial<O> = {}) {
+  const original = branchModel();
+  const reference = await outputs(original);
+  // the branches compute different things: each output shows its branch ran
+  expect(relativeL2(reference[0]!, reference[1]!)).toBeGreaterThan(0.5);
+  const bundle = singleModelBundle(decodeModel(encodeModel(original)));
+  const { result, infos } = await runPass(pass, bundle, options);
+  const model = component(result.bundle);
+  const after = await outputs(decodeModel(encodeModel(model)));
+  const errors = after.map((o, i) => relativeL2(o, reference[i]!));
+  return { result, model, errors, infos, statistics: result.statistics ?? {} };
+}
+
+describe("quantization passes visit If branches and say what they did not visit", () => {
+  it("dynamic-int8 quantizes the MatMuls inside both branches; ORT runs both", async () => {
+    const { model, errors, statistics, infos } = await passOnBranches(dynamicInt8Pass);
+    expect(statistics["quantized.MatMul"]).toBe(3);
+    expect(statistics["subgraphs-visited"]).toBe(2);
+    expect(statistics["graphs-not-visited"]).toBe(1);
+    expect(
+      Object.keys(statistics).some((k) => k.startsWith("graphs-not-visited: function body")),
+    ).toBe(true);
+    // the function's MatMul is a candidate it left alone, with the reason
+    expect(statistics["nodes-skipped"]).toBe(1);
+    expect(infos.some((m) => m.includes("not visited: function body"))).toBe(true);
+    expect(branchOps(model).MatMul ?? 0).toBe(0);
+    expect(branchOps(model).MatMulInteger).toBe(3);
+    for (const e of errors) expect(e).toBeLessThan(0.05);
+  });
+
+  it("weight-only (rtn) stores the branch weights as MatMulNBits; ORT runs both branches", async () => {
+    const { model, errors, statistics } = await passOnBranches(weightOnlyPass, {
+      blockSize: 32,
+    } as never);
+    expect(statistics["quantized.MatMul"]).toBe(3);
+    expect(statistics["subgraphs-visited"]).toBe(2);
+    expect(branchOps(model).MatMulNBits).toBe(3);
+    for (const e of errors) expect(e).toBeLessThan(0.15);
+  });
+
+  it("weight-only (gptq) leaves the branches alone and says why", async () => {
+    const { statistics } = await passOnBranches(weightOnlyPass, {
+      algorithm: "gptq",
+      blockSize: 32,
+    } as never);
+    expect(statistics["subgraphs-visited"]).toBe(0);
+    expect(statistics["nodes-skipped"]).toBeGreaterThanOrEqual(3);
+    const reasons = Object.keys(statistics).filter((k) => k.startsWith("graphs-not-visited: gptq"));
+    expect(reasons).toHaveLength(1);
+    expect(statistics[reasons[0]!]).toBe(2);
+  });
+
+  it("fp16 converts inside the branches with Casts at their borders; ORT runs both", async () => {
+    const { model, errors, statistics } = await passOnBranches(fp16Pass, {
+      keepIoTypes: true,
+    } as never);
+    expect(statistics["subgraphs-visited"]).toBe(2);
+    expect(statistics["nodes-converted"]).toBeGreaterThanOrEqual(4);
+    const inner = [...graphScopes(model)].filter((s) => s.kind === "subgraph");
+    const halfWeights = inner.flatMap((s) =>
+      [...s.graph.initializers.values()].filter(
+        (v) => "dataType" in v.constValue! && v.constValue.dataType === DataType.FLOAT16,
+      ),
+    );
+    expect(halfWeights).toHaveLength(3);
+    for (const e of errors) expect(e).toBeLessThan(0.01);
+  });
+
+  it("static-int8 counts the branch candidates it cannot calibrate as skipped, with the reason", async () => {
+    const { model, statistics, errors } = await passOnBranches(staticInt8Pass);
+    expect(statistics["subgraphs-visited"]).toBe(0);
+    expect(statistics["graphs-not-visited"]).toBe(3);
+    expect(statistics["nodes-skipped"]).toBe(4);
+    expect(branchOps(model).MatMul).toBe(3);
+    for (const e of errors) expect(e).toBe(0);
+  });
+});
