@@ -1,5 +1,6 @@
-import type { Model } from "@lathe/core";
+import { type DataRecord, DataType, type Model, Tensor } from "@lathe/core";
 import { gpt2, llama } from "@lathe/plugin-zoo";
+import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
 import { weightOnlyPass } from "../src/weight-only/weight-only.js";
 import { component, lmFeeds, relativeL2, runFloat, runPass, tokenRows } from "./int8-fixtures.js";
@@ -56,5 +57,59 @@ describe("quantize/weight-only: mixed precision", () => {
     const defaults = bitsByNode(component((await runPass(weightOnlyPass, build())).result.bundle));
     expect(defaults["/lm_head/MatMul"]).toBe(8);
     expect(defaults["/model/layers.0/self_attn/v_proj/MatMul"]).toBe(4);
+  });
+});
+
+describe("quantize/weight-only: sensitivity", () => {
+  it("measures each layer group quantized alone on the calibration data; the model comes out as without it", async () => {
+    const build = () => gpt2.build(gpt2.presets.tiny, { seed: 3 });
+    const records: DataRecord[] = [0, 1].map((seed) => {
+      const rows = tokenRows(2, 16, gpt2.presets.tiny.vocab, 40 + seed);
+      const feeds = lmFeeds(rows);
+      return Object.fromEntries(
+        Object.entries(feeds).map(([name, t]) => [
+          name,
+          Tensor.fromArray(DataType.INT64, [...t.dims], t.data as BigInt64Array),
+        ]),
+      );
+    });
+    const gptq = { calibration: "calib", samples: 2 };
+    const { result } = await runPass(
+      weightOnlyPass,
+      build(),
+      { sensitivity: true, gptq: gptq as never, accuracyLevel: 0 },
+      { calib: records },
+    );
+    const stats = result.statistics ?? {};
+    const cost = (group: string) => Number(stats[`sensitivity: ${group} (rel. L2 of logits)`]);
+    for (const group of ["embeddings", "layer 0", "layer 1", "lm-head"])
+      expect(cost(group)).toBeGreaterThan(0);
+    expect(stats.warning).toBeUndefined(); // real (named) data
+    // The swaps were undone: the quantized model is the one a run without sensitivity makes.
+    const plain = await runPass(weightOnlyPass, build(), { accuracyLevel: 0 });
+    const feeds = lmFeeds(ids);
+    expect(await runFloat(component(result.bundle), feeds, "logits")).toEqual(
+      await runFloat(component(plain.result.bundle), feeds, "logits"),
+    );
+    // Layer 0 alone, quantized for real (MatMulNBits), costs what the measurement said.
+    const layer0 = await runPass(weightOnlyPass, build(), {
+      include: ["/h\\.0/"],
+      accuracyLevel: 0,
+    });
+    const got: number[] = [];
+    const want: number[] = [];
+    for (const r of records) {
+      const f = Object.fromEntries(
+        Object.entries(r).map(([n, t]) => [
+          n,
+          new ort.Tensor("int64", t.toArray() as BigInt64Array, [...t.dims]),
+        ]),
+      );
+      got.push(...(await runFloat(component(layer0.result.bundle), f, "logits")));
+      want.push(...(await runFloat(component(build()), f, "logits")));
+    }
+    // Measured: embeddings 0.0073, layer 0 0.0554, layer 1 0.0488, lm-head 0.0064 (both at 8
+    // bits); layer 0 quantized for real: 0.0554.
+    expect(relativeL2(got, want)).toBeCloseTo(cost("layer 0"), 2);
   });
 });

@@ -300,6 +300,12 @@ export const weightOnlyOptionsSchema: OptionsSchema = {
       },
       default: {},
     },
+    sensitivity: {
+      description:
+        "Measure, before quantizing, the fidelity cost of each layer group (embeddings, each layer, the LM head) quantized alone on the calibration data (`gptq.calibration`, else generated tokens): `sensitivity:` statistics, relative L2 of the model's first output. Also on with `lathe run --explain`.",
+      type: "boolean",
+      default: false,
+    },
     blockSize: {
       description:
         "Weights per block along K, each block with its own scale (and zero point): 16–256, a power of two.",

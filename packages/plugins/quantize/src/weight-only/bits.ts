@@ -40,7 +40,7 @@ const PASS_THROUGH = new Set([
 ]);
 
 /** Graph outputs that carry a KV cache, which K/V projections reach through reshapes. */
-const CACHE_OUTPUT = /present|past|cache|key|value/i;
+export const CACHE_OUTPUT = /present|past|cache|key|value/i;
 
 /**
  * The LM heads among the targets: a product whose weight an embedding Gather also reads (tied),

@@ -61,6 +61,14 @@ export interface WeightOnlyOptions extends NodeFilterOptions {
    */
   bitsByName: Record<string, 4 | 8>;
   /**
+   * Measure, before quantizing, the fidelity cost of each layer group (embeddings, each layer,
+   * the LM head) quantized alone on the calibration data (`gptq.calibration`, else generated
+   * tokens): `sensitivity:` statistics, relative L2 of the model's first output. Also on with
+   * `lathe run --explain`.
+   * @default false
+   */
+  sensitivity: boolean;
+  /**
    * Weights per block along K, each block with its own scale (and zero point): 16–256, a power
    * of two.
    * @default 32

@@ -11,7 +11,7 @@ import {
 } from "@lathe/core";
 import { FUNCTION_BODIES_SKIPPED, type QuantStats, quantizeComponents } from "../common/select.js";
 import { weightOnlyOptionsSchema } from "../generated/options.js";
-import { createBitsResolver, findHeads, type WeightRole } from "./bits.js";
+import { CACHE_OUTPUT, createBitsResolver, findHeads, type WeightRole } from "./bits.js";
 import { type BlockQuantConfig, type BlockQuantized, quantizeRtn } from "./block-quant.js";
 import { type ActivationGram, collectGrams, generateTokenRecords } from "./calibration.js";
 import {
@@ -29,6 +29,7 @@ import {
 import { quantizeGptq } from "./gptq.js";
 import { opset21Problem, raiseToOpset21 } from "./opset21.js";
 import { type GptqOptions, gptqDefaults, type WeightOnlyOptions } from "./options.js";
+import { measureSensitivity, type PlannedWeight } from "./sensitivity.js";
 import { findCandidates, type MatMulTarget, weightRows } from "./targets.js";
 
 /** `quantize/weight-only`: 4/8-bit block-wise weights (RTN or GPTQ) as MatMulNBits, or DequantizeLinear-21 + MatMul. */
@@ -93,12 +94,34 @@ async function quantizeGraph(
 
   const bitsOf = createBitsResolver(options);
   const heads = findHeads(model, matmuls, gathers);
+  const configFor = (node: Node, role: WeightRole): BlockQuantConfig => ({
+    bits: bitsOf(node, role),
+    blockSize: options.blockSize,
+    symmetric: options.symmetric,
+  });
   const configOf = (node: Node, role: WeightRole): BlockQuantConfig => {
-    const bits = bitsOf(node, role);
-    stats.extra[`weights at ${bits} bits`] =
-      Number(stats.extra[`weights at ${bits} bits`] ?? 0) + 1;
-    return { bits, blockSize: options.blockSize, symmetric: options.symmetric };
+    const config = configFor(node, role);
+    const key = `weights at ${config.bits} bits`;
+    stats.extra[key] = Number(stats.extra[key] ?? 0) + 1;
+    return config;
   };
+  if (options.sensitivity || ctx.explain) {
+    const seen = new Set<string>();
+    const planned: PlannedWeight[] = [];
+    for (const t of matmuls) {
+      if (seen.has(t.key)) continue;
+      seen.add(t.key);
+      const role = heads.has(t.node) ? "head" : "body";
+      planned.push({ target: { kind: "matmul", t }, role, config: configFor(t.node, role) });
+    }
+    for (const t of gathers)
+      planned.push({
+        target: { kind: "gather", t },
+        role: "embedding",
+        config: configFor(t.node, "embedding"),
+      });
+    await reportSensitivity(model, planned, component, ctx, stats);
+  }
   const gptq = gptqDefaults(options.gptq as Partial<GptqOptions>);
   // Targets reading the same float data share one quantized copy.
   const groups = new Map<string, MatMulTarget[]>();
@@ -216,6 +239,41 @@ async function calibrate(
     `gptq: calibrated ${activations.size} activations on ${gptq.calibration ? `data "${gptq.calibration}"` : "generated tokens"}`,
   );
   return grams;
+}
+
+/** `sensitivity:` statistics (and an explanation) from `measureSensitivity`. */
+async function reportSensitivity(
+  model: Model,
+  planned: readonly PlannedWeight[],
+  component: string,
+  ctx: PassContext<WeightOnlyOptions>,
+  stats: QuantStats,
+): Promise<void> {
+  const output = model.graph.outputs.find((v) => !CACHE_OUTPUT.test(v.name))?.name;
+  if (!output) return;
+  const gptq = gptqDefaults(ctx.options.gptq as Partial<GptqOptions>);
+  const records: DataRecord[] = [];
+  if (gptq.calibration) {
+    for await (const r of take(ctx.data(gptq.calibration).records(), gptq.samples)) records.push(r);
+  } else {
+    records.push(...generateTokenRecords(model, gptq.samples, gptq.sequenceLength, ctx.random));
+    stats.warnings.push(
+      `${component}: sensitivity measured on generated tokens, not real data: name a data set with gptq.calibration for costs that mean something`,
+    );
+  }
+  const costs = await measureSensitivity(model, planned, records, output, ctx.sessions, ctx.signal);
+  for (const c of costs)
+    stats.extra[`sensitivity: ${c.group} (rel. L2 of ${output})`] = round(c.relL2);
+  const ranked = [...costs].sort((a, b) => b.relL2 - a.relL2);
+  ctx.logger.info(
+    `${component}: fidelity cost of each group quantized alone (relative L2 of ${output} on ${records.length} records): ${ranked
+      .map((c) => `${c.group} ${round(c.relL2)} (${c.weights} weights)`)
+      .join(", ")}`,
+  );
+}
+
+function round(x: number): number {
+  return Number(x.toPrecision(3));
 }
 
 async function* take(records: AsyncIterable<DataRecord>, count: number): AsyncIterable<DataRecord> {
