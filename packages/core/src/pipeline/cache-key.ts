@@ -15,6 +15,8 @@ export interface StepKeyParts {
   readonly seed: number;
   /** The recipe's target providers: a pass may choose its output for them. */
   readonly providers: readonly Provider[];
+  /** The recipe's target shapes: a pass may generate inputs of these sizes (`ctx.target`). */
+  readonly shapes: Readonly<Record<string, readonly number[]>>;
 }
 
 /**
@@ -30,5 +32,6 @@ export function stepCacheKey(parts: StepKeyParts): string {
     options: parts.options,
     seed: parts.seed,
     providers: parts.providers,
+    shapes: parts.shapes,
   });
 }

@@ -61,7 +61,7 @@ export function createPassContext(parts: ContextParts): PassContext<Record<strin
     logger,
     progress,
     sessions: parts.sessions,
-    target: { providers: [...recipe.target.providers] },
+    target: { providers: [...recipe.target.providers], shapes: recipe.target.shapes },
     explain: parts.explain,
     data,
     random: createPassRandom(recipe.seed, step.passId, parts.inputDigest),

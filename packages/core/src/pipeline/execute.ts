@@ -84,6 +84,7 @@ async function executeStep(
     options: step.options,
     seed: recipe.seed,
     providers: recipe.target.providers,
+    shapes: recipe.target.shapes,
   });
   keys.set(step.id, key);
   const hit = plan.noCache || plan.explain ? undefined : await cache.lookup(key);

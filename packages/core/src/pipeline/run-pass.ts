@@ -25,6 +25,8 @@ export interface RunPassSettings<Options> {
   readonly options?: Partial<Options>;
   /** The target's providers the pass sees (default cpu); sessions still run on the CPU. */
   readonly providers?: readonly Provider[];
+  /** The target's shapes the pass sees (`ctx.target.shapes`; default none). */
+  readonly shapes?: Readonly<Record<string, readonly number[]>>;
   /** Named data sets for `ctx.data(name)`, as in-memory records. */
   readonly data?: Readonly<Record<string, readonly DataRecord[]>>;
   /** Default: CPU sessions with ORT's default threads. */
@@ -114,7 +116,7 @@ export async function runPassStandalone<Options>(
     logger: { debug: log("debug"), info: log("info"), warn: log("warn") },
     progress: settings.progress ?? { start() {}, advance() {} },
     sessions: settings.sessions ?? createCpuSessions(),
-    target: { providers: [...(settings.providers ?? ["cpu"])] },
+    target: { providers: [...(settings.providers ?? ["cpu"])], shapes: settings.shapes ?? {} },
     explain: settings.explain ?? false,
     data,
     random: createPassRandom(settings.seed ?? 0, pass.id, "standalone"),

@@ -92,8 +92,8 @@ export interface PassContext<Options> {
   readonly progress: ProgressReporter;
   readonly sessions: SessionFactory;
   /**
-   * Where the result will run: the recipe's `target.providers`, in order of preference. A pass
-   * may choose its output for them (the step's cache key includes them).
+   * Where the result will run: the recipe's `target.providers`, in order of preference, and its
+   * `target.shapes`. A pass may choose its output for them (the step's cache key includes both).
    */
   readonly target: PassTarget;
   /**
@@ -114,6 +114,11 @@ export interface PassContext<Options> {
 
 export interface PassTarget {
   readonly providers: readonly Provider[];
+  /**
+   * The recipe's `target.shapes`: sizes for symbolic input dims (input name → dims), e.g. for
+   * inputs a pass generates to calibrate. Empty when the recipe gives none.
+   */
+  readonly shapes: Readonly<Record<string, readonly number[]>>;
 }
 
 /** Statistics a pass reports (`nodes-fused: 12`), shown in the plan and the report. */

@@ -86,6 +86,7 @@ const key = (options: Record<string, unknown>) =>
     options,
     seed: 0,
     providers: ["cpu"],
+    shapes: {},
   });
 
 describe("canonical options hashing", () => {
@@ -138,7 +139,7 @@ describe("canonical options hashing", () => {
     expect(() => canonicalJson({ f: () => 1 })).toThrow(/plain JSON data/);
   });
 
-  it("keys on the input digest, pass, plugin version, options, seed and target providers", () => {
+  it("keys on the input digest, pass, plugin version, options, seed and target providers and shapes", () => {
     const base = {
       inputDigest: "a".repeat(64),
       passId: "test/rename-nodes",
@@ -146,6 +147,7 @@ describe("canonical options hashing", () => {
       options: { prefix: "x" },
       seed: 0,
       providers: ["cpu"] as const,
+      shapes: {},
     };
     const keys = new Set([
       stepCacheKey(base),
@@ -156,8 +158,9 @@ describe("canonical options hashing", () => {
       stepCacheKey({ ...base, options: { prefix: "y" } }),
       stepCacheKey({ ...base, seed: 1 }),
       stepCacheKey({ ...base, providers: ["cuda", "cpu"] }),
+      stepCacheKey({ ...base, shapes: { input_ids: [1, 8] } }),
     ]);
-    expect(keys.size).toBe(8);
+    expect(keys.size).toBe(9);
     expect(stepCacheKey(base)).toMatch(/^[0-9a-f]{64}$/);
   });
 });

@@ -100,7 +100,7 @@ describe("the pass context", () => {
     expect(existsSync(context.scratchDir)).toBe(false);
     expect(context.resolve("data/calib.npz")).toBe(join(dir, "data", "calib.npz"));
     expect(context.signal.aborted).toBe(false);
-    expect(context.target).toEqual({ providers: ["cpu"] });
+    expect(context.target).toEqual({ providers: ["cpu"], shapes: {} });
     expect(context.explain).toBe(false);
   });
 
@@ -109,7 +109,7 @@ describe("the pass context", () => {
     const target = { providers: ["cuda", "cpu"], fallback: true, threads: 0, shapes: {} };
     const recipe = await makeRecipe(dir, steps, { plugins: [], target } as never);
     await runPipeline(planRecipe(recipe, registry));
-    expect(seen!.context.target).toEqual({ providers: ["cuda", "cpu"] });
+    expect(seen!.context.target).toEqual({ providers: ["cuda", "cpu"], shapes: {} });
     seen = undefined;
     const cached = await runPipeline(planRecipe(recipe, registry));
     expect(cached.report.steps[0]?.status).toBe("cached");

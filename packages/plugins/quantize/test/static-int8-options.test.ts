@@ -1,3 +1,4 @@
+import { createCpuSessions, encodeModel, runPassStandalone } from "@lathe/core";
 import { describe, expect, it } from "vitest";
 import { staticInt8Pass } from "../src/int8/static-int8.js";
 import {
@@ -51,5 +52,21 @@ describe("quantize/static-int8: calibrators and element-wise ops", () => {
     const db = psnr(await runUnetHeldOut(model), reference);
     // Measured: 35.5 dB; ORT ran 97 QLinearAdd, 81 QLinearMul and 6 QLinearConcat.
     expect(db).toBeGreaterThan(28);
+  });
+
+  it("generates calibration inputs of the recipe's target.shapes (ctx.target.shapes)", async () => {
+    const shapes = { sample: [1, 4, 8, 8], timestep: [1], encoder_hidden_states: [1, 7, 32] };
+    const quantize = async (settings: { options?: object; shapes?: typeof shapes }) => {
+      const { result } = await runPassStandalone(staticInt8Pass, buildTinyUnet(), {
+        options: { calibrationSamples: 1, ...settings.options },
+        ...(settings.shapes ? { shapes: settings.shapes } : {}),
+        sessions: createCpuSessions({ threads: 1 }),
+      });
+      return encodeModel(component(result.bundle, "unet"));
+    };
+    const fromTarget = await quantize({ shapes });
+    // The same inputs as when the step names them, and other ones than the 16-token default.
+    expect(fromTarget).toEqual(await quantize({ options: { inputShapes: shapes } }));
+    expect(fromTarget).not.toEqual(await quantize({}));
   });
 });

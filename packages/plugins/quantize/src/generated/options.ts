@@ -192,7 +192,7 @@ export const staticInt8OptionsSchema: OptionsSchema = {
     },
     inputShapes: {
       description:
-        "Dims of generated inputs (input name → dims); symbolic dims otherwise get 1 (batch) or 16.",
+        "Dims of generated inputs (input name → dims), over the recipe's `target.shapes`; symbolic dims neither names get 1 (batch) or 16.",
       type: "object",
       additionalProperties: {
         type: "array",

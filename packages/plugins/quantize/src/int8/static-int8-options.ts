@@ -34,7 +34,8 @@ export interface StaticInt8Options extends NodeFilterOptions {
    */
   calibrationSamples: number;
   /**
-   * Dims of generated inputs (input name → dims); symbolic dims otherwise get 1 (batch) or 16.
+   * Dims of generated inputs (input name → dims), over the recipe's `target.shapes`; symbolic
+   * dims neither names get 1 (batch) or 16.
    * @default {}
    */
   inputShapes: Record<string, Dim[]>;

@@ -349,7 +349,8 @@ async function calibrationRecords(
     model,
     options.calibrationSamples,
     ctx.random,
-    options.inputShapes,
+    // The recipe's target shapes, unless the step names its own.
+    { ...ctx.target.shapes, ...options.inputShapes },
   );
   return {
     records: async function* () {
