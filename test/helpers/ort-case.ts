@@ -26,13 +26,13 @@ export type CaseOutcome =
  * One thread per session: these models are tiny, and thread pools cost more than they save.
  * ORT's log stays quiet: every failure comes back as an exception and lands in the summary.
  */
-const SESSION_OPTIONS = {
+export const SESSION_OPTIONS = {
   intraOpNumThreads: 1,
   interOpNumThreads: 1,
   logSeverityLevel: 4,
 } as const;
 
-interface LoadedDataSet {
+export interface LoadedDataSet {
   name: string;
   feeds: Record<string, Tensor>;
   expected: [string, Tensor][];
@@ -103,7 +103,7 @@ export async function runCaseOnOrt(
 }
 
 /** Why ORT's JavaScript API cannot feed or read this model's inputs and outputs, if it cannot. */
-function unsupportedInterface(model: Model): { reason: string; detail: string } | undefined {
+export function unsupportedInterface(model: Model): { reason: string; detail: string } | undefined {
   const graph = model.graph;
   const io = [...graph.inputs.filter((v) => !v.isConstant), ...graph.outputs];
   for (const value of io) {
@@ -126,7 +126,7 @@ function unsupportedInterface(model: Model): { reason: string; detail: string } 
 }
 
 /** Input K feeds the model's K-th graph input and output K is its K-th output, as in ONNX's runner. */
-function loadDataSet(set: DataSet, model: Model): LoadedDataSet {
+export function loadDataSet(set: DataSet, model: Model): LoadedDataSet {
   const read = (path: string) => decodeTensor(readFileSync(path), path);
   const feeds: Record<string, Tensor> = {};
   set.inputs.forEach((path, k) => {
@@ -164,7 +164,7 @@ async function runDataSet(
   return undefined;
 }
 
-function firstLine(error: unknown): string {
+export function firstLine(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   const line = text.split("\n", 1)[0] ?? "";
   return line.length > 300 ? `${line.slice(0, 300)}…` : line;

@@ -15,10 +15,14 @@ const FLOATING = new Set([
 
 /**
  * Why `actual` does not match `expected`, or undefined when it does: same type and dims, then
- * floating-point elements within |a - e| <= ATOL + RTOL·|e| (NaN matches NaN, infinities must
+ * floating-point elements within |a - e| <= atol + rtol·|e| (default: the suite's ATOL, RTOL) (NaN matches NaN, infinities must
  * match exactly) and every other type (integers, bool, strings) exactly equal.
  */
-export function mismatch(expected: Tensor, actual: Tensor): string | undefined {
+export function mismatch(
+  expected: Tensor,
+  actual: Tensor,
+  tolerance: { rtol: number; atol: number } = { rtol: RTOL, atol: ATOL },
+): string | undefined {
   if (expected.dataType !== actual.dataType) {
     return `type ${dataTypeInfo(actual.dataType).name}, expected ${dataTypeInfo(expected.dataType).name}`;
   }
@@ -42,7 +46,7 @@ export function mismatch(expected: Tensor, actual: Tensor): string | undefined {
   let bad = 0;
   let first = -1;
   for (let i = 0; i < e.length; i++) {
-    const ok = floating ? close(Number(a[i]), Number(e[i])) : a[i] === e[i];
+    const ok = floating ? close(Number(a[i]), Number(e[i]), tolerance) : a[i] === e[i];
     if (!ok) {
       bad++;
       if (first < 0) first = i;
@@ -53,8 +57,8 @@ export function mismatch(expected: Tensor, actual: Tensor): string | undefined {
     : `${bad} of ${e.length} elements differ (first: [${first}] ${a[first]}, expected ${e[first]})`;
 }
 
-function close(a: number, e: number): boolean {
+function close(a: number, e: number, { rtol, atol }: { rtol: number; atol: number }): boolean {
   if (Number.isNaN(e)) return Number.isNaN(a);
   if (!Number.isFinite(e)) return a === e;
-  return Math.abs(a - e) <= ATOL + RTOL * Math.abs(e);
+  return Math.abs(a - e) <= atol + rtol * Math.abs(e);
 }

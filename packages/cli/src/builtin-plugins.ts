@@ -1,4 +1,9 @@
-import { builtinDataPlugin, builtinMetricsPlugin, type Plugin } from "@lathe/core";
+import {
+  builtinDataPlugin,
+  builtinMetricsPlugin,
+  builtinOnnxPlugin,
+  type Plugin,
+} from "@lathe/core";
 import diffusionPlugin from "@lathe/plugin-diffusion";
 import flashAttentionPlugin from "@lathe/plugin-flash-attention";
 import quantizePlugin from "@lathe/plugin-quantize";
@@ -12,6 +17,7 @@ import zooPlugin from "@lathe/plugin-zoo";
 export const builtinPlugins: readonly Plugin[] = [
   builtinDataPlugin,
   builtinMetricsPlugin,
+  builtinOnnxPlugin,
   zooPlugin,
   quantizePlugin,
   flashAttentionPlugin,

@@ -241,6 +241,27 @@ export const errors = {
       where,
       hint: "a step can only read a step that does not read it back; fix the input: of one of them",
     }),
+  opsetUnsupported: (where: string, detail: string) =>
+    new LatheError("OPSET_UNSUPPORTED", detail, {
+      where,
+      hint: "convert to an opset between 7 and 23; for older models, re-export at opset 7 or newer",
+    }),
+  opsetConversionRefused: (
+    from: number,
+    to: number,
+    problems: readonly { where: string; version: number; reason: string }[],
+  ) =>
+    new LatheError(
+      "OPSET_CONVERSION_REFUSED",
+      `cannot convert from opset ${from} to ${to} exactly: ${problems.length} node${problems.length === 1 ? "" : "s"} cannot follow:\n${problems
+        .slice(0, 20)
+        .map((p) => `  ${p.where}: at opset ${p.version}: ${p.reason}`)
+        .join("\n")}${problems.length > 20 ? `\n  … and ${problems.length - 20} more` : ""}`,
+      {
+        where: `opset ${from} → ${to}`,
+        hint: "convert to an opset before the first version named, re-export the model at the opset you need, or replace those nodes",
+      },
+    ),
   passRequirement: (where: string, step: string, pass: string, detail: string) =>
     new LatheError(
       "PASS_REQUIREMENT",

@@ -13,6 +13,7 @@ export * from "./graph/index.js";
 export * from "./inspect/index.js";
 export * from "./ir/index.js";
 export * from "./onnx/index.js";
+export * from "./opset/index.js";
 export * from "./pipeline/index.js";
 export * from "./plugin/index.js";
 export * from "./recipe/index.js";

@@ -19,6 +19,7 @@ import type { PlannedStep } from "./plan.js";
 import { removeWrittenFolder } from "./replace-folder.js";
 import { writeReproducer } from "./reproducer.js";
 import type { RunPlan } from "./run-plan.js";
+import { meetMinOpset } from "./min-opset.js";
 import { checkPassOutput, checkRequirements, opsetImportsOf } from "./step-contract.js";
 import type { StepRecord } from "./step-record.js";
 
@@ -107,6 +108,9 @@ async function executeStep(
       given ??
       (inputKey === undefined ? await input.load() : await loadBundle(cache.path(inputKey)));
     checkRequirements(step, bundle, recipeLocation(recipe, ["passes", step.id]));
+    meetMinOpset(step, bundle, recipeLocation(recipe, ["passes", step.id]), (message) =>
+      plan.emit({ type: "step-log", step: step.id, level: "info", message }),
+    );
     // The pass may change its input in place, so what it inherits is read before it runs.
     const inherited = opsetImportsOf(bundle);
     const scratchDir = await cache.scratch(step.id);

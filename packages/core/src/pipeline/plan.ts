@@ -20,6 +20,8 @@ export interface PlannedStep {
   readonly readers: readonly string[];
   /** Nothing reads it, so its output is a candidate (compared against the input, the reference). */
   readonly candidate: boolean;
+  /** Convert an input older than the pass's `requires.minOpset` first, where that is exact. */
+  readonly convertOpset: boolean;
 }
 
 export interface DisabledStep {
@@ -82,7 +84,7 @@ export function planRecipe(recipe: Recipe, registry: PluginRegistry): PassGraph 
     if (input !== undefined) readers.get(input)!.push(id);
   }
   const steps = topologicalOrder(enabled, effectiveInput).map((id): PlannedStep => {
-    const { use, options } = spec(id);
+    const { use, options, convertOpset } = spec(id);
     const registered = registry.passes.get(use);
     if (!registered) {
       const known = [...registry.passes.keys()];
@@ -108,6 +110,7 @@ export function planRecipe(recipe: Recipe, registry: PluginRegistry): PassGraph 
       input: effectiveInput(id),
       readers: stepReaders,
       candidate: stepReaders.length === 0,
+      convertOpset: convertOpset !== false,
     };
   });
   const disabled = ids

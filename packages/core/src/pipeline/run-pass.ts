@@ -18,6 +18,7 @@ import type { Provider } from "../recipe/types.js";
 import { createAjv } from "../recipe/validate.js";
 import { createCpuSessions } from "../runtime/session-factory.js";
 import { deepFreeze } from "./context.js";
+import { meetMinOpset } from "./min-opset.js";
 import { createPassRandom } from "./random.js";
 
 export interface RunPassSettings<Options> {
@@ -37,6 +38,8 @@ export interface RunPassSettings<Options> {
   readonly progress?: ProgressReporter;
   readonly seed?: number;
   readonly signal?: AbortSignal;
+  /** Convert an input older than the pass's `requires.minOpset` first (default true), as a recipe step does. */
+  readonly convertOpset?: boolean;
 }
 
 export interface PassLogLine {
@@ -125,6 +128,12 @@ export async function runPassStandalone<Options>(
     resolve: (path) => resolve(path),
   };
   try {
+    meetMinOpset(
+      { id: "standalone", passId: pass.id, pass, convertOpset: settings.convertOpset ?? true },
+      bundle,
+      `runPassStandalone (${pass.id})`,
+      context.logger.info,
+    );
     return { result: await pass.run(bundle, context), logs };
   } finally {
     await rm(scratchDir, { recursive: true, force: true });

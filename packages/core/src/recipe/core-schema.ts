@@ -243,6 +243,12 @@ export function coreSchema(): Record<string, unknown> {
             description:
               "false skips the step: it passes its input through, so steps after it still run.",
           },
+          convertOpset: {
+            type: "boolean",
+            default: true,
+            description:
+              "When the pass needs a newer default-domain opset than its input imports (`requires.minOpset`), convert the input first where the conversion is exact (`lathe convert`); false fails the step instead.",
+          },
         },
       },
       dataSource: {

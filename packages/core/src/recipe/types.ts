@@ -53,6 +53,11 @@ export interface StepSpec {
   readonly options: Readonly<Record<string, unknown>>;
   /** false skips the step: it passes its input through to the steps that read it. */
   readonly enabled: boolean;
+  /**
+   * When the pass needs a newer opset than its input imports, convert the input first where
+   * the conversion is exact (default); false fails the step instead.
+   */
+  readonly convertOpset: boolean;
 }
 
 export interface EvaluateSpec {
