@@ -31,7 +31,7 @@ export const CONVERSION_TOLERANCE = { rtol: 1e-4, atol: 1e-6 } as const;
 export type ConversionOutcome =
   | {
       kind: "converted";
-      from: number;
+      from: number | undefined;
       /** Below the asked version when ORT lacks a kernel for an op's newer version. */
       target: number;
       adapters: readonly AdapterUse[];

@@ -74,6 +74,7 @@ describe.skipIf(!built)(`lathe plugins${built ? "" : ` (skipped: ${SKIP_REASON})
     expect(headings).toEqual([
       "@lathe/core/data",
       "@lathe/core/metrics",
+      "@lathe/core/onnx",
       "@lathe/plugin-zoo",
       "@lathe/plugin-quantize",
       "@lathe/plugin-flash-attention",
@@ -103,6 +104,7 @@ describe.skipIf(!built)(`lathe plugins${built ? "" : ` (skipped: ${SKIP_REASON})
     expect(plugins.map((p) => p.name)).toEqual([
       "@lathe/core/data",
       "@lathe/core/metrics",
+      "@lathe/core/onnx",
       "@lathe/plugin-zoo",
       "@lathe/plugin-quantize",
       "@lathe/plugin-flash-attention",

@@ -115,6 +115,7 @@ describe.skipIf(!built)(`lathe validate${built ? "" : ` (skipped: ${SKIP_REASON}
       use: "local/rename",
       options: { name: "renamed", times: 1 },
       enabled: true,
+      convertOpset: true,
     });
     expect(result.recipe.target).toEqual({
       providers: ["cpu"],

@@ -244,7 +244,7 @@ export const errors = {
   opsetUnsupported: (where: string, detail: string) =>
     new LatheError("OPSET_UNSUPPORTED", detail, {
       where,
-      hint: "convert to an opset between 7 and 23; for older models, re-export at opset 7 or newer",
+      hint: "convert to an opset between 6 and 23; for older models, re-export at opset 6 or newer",
     }),
   opsetConversionRefused: (
     from: number,
@@ -258,7 +258,6 @@ export const errors = {
         .map((p) => `  ${p.where}: at opset ${p.version}: ${p.reason}`)
         .join("\n")}${problems.length > 20 ? `\n  … and ${problems.length - 20} more` : ""}`,
       {
-        where: `opset ${from} → ${to}`,
         hint: "convert to an opset before the first version named, re-export the model at the opset you need, or replace those nodes",
       },
     ),

@@ -1,6 +1,8 @@
 import {
   type AdapterUse,
   convertOpset,
+  isLatheError,
+  LatheError,
   loadModel,
   type Model,
   NEWEST_CONVERTIBLE_OPSET,
@@ -47,7 +49,7 @@ export default class Convert extends BaseCommand {
   async run(): Promise<ConvertResult> {
     const { args, flags } = await this.parse(Convert);
     const model = await loadModel(args.model);
-    const conversion = convertOpset(model, flags.opset);
+    const conversion = withFile(args.model, () => convertOpset(model, flags.opset));
     const saved = await saveModel(
       model,
       flags.output,
@@ -67,6 +69,20 @@ export default class Convert extends BaseCommand {
       compatibleNodes: conversion.compatibleNodes,
       irVersion: model.irVersion,
     };
+  }
+}
+
+/** A refusal names the model file, which the converter does not know. */
+function withFile<T>(file: string, convert: () => T): T {
+  try {
+    return convert();
+  } catch (error) {
+    if (!isLatheError(error)) throw error;
+    throw new LatheError(error.code, error.message, {
+      where: file,
+      ...(error.hint ? { hint: error.hint } : {}),
+      cause: error,
+    });
   }
 }
 

@@ -181,10 +181,47 @@ export function elementTypeOf(value: Value | undefined): DataType | undefined {
   return undefined;
 }
 
-/** The rank of a value, when its type says it. */
-export function rankOf(value: Value | undefined): number | undefined {
-  if (value?.type?.kind === "tensor" && value.type.shape) return value.type.shape.dims.length;
-  if (value?.constValue instanceof Tensor) return value.constValue.dims.length;
+/** Default-domain ops whose first output has the rank of their first input. */
+const SAME_RANK_AS_INPUT = new Set(
+  `Abs AveragePool BatchNormalization Cast Ceil Clip Conv ConvTranspose Dropout Elu Exp Floor
+  GlobalAveragePool GlobalLpPool GlobalMaxPool HardSigmoid Identity InstanceNormalization LRN
+  LeakyRelu Log LogSoftmax LpNormalization LpPool MaxPool Neg PRelu Pad Reciprocal Relu Resize
+  Selu Sigmoid Sign Softmax Softplus Softsign Sqrt Tanh Tile Transpose Upsample`.split(/\s+/),
+);
+
+/** Ops that broadcast their inputs: the output has the larger rank. */
+const BROADCASTING = new Set(
+  "Add And Div Equal Greater Less Max Mean Min Mul Or Pow Sub Sum Where Xor".split(" "),
+);
+
+/**
+ * The rank of a value: declared, constant, or followed back through ops that keep the rank of
+ * their input (and broadcasting ops, whose inputs' ranks are all known).
+ */
+export function rankOf(value: Value | undefined, depth = 0): number | undefined {
+  if (!value || depth > 1000) return undefined;
+  if (value.type?.kind === "tensor" && value.type.shape) return value.type.shape.dims.length;
+  if (value.constValue instanceof Tensor) return value.constValue.dims.length;
+  const producer = value.producer();
+  if (producer?.domain !== "") return undefined;
+  if (producer.opType === "Constant") return constantNodeTensor(value)?.dims.length;
+  const input = (i: number) => rankOf(producer.inputs[i], depth + 1);
+  const op = producer.opType;
+  if (SAME_RANK_AS_INPUT.has(op) || op === "Concat") return input(0);
+  if (op === "Gemm" || op === "Flatten") return 2;
+  if (op === "Reshape") return constantValues(producer.inputs[1])?.length;
+  if (op === "Squeeze" || op === "Unsqueeze") {
+    const axes = rawInts(producer, "axes");
+    const rank = input(0);
+    if (axes === undefined || rank === undefined) return undefined;
+    return op === "Squeeze" ? rank - axes.length : rank + axes.length;
+  }
+  if (BROADCASTING.has(op)) {
+    // Before opset 7, B broadcasts onto A: the output has A's rank.
+    if (producer.attributes.has("broadcast")) return input(0);
+    const ranks = producer.inputs.map((_, i) => input(i));
+    return ranks.every((r) => r !== undefined) ? Math.max(...(ranks as number[])) : undefined;
+  }
   return undefined;
 }
 

@@ -55,9 +55,9 @@ export interface StepSpec {
   readonly enabled: boolean;
   /**
    * When the pass needs a newer opset than its input imports, convert the input first where
-   * the conversion is exact (default); false fails the step instead.
+   * the conversion is exact (default, also when absent); false fails the step instead.
    */
-  readonly convertOpset: boolean;
+  readonly convertOpset?: boolean;
 }
 
 export interface EvaluateSpec {

@@ -217,11 +217,11 @@ describe("convertOpset", () => {
     b.output(b.Relu(b.input("x", DataType.FLOAT, [1])), "y");
     const model = b.build();
     expect(catchLatheError(() => convertOpset(model, 24)).message).toContain(
-      "between opsets 7 and 23",
+      "between opsets 6 and 23",
     );
     expect(catchLatheError(() => convertOpset(model, 12)).message).toContain("only up-conversion");
-    model.opsetImports.set("", 6);
-    expect(catchLatheError(() => convertOpset(model, 13)).message).toContain("starts at opset 7");
+    model.opsetImports.set("", 5);
+    expect(catchLatheError(() => convertOpset(model, 13)).message).toContain("starts at opset 6");
   });
 
   it("repeats GroupNormalization-18's per-group scale and bias per channel at 21", async () => {

@@ -78,11 +78,13 @@ const valid: Case[] = [
         use: "quantize/weight-only",
         options: { bits: 4, blockSize: 32, symmetric: true },
         enabled: true,
+        convertOpset: true,
       });
       expect(recipe.passes.fuse).toEqual({
         use: "graph/fuse-attention",
         options: {},
         enabled: true,
+        convertOpset: true,
       });
     },
   },
@@ -104,6 +106,7 @@ const valid: Case[] = [
         input: "model",
         options: { sparsity: 0.5 },
         enabled: false,
+        convertOpset: true,
       });
     },
   },

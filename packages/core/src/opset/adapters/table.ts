@@ -1,5 +1,13 @@
 import { type Adapter, COMPATIBLE } from "../adapter.js";
 import {
+  gemmBroadcast,
+  legacyBroadcast,
+  preluChannelSlope,
+  removeIsTest,
+  rnnOutputSequence,
+  upsampleScales7,
+} from "./broadcast.js";
+import {
   axesToInput,
   clipToInputs,
   dftAxisToInput,
@@ -25,13 +33,16 @@ import {
 } from "./semantics.js";
 
 /**
- * For each default-domain opset version from 8 to 23: the ops that existed before it and
+ * For each default-domain opset version from 7 to 23: the ops that existed before it and
  * whose schema changed at it, and how a node moves across. The facts are those of ONNX's own
  * version converter (onnx/version_converter/convert.h) and docs/Changelog.md; where the two
- * differ, the Changelog wins (Hardmax-13 changed meaning exactly as Softmax-13 did, and the
- * converter's list calls it compatible). Ops new at a version need no entry.
+ * differ, the Changelog wins: Hardmax-13 changed meaning exactly as Softmax-13 did, and PRelu-7
+ * broadcasts a per-channel slope onto the last axis, not axis 1; the converter's list calls
+ * both compatible. Ops new at a version need no entry.
  */
 const COMPATIBLE_AT: Record<number, string> = {
+  // count_include_pad (AveragePool) was added with the old behaviour as its default.
+  7: "AveragePool",
   8: "Max Min Mean Sum MaxPool",
   9: "Cast Constant Flatten Gemm Greater Less MatMul PRelu",
   10: "AveragePool MaxPool",
@@ -69,11 +80,24 @@ const COMPATIBLE_AT: Record<number, string> = {
     QuantizeLinear Reshape Scan Shape Size Squeeze Transpose Unsqueeze`,
 };
 
+const BROADCAST_7 = "Add And Div Equal Greater Less Mul Or Pow Sub Xor";
+
 const REDUCE_18 = `ReduceL1 ReduceL2 ReduceLogSum ReduceLogSumExp ReduceMax ReduceMean ReduceMin
   ReduceProd ReduceSumSquare`;
 
 /** Adapters that rewrite nodes: version → op → adapter. */
 const REWRITES: Record<number, Record<string, Adapter>> = {
+  7: {
+    ...Object.fromEntries(BROADCAST_7.split(" ").map((op) => [op, legacyBroadcast])),
+    BatchNormalization: removeIsTest,
+    Dropout: removeIsTest,
+    GRU: rnnOutputSequence,
+    Gemm: gemmBroadcast,
+    LSTM: rnnOutputSequence,
+    PRelu: preluChannelSlope,
+    RNN: rnnOutputSequence,
+    Upsample: upsampleScales7,
+  },
   9: {
     BatchNormalization: batchNormSpatial,
     Scan: scanWithoutBatch,
@@ -108,7 +132,7 @@ const REWRITES: Record<number, Record<string, Adapter>> = {
 };
 
 /** The oldest and newest default-domain opsets `convertOpset` converts between. */
-export const OLDEST_CONVERTIBLE_OPSET = 7;
+export const OLDEST_CONVERTIBLE_OPSET = 6;
 export const NEWEST_CONVERTIBLE_OPSET = 23;
 
 /** version → op → adapter, for every op that changed at that version. */
