@@ -15,11 +15,11 @@ import type { ArtifactMeta } from "./artifact-cache.js";
 import { stepCacheKey } from "./cache-key.js";
 import { createPassContext } from "./context.js";
 import type { InputArtifact } from "./input.js";
+import { meetMinOpset } from "./min-opset.js";
 import type { PlannedStep } from "./plan.js";
 import { removeWrittenFolder } from "./replace-folder.js";
 import { writeReproducer } from "./reproducer.js";
 import type { RunPlan } from "./run-plan.js";
-import { meetMinOpset } from "./min-opset.js";
 import { checkPassOutput, checkRequirements, opsetImportsOf } from "./step-contract.js";
 import type { StepRecord } from "./step-record.js";
 
