@@ -39,8 +39,6 @@ export const dynamicInt8Pass = definePass<DynamicInt8Options>({
   summary:
     "int8 weights for MatMul/Gemm (run as DynamicQuantizeMatMul), embedding Gathers and, opt-in, Conv (ConvInteger); activations quantized at run time",
   options: dynamicInt8OptionsSchema,
-  // DynamicQuantizeLinear is an opset-11 op: older models are converted first (exactly) or refused.
-  requires: { minOpset: 11 },
   introduces: [{ domain: MS_DOMAIN, version: 1 }],
   async run(bundle, ctx) {
     const { stats, statistics } = await quantizeComponents(

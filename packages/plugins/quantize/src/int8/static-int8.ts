@@ -40,8 +40,6 @@ export const staticInt8Pass = definePass<StaticInt8Options>({
   summary:
     "int8 QDQ (QuantizeLinear/DequantizeLinear) around Conv, MatMul and Gemm, activation ranges calibrated on ORT (minmax, percentile, entropy)",
   options: staticInt8OptionsSchema,
-  // QuantizeLinear, DequantizeLinear and the QLinear ops are opset-10 ops.
-  requires: { minOpset: 10 },
   async run(bundle, context) {
     const options = resolveActivationType(context.options, context.target);
     if (context.options.activationType === "auto")
