@@ -1,3 +1,4 @@
+import { minimumIrVersion } from "../check/ir-version.js";
 import { errors } from "../diagnostics.js";
 import type { Graph } from "../ir/graph.js";
 import type { Model } from "../ir/model.js";
@@ -191,19 +192,4 @@ export function convertOpset(
     adapters: [...uses.values()].map(({ use, nodes }) => ({ ...use, nodes })),
     compatibleNodes,
   };
-}
-
-/** The oldest IR version that may import a default-domain opset (ONNX's release table). */
-export function minimumIrVersion(opset: number): number {
-  const table: [number, number][] = [
-    [23, 11],
-    [21, 10],
-    [19, 9],
-    [15, 8],
-    [12, 7],
-    [11, 6],
-    [10, 5],
-    [9, 4],
-  ];
-  return table.find(([since]) => opset >= since)?.[1] ?? 3;
 }

@@ -5,7 +5,6 @@ export {
   type ConversionProblem,
   type ConvertOpsetOptions,
   convertOpset,
-  minimumIrVersion,
   type OpsetConversion,
   opsetConversionProblems,
 } from "./convert.js";
