@@ -47,7 +47,9 @@ export function formatProfile(result: ProfileResult, top: number): string {
   if (result.suggestions.length > 0) {
     lines.push("", "suggestions:");
     for (const s of result.suggestions) {
-      lines.push(`  ${s.pass}: ${s.reason}`, ...s.snippet.split("\n").map((l) => `      ${l}`));
+      lines.push(`  ${s.pass ?? "no Lathe pass yet"}: ${s.reason}`);
+      if (s.advice) lines.push(`    what would help: ${s.advice}`);
+      if (s.snippet) lines.push(...s.snippet.split("\n").map((l) => `      ${l}`));
     }
   } else {
     lines.push("", "suggestions: none (no pattern with a large share)");

@@ -127,13 +127,16 @@ function asEvent(k: KernelEvent): TraceEvent {
 }
 
 export interface PassSuggestion {
-  readonly pass: string;
+  /** The pass to try; absent when no Lathe pass addresses the pattern yet (`advice` says what would). */
+  readonly pass?: string;
   /** What in the profile points at it. */
   readonly reason: string;
   /** Part of kernel time the pattern takes, 0..1. */
   readonly share: number;
-  /** A recipe `passes:` entry to try. */
-  readonly snippet: string;
+  /** A recipe `passes:` entry to try (with a pass). */
+  readonly snippet?: string;
+  /** What would help, including what Lathe cannot do yet. */
+  readonly advice?: string;
 }
 
 const FUSED_ATTENTION = new Set([
@@ -148,6 +151,45 @@ const QUANTIZED = /Integer|NBits|QLinear|DynamicQuantize|QAttention|MatMulBnb4/;
 /** Below these shares a pass would not move the total enough to be worth the try. */
 const ATTENTION_THRESHOLD = 0.1;
 const DENSE_THRESHOLD = 0.3;
+const ELEMENTWISE_THRESHOLD = 0.25;
+const LAYOUT_THRESHOLD = 0.15;
+const CONV_THRESHOLD = 0.3;
+/** Activation arithmetic ORT runs as one kernel per op when no fusion matched it. */
+const ELEMENTWISE = new Set([
+  "Add",
+  "Sub",
+  "Mul",
+  "Div",
+  "Clip",
+  "Relu",
+  "LeakyRelu",
+  "Sigmoid",
+  "HardSigmoid",
+  "Tanh",
+  "Erf",
+  "Pow",
+  "Sqrt",
+  "Neg",
+  "Exp",
+  "Min",
+  "Max",
+  "Where",
+]);
+/** Ops that only move or reshape data. */
+const LAYOUT = new Set([
+  "Transpose",
+  "Reshape",
+  "Squeeze",
+  "Unsqueeze",
+  "Flatten",
+  "Concat",
+  "Split",
+  "Slice",
+  "Expand",
+  "Tile",
+  "Cast",
+  "Identity",
+]);
 
 /**
  * Passes that address what the time goes to: unfused attention (Softmax between batched
@@ -215,7 +257,66 @@ export function suggestPasses(summary: ProfileSummary): PassSuggestion[] {
       },
     );
   }
+  suggestions.push(...computeBoundSuggestions(summary, time));
   return suggestions.sort((a, b) => b.share - a.share);
+}
+
+/**
+ * When matrix products are not where the time goes: unfused elementwise activation chains
+ * (hard-swish written as Mul/Add/Div/Clip), layout changes, float convolutions. Only the last
+ * has a Lathe pass; the others say what would help.
+ */
+function computeBoundSuggestions(
+  summary: ProfileSummary,
+  time: (pick: (n: NodeProfile) => boolean) => number,
+): PassSuggestion[] {
+  const out: PassSuggestion[] = [];
+  const elementwise = time((n) => ELEMENTWISE.has(n.opType));
+  if (elementwise >= ELEMENTWISE_THRESHOLD) {
+    out.push({
+      reason: `unfused elementwise ops (${topOps(summary, ELEMENTWISE)}) take ${percent(elementwise)} of node time: each runs as its own kernel over the whole tensor`,
+      share: elementwise,
+      advice:
+        "fusing each activation chain into one op would help: hard-swish as HardSwish (opset 14), x·sigmoid(x) as com.microsoft QuickGelu, GELU as Gelu/FastGelu (ORT fuses those patterns itself when the graph matches them exactly); Lathe has no elementwise-fusion pass yet, so re-export with those ops or a newer opset",
+    });
+  }
+  const layout = time((n) => LAYOUT.has(n.opType));
+  if (layout >= LAYOUT_THRESHOLD) {
+    out.push({
+      reason: `layout ops (${topOps(summary, LAYOUT)}) take ${percent(layout)} of node time: data moved, nothing computed`,
+      share: layout,
+      advice:
+        "removing transposes around convolutions and matrix products would help (ORT's transpose optimizer does part of it at its highest optimization level); Lathe has no layout pass yet",
+    });
+  }
+  const conv = time((n) => n.opType === "Conv" && n.inputs.some((i) => i.type === "float"));
+  const quantizedConv = summary.ops.some((o) => o.opType === "QLinearConv");
+  if (!quantizedConv && conv >= CONV_THRESHOLD) {
+    out.push({
+      pass: "quantize/static-int8",
+      reason: `float Conv takes ${percent(conv)} of node time`,
+      share: conv,
+      advice:
+        "int8 QLinearConv (calibrate on real inputs: a data set named in the recipe); fp16 only helps on a GPU",
+      snippet: [
+        "passes:",
+        "  int8:",
+        "    use: quantize/static-int8",
+        "    options:",
+        "      calibration: calib   # a data set under data:",
+      ].join("\n"),
+    });
+  }
+  return out;
+}
+
+/** The op types of `set` that take the most time, up to four, by name. */
+function topOps(summary: ProfileSummary, set: ReadonlySet<string>): string {
+  return summary.ops
+    .filter((o) => set.has(o.opType))
+    .slice(0, 4)
+    .map((o) => o.opType)
+    .join(", ");
 }
 
 function percent(share: number): string {

@@ -107,6 +107,47 @@ describe("profile aggregation", () => {
     expect(suggestions[0]!.share).toBeCloseTo(0.5);
   });
 
+  test("suggestions for elementwise-bound and Conv-heavy models: what helps, with or without a pass", () => {
+    // A recognizer's profile: hard-swish written as Add, Clip, Mul, Div after every Conv (~49 %
+    // of node time), float Convs 36 %, Transposes 15 %.
+    const events: TraceEvent[] = [];
+    const ops: [string, string, number][] = [
+      ["conv", "Conv", 36],
+      ["add", "Add", 10],
+      ["clip", "Clip", 12],
+      ["mul", "Mul", 14],
+      ["div", "Div", 13],
+      ["transpose", "Transpose", 15],
+    ];
+    for (let run = 0; run < 3; run++) {
+      const t = 1000 * (run + 1);
+      events.push({ cat: "Session", name: "model_run", ts: t, dur: 120 });
+      ops.forEach(([node, op, dur], i) => {
+        events.push({
+          cat: "Node",
+          name: `${node}_kernel_time`,
+          ts: t + i + 1,
+          dur,
+          args: {
+            op_name: op,
+            provider: "CPUExecutionProvider",
+            input_type_shape: [{ float: [1, 16, 8, 32] }],
+          },
+        });
+      });
+    }
+    const suggestions = suggestPasses(summarizeProfile(events, { skipRuns: 1 }));
+    expect(suggestions.map((s) => [s.pass, Math.round(s.share * 100)])).toEqual([
+      [undefined, 49],
+      ["quantize/static-int8", 36],
+      [undefined, 15],
+    ]);
+    expect(suggestions[0]!.reason).toMatch(/unfused elementwise ops \(Mul, Div, Clip, Add\)/);
+    expect(suggestions[0]!.advice).toMatch(/HardSwish.*no elementwise-fusion pass yet/);
+    expect(suggestions[1]!.snippet).toContain("use: quantize/static-int8");
+    expect(suggestions[2]!.reason).toMatch(/layout ops \(Transpose\)/);
+  });
+
   test("a fused attention op or quantized MatMuls silence the suggestions", () => {
     const events = syntheticTrace().map((e) =>
       e.args?.op_name === "Softmax"
