@@ -3,9 +3,10 @@ import type { Graph } from "../ir/graph.js";
 import { Model } from "../ir/model.js";
 import { Node } from "../ir/node.js";
 import { Tensor } from "../ir/tensor.js";
-import { tensorType } from "../ir/types.js";
+import { tensorType, type ValueType } from "../ir/types.js";
 import type { Value } from "../ir/value.js";
 import { constantOf } from "../rewrite/constants.js";
+import { inferTypes } from "../shapes/infer.js";
 import { removeDeadFrom } from "./dead-code.js";
 import { count, fromTensor, type HostTensor, toTensor } from "./host-tensor.js";
 import { KERNELS } from "./kernels.js";
@@ -16,6 +17,12 @@ import { type GraphScope, graphScopes } from "./traverse.js";
 export interface FoldOptions {
   /** Largest result (elements) computed in TypeScript; bigger ones are left (or go to ORT). Default 4096. */
   readonly maxElements?: number;
+  /**
+   * Learn static shapes by shape inference first (`inferTypes`, the model is not annotated), so
+   * `Shape(x)` folds wherever x's shape follows from the inputs. Default true; false: only shapes
+   * the model declares.
+   */
+  readonly inferShapes?: boolean;
 }
 
 /** Nodes folded, per op type. */
@@ -45,6 +52,8 @@ const NONDETERMINISTIC = new Set([
 export function foldConstants(model: Model, options: FoldOptions = {}): FoldReport {
   const maxElements = options.maxElements ?? 4096;
   const report: FoldReport = { folded: 0, byOp: {} };
+  const inferred = options.inferShapes === false ? undefined : inferTypes(model).types;
+  const typeOf = (v: Value) => inferred?.get(v) ?? v.type;
   const names = new Map<Graph, NameScope>();
   for (const scope of graphScopes(model)) {
     const root = scope.function?.graph ?? model.graph;
@@ -53,7 +62,7 @@ export function foldConstants(model: Model, options: FoldOptions = {}): FoldRepo
     const opset = scope.function?.opsetImports.get("") ?? model.opset("") ?? 21;
     for (const node of scope.graph.nodes()) {
       if (node.graph !== scope.graph) continue;
-      const results = evaluateNode(node, opset, maxElements);
+      const results = evaluateNode(node, opset, maxElements, typeOf);
       if (!results) continue;
       substitute(scope, node, results, scopeNames);
       report.folded++;
@@ -64,7 +73,12 @@ export function foldConstants(model: Model, options: FoldOptions = {}): FoldRepo
 }
 
 /** The node's outputs computed in TypeScript, or undefined when it cannot (or should not) be. */
-function evaluateNode(node: Node, opset: number, maxElements: number): Tensor[] | undefined {
+function evaluateNode(
+  node: Node,
+  opset: number,
+  maxElements: number,
+  typeOf: (v: Value) => ValueType | undefined,
+): Tensor[] | undefined {
   if (node.domain !== "" || node.opType === "Constant" || NONDETERMINISTIC.has(node.opType))
     return undefined;
   const kernel = KERNELS[node.opType];
@@ -75,7 +89,7 @@ function evaluateNode(node: Node, opset: number, maxElements: number): Tensor[] 
       inputs.push(undefined);
       continue;
     }
-    const host = hostInput(node, i, value);
+    const host = hostInput(node, i, value, typeOf);
     if (!host) return undefined;
     inputs.push(host);
   }
@@ -91,12 +105,17 @@ function evaluateNode(node: Node, opset: number, maxElements: number): Tensor[] 
   return tensors;
 }
 
-function hostInput(node: Node, index: number, value: Value): HostTensor | undefined {
+function hostInput(
+  node: Node,
+  index: number,
+  value: Value,
+  typeOf: (v: Value) => ValueType | undefined,
+): HostTensor | undefined {
   const constant = constantOf(value);
   if (constant) return fromTensor(constant);
   // Shape and Size read only the shape of their input
   if ((node.opType === "Shape" || node.opType === "Size") && index === 0) {
-    const type = value.type;
+    const type = typeOf(value);
     const dims = type?.kind === "tensor" ? type.shape?.dims : undefined;
     if (dims?.every((d): d is number => typeof d === "number"))
       return { dataType: DataType.FLOAT, dims, values: [] };

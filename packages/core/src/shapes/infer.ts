@@ -9,7 +9,9 @@ import { Tensor } from "../ir/tensor.js";
 import type { Dim, ValueType } from "../ir/types.js";
 import type { Value } from "../ir/value.js";
 import { constantOf } from "../rewrite/constants.js";
+import { schemaFor } from "../schemas/registry.js";
 import type { InferContext, Inferred, OpInference, TensorInfo } from "./context.js";
+import { typesFromSchema } from "./from-schema.js";
 import { contribOps } from "./ops-contrib.js";
 import { controlOps } from "./ops-control.js";
 import { elementwiseOps } from "./ops-elementwise.js";
@@ -26,7 +28,11 @@ export const SHAPE_INFERENCE: Readonly<Record<string, Readonly<Record<string, Op
 export interface ShapeInferenceReport {
   /** Values that were given a type, or a more precise one. */
   inferred: number;
-  /** Nodes whose op has no inference function, by `domain::op`. */
+  /**
+   * Nodes whose op has no inference function, by `domain::op`; their outputs get the element
+   * type the op's schema implies (a concrete type, or the type its constraint shares with an
+   * input), without a shape.
+   */
   unknownOps: Record<string, number>;
   /** A declared type that contradicts inference (the declared one is kept), one line each. */
   conflicts: string[];
@@ -130,17 +136,21 @@ class Inference {
     const domain = node.domain;
     const fn = SHAPE_INFERENCE[domain]?.[node.opType];
     const local = this.model.functions.get(functionKey(domain, node.opType, node.overload));
+    const opset = opsets.get(domain) ?? 1;
+    const schema = !fn && !local ? schemaFor(domain, node.opType, opset) : undefined;
     if (!fn && !local) {
       const key = domain === "" ? node.opType : `${domain}::${node.opType}`;
       this.report.unknownOps[key] = (this.report.unknownOps[key] ?? 0) + 1;
-      return;
+      if (!schema) return;
     }
-    const ctx = this.context(node, opsets.get(domain) ?? 1, opsets, env);
+    const ctx = this.context(node, opset, opsets, env);
     let results: (Inferred | ValueType | undefined)[];
     try {
       results = fn
         ? fn(ctx)
-        : (ctx.inferFunction() ?? []).map((t) => (t ? { type: t } : undefined));
+        : schema
+          ? typesFromSchema(schema, ctx)
+          : (ctx.inferFunction() ?? []).map((t) => (t ? { type: t } : undefined));
     } catch (error) {
       const message = isLatheError(error) || error instanceof Error ? error.message : String(error);
       this.report.failures.push(`node "${node.name}" (${node.qualifiedOp}): ${message}`);

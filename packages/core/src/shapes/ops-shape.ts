@@ -2,6 +2,7 @@ import { AttributeType } from "../ir/attribute.js";
 import { DataType } from "../ir/dtype.js";
 import { Tensor } from "../ir/tensor.js";
 import type { Dim } from "../ir/types.js";
+import type { Value } from "../ir/value.js";
 import {
   axis,
   FLOAT,
@@ -94,6 +95,13 @@ function sliceDim(d: Dim, start: Dim, end: Dim, step: number): Dim {
     return Math.max(0, Math.ceil((e - s) / step));
   }
   if (step !== 1 || d === null || start === null || end === null) return null;
+  if (typeof d === "number" && (typeof start !== "number" || typeof end !== "number")) {
+    // bounds computed from other dims (GPT-2's causal buffer[kl - ql : kl]): taken as in range
+    const s = typeof start === "number" && start < 0 ? addDims(d, start) : start;
+    const e = typeof end === "number" && (end >= TO_THE_END || end > d) ? d : end;
+    const out = subDims(e, s);
+    return typeof out === "number" && out < 0 ? 0 : out;
+  }
   const s = typeof start === "number" && start < 0 ? addDims(d, start) : start;
   if (typeof start === "number" && start > TO_THE_END) return 0;
   const e =
@@ -551,14 +559,19 @@ export const shapeOps: Record<string, OpInference> = {
   Range: (ctx) => {
     const type = ctx.input(0)?.elemType;
     if (type === undefined) return [undefined];
-    const [s, l, d] = [0, 1, 2].map((i) => numbers(ctx, i)?.[0]);
-    if (s === undefined || l === undefined || d === undefined || d === 0)
-      return [tensor(type, [null])];
-    return [tensor(type, [Math.max(Math.ceil((l - s) / d), 0)])];
+    const [s, l, d] = [0, 1, 2].map((i) => ctx.values(i)?.[0]);
+    if (typeof s === "number" && typeof l === "number" && typeof d === "number" && d !== 0)
+      return [tensor(type, [Math.max(Math.ceil((l - s) / d), 0)])];
+    // Range(0, seq, 1), as exporters write position ids: seq elements
+    if (d === 1 && s !== undefined && s !== null && l !== undefined && l !== null)
+      return [tensor(type, [subDims(l, s)])];
+    return [tensor(type, [null])];
   },
   NonZero: (ctx) => {
     const dims = ctx.dims(0);
-    return [tensor(INT64, [dims ? dims.length : null, null])];
+    // arange before opset 11: NonZero(ConstantOfShape(n, 1)) finds every element
+    const count = dims && allNonZero(ctx.node.inputs[0]) ? productDims(dims) : null;
+    return [tensor(INT64, [dims ? dims.length : null, count])];
   },
   TopK: (ctx) => {
     const x = ctx.input(0);
@@ -658,4 +671,16 @@ function windowInference(ctx: InferContext): Inferred[] {
   const type = ctx.node.getInt("output_datatype", FLOAT) as DataType;
   const size = ctx.values(0)?.[0];
   return [tensor(type, size === undefined ? [null] : [size])];
+}
+
+/** Whether a value is known to hold no zero: a ConstantOfShape of a nonzero fill (maybe Cast). */
+function allNonZero(value: Value | undefined): boolean {
+  const node = value?.producer();
+  if (!node || node.domain !== "") return false;
+  if (node.opType === "Cast") return allNonZero(node.inputs[0]);
+  if (node.opType !== "ConstantOfShape") return false;
+  const fill = node.attribute("value");
+  return (
+    fill?.value instanceof Tensor && fill.value.elementCount === 1 && fill.value.scalar() !== 0
+  );
 }

@@ -160,6 +160,18 @@ describe("constant folding", () => {
     expect(after.y).toEqual(before.y);
   });
 
+  it("folds Shape of a value whose shape inference makes static, without annotating the model", () => {
+    const b = createBuilder({ opset: 17 });
+    const x = b.input("x", DataType.FLOAT, [2, 6]);
+    const hidden = b.Relu(x); // no declared type: only inference knows it is [2, 6]
+    const rows = b.Gather(b.Shape(hidden), b.int64s([0]));
+    b.output(b.Reshape(hidden, b.Concat(rows, b.int64s([3, 2]), { axis: 0 })), "y");
+    const model = b.build();
+    expect(foldConstants(model, { inferShapes: false }).folded).toBe(0);
+    expect(foldConstants(model).byOp).toEqual({ Shape: 1, Gather: 1, Concat: 1 });
+    expect(hidden.type).toBeUndefined();
+  });
+
   it("leaves Shape of a symbolic shape alone", () => {
     const b = createBuilder();
     const x = b.input("x", DataType.FLOAT, ["batch", 4]);

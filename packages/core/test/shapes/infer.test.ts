@@ -79,7 +79,7 @@ describe("inferShapes", () => {
     expect(dimsOf(scores)).toEqual(["batch", 4, "seq", "past + seq"]);
     expect(dimsOf(flat)).toEqual(["batch", "seq", 256]);
     expect(elemOf(mask)).toBe(DataType.BOOL);
-    expect(dimsOf(mask)).toEqual([null]); // Range of a computed limit: length unknown
+    expect(dimsOf(mask)).toEqual(["seq + 1"]); // Range(0, seq + 1, 1)
   });
 
   it("infers inside If branches and unifies them; Loop bodies get their carried types", () => {
@@ -193,5 +193,18 @@ describe("inferShapes", () => {
     ]);
     expect(report.unknownOps).toEqual({ "acme.ops::Mystery": 1 });
     expect(dimsOf(r)).toEqual([2, 4]);
+  });
+
+  it("gives ops without an inference function the element type their schema implies", () => {
+    const b = createBuilder({ opset: 18 });
+    const x = b.input("x", DataType.DOUBLE, [1, 4, 9]);
+    const image = b.Col2Im(x, b.int64s([5, 5]), b.int64s([2, 2]));
+    const words = b.StringNormalizer(b.input("s", DataType.STRING, [3]));
+    b.output(image, "image");
+    b.output(words, "words");
+    const report = inferShapes(b.build());
+    expect(report.unknownOps).toEqual({ Col2Im: 1, StringNormalizer: 1 });
+    expect(image.type).toEqual({ kind: "tensor", elemType: DataType.DOUBLE });
+    expect(words.type).toEqual({ kind: "tensor", elemType: DataType.STRING });
   });
 });
