@@ -14,6 +14,7 @@ export default defineConfig({
       "@lathe/plugin-quantize": src("./packages/plugins/quantize/src/index.ts"),
       "@lathe/plugin-flash-attention": src("./packages/plugins/flash-attention/src/index.ts"),
       "@lathe/plugin-diffusion": src("./packages/plugins/diffusion/src/index.ts"),
+      "@lathe/plugin-latent": src("./packages/plugins/latent/src/index.ts"),
     },
   },
   test: {

@@ -6,6 +6,7 @@ import {
 } from "@lathe/core";
 import diffusionPlugin from "@lathe/plugin-diffusion";
 import flashAttentionPlugin from "@lathe/plugin-flash-attention";
+import latentPlugin from "@lathe/plugin-latent";
 import quantizePlugin from "@lathe/plugin-quantize";
 import zooPlugin from "@lathe/plugin-zoo";
 
@@ -22,4 +23,5 @@ export const builtinPlugins: readonly Plugin[] = [
   quantizePlugin,
   flashAttentionPlugin,
   diffusionPlugin,
+  latentPlugin,
 ];

@@ -79,6 +79,7 @@ describe.skipIf(!built)(`lathe plugins${built ? "" : ` (skipped: ${SKIP_REASON})
       "@lathe/plugin-quantize",
       "@lathe/plugin-flash-attention",
       "@lathe/plugin-diffusion",
+      "@lathe/plugin-latent",
     ]);
     expect(lines).toContain(
       "@lathe/plugin-zoo 0.1.0  Built-in generative models shaped like real ONNX exports.",
@@ -109,6 +110,7 @@ describe.skipIf(!built)(`lathe plugins${built ? "" : ` (skipped: ${SKIP_REASON})
       "@lathe/plugin-quantize",
       "@lathe/plugin-flash-attention",
       "@lathe/plugin-diffusion",
+      "@lathe/plugin-latent",
     ]);
     expect(plugins.find((p) => p.name === "@lathe/plugin-zoo")).toEqual({
       name: "@lathe/plugin-zoo",

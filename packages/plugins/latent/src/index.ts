@@ -1,0 +1,11 @@
+export {
+  decoderPostQuantConv,
+  encoderQuantConv,
+  foldDecoder,
+  foldEncoder,
+  type Projection,
+} from "./fold.js";
+export { type DecodedPsnrOptions, decodedPsnrMetric } from "./metric.js";
+export { type PcaChannelsOptions, pcaChannels } from "./pass.js";
+export { type Eigen, explainedVariance, Moments, symmetricEigen } from "./pca.js";
+export { default } from "./plugin.js";
