@@ -13,6 +13,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readdirSync,
+  readFileSync,
   rmSync,
   writeFileSync,
 } from "node:fs";
@@ -24,14 +25,17 @@ import { createBuilder, DataType, loadModel, saveModel } from "@lathe/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
-const PACKAGES = [
-  "packages/core",
-  "packages/plugins/zoo",
-  "packages/plugins/quantize",
-  "packages/plugins/flash-attention",
-  "packages/plugins/diffusion",
-  "packages/cli",
-];
+/** The workspace packages by name, and the CLI with every @lathe package it depends on. */
+const workspace = new Map(
+  ["packages", "packages/plugins"]
+    .flatMap((parent) => readdirSync(join(root, parent)).map((name) => join(parent, name)))
+    .filter((dir) => existsSync(join(root, dir, "package.json")))
+    .map((dir) => [JSON.parse(readFileSync(join(root, dir, "package.json"), "utf8")).name, dir]),
+);
+const cliDependencies = Object.keys(
+  JSON.parse(readFileSync(join(root, "packages/cli/package.json"), "utf8")).dependencies,
+).filter((name) => name.startsWith("@lathe/"));
+const PACKAGES = ["@lathe/cli", ...cliDependencies].map((name) => workspace.get(name)!);
 const built = PACKAGES.every((p) => existsSync(join(root, p, "dist")));
 if (!built)
   console.warn("packaging tests skipped: the packages are not built; run `npx tsc -b` first");
