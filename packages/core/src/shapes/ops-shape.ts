@@ -676,7 +676,7 @@ function windowInference(ctx: InferContext): Inferred[] {
 /** Whether a value is known to hold no zero: a ConstantOfShape of a nonzero fill (maybe Cast). */
 function allNonZero(value: Value | undefined): boolean {
   const node = value?.producer();
-  if (!node || node.domain !== "") return false;
+  if (node?.domain !== "") return false;
   if (node.opType === "Cast") return allNonZero(node.inputs[0]);
   if (node.opType !== "ConstantOfShape") return false;
   const fill = node.attribute("value");
