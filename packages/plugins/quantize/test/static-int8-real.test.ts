@@ -141,11 +141,34 @@ describe("quantize/static-int8 on trained-like models", () => {
     expect(events.at(-1)).toEqual(["advance", 32, 32]);
   });
 
-  it("opset 12: one scale per weight and scalar bias scales (no axis), a model ORT loads", async () => {
+  it("opset 12 and 9: converted to 13 first (exact), then per-channel QDQ; ORT runs them", async () => {
+    for (const opset of [12, 9]) {
+      const { result, infos } = await runPass(
+        staticInt8Pass,
+        buildClassifier(opset),
+        { calibration: "calib" },
+        { calib: calibration },
+      );
+      const m = model(result.bundle);
+      expect(m.opset()).toBe(13);
+      expect(infos.join("\n")).toMatch(
+        new RegExp(`model: converted from opset ${opset} to 13 first \\(exact`),
+      );
+      expect(result.statistics?.["quantized.Conv"]).toBe(2);
+      const perChannel = m.graph
+        .nodes()
+        .filter((n) => n.opType === "DequantizeLinear" && n.attributes.has("axis"));
+      expect(perChannel.length).toBeGreaterThan(0);
+      const reference = await logits(model(buildClassifier(opset)), heldOut);
+      expect(meanRelL2(await logits(m, heldOut), reference)).toBeLessThan(0.05);
+    }
+  });
+
+  it("convertOpset: false at opset 12: one scale per weight and scalar bias scales (no axis)", async () => {
     const { result, infos } = await runPass(
       staticInt8Pass,
       buildClassifier(12),
-      { calibration: "calib" },
+      { calibration: "calib", convertOpset: false },
       { calib: calibration },
     );
     const m = model(result.bundle);
@@ -166,11 +189,11 @@ describe("quantize/static-int8 on trained-like models", () => {
     expect(meanRelL2(await logits(m, heldOut), reference)).toBeLessThan(0.05);
   });
 
-  it("opset 9 has no QuantizeLinear: the model is left in float with the reason", async () => {
+  it("convertOpset: false at opset 9 (no QuantizeLinear): the model is left in float with the reason", async () => {
     const { result, warnings } = await runPass(
       staticInt8Pass,
       buildClassifier(9),
-      { calibration: "calib" },
+      { calibration: "calib", convertOpset: false },
       { calib: calibration },
     );
     expect(result.modified).toBe(false);

@@ -1,4 +1,4 @@
-import type { Model } from "@lathe/core";
+import { convertOpset, type Model, opsetConversionProblems } from "@lathe/core";
 
 /**
  * The default-domain opset each quantized form needs. A pass picks a form the model's opset has,
@@ -37,3 +37,31 @@ const FORM_LABEL: Record<keyof typeof FORM_OPSET, string> = {
   perAxis: "per-channel QuantizeLinear/DequantizeLinear (axis)",
   blocked: "blocked QuantizeLinear/DequantizeLinear and int4 types",
 };
+
+/**
+ * Raises the model's default-domain opset to `to` when that conversion is exact (core's
+ * `convertOpset`); returns what happened in words, or undefined when it was not needed. When a
+ * node cannot follow, the model is left as it is and the reason is returned with `converted:
+ * false`, so the caller chooses the forms the old opset has.
+ */
+export function raiseOpsetIfExact(
+  model: Model,
+  to: number,
+): { converted: boolean; note: string } | undefined {
+  const from = defaultOpset(model);
+  if (from >= to) return undefined;
+  const problems = opsetConversionProblems(model, to);
+  if (problems.length > 0) {
+    const first = problems[0]!;
+    return {
+      converted: false,
+      note: `opset ${from} kept: ${problems.length} node(s) cannot follow to ${to} exactly (${first.where}: ${first.reason})`,
+    };
+  }
+  const done = convertOpset(model, to);
+  const adapters = done.adapters.map((a) => `${a.adapter} ×${a.nodes}`).join(", ");
+  return {
+    converted: true,
+    note: `converted from opset ${done.from} to ${done.to} first (exact${adapters ? `; ${adapters}` : ""})`,
+  };
+}

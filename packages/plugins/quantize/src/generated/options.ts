@@ -184,6 +184,12 @@ export const staticInt8OptionsSchema: OptionsSchema = {
       type: "boolean",
       default: false,
     },
+    convertOpset: {
+      description:
+        "Raise an older model's default-domain opset first when the conversion is exact (core's convertOpset): QuantizeLinear needs opset 10, per-channel scales 13. False keeps the opset and chooses the forms it has (one scale per weight below 13, nothing below 10).",
+      type: "boolean",
+      default: true,
+    },
     calibrationSamples: {
       description: "How many inputs to generate when no calibration data set is named.",
       type: "integer",

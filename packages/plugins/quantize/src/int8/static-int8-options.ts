@@ -27,6 +27,13 @@ export interface StaticInt8Options extends NodeFilterOptions {
    */
   requireCalibration: boolean;
   /**
+   * Raise an older model's default-domain opset first when the conversion is exact (core's
+   * convertOpset): QuantizeLinear needs opset 10, per-channel scales 13. False keeps the opset
+   * and chooses the forms it has (one scale per weight below 13, nothing below 10).
+   * @default true
+   */
+  convertOpset: boolean;
+  /**
    * How many inputs to generate when no calibration data set is named.
    * @integer
    * @minimum 1

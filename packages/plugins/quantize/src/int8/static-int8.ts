@@ -13,7 +13,7 @@ import {
   Tensor,
   type Value,
 } from "@lathe/core";
-import { formProblem } from "../common/opset-forms.js";
+import { FORM_OPSET, formProblem, raiseOpsetIfExact } from "../common/opset-forms.js";
 import { onnxType, quantRange, scaleAndZeroPoint, transpose2d } from "../common/quant-math.js";
 import { createNodeFilter, type QuantStats, quantizeComponents } from "../common/select.js";
 import { type StoredWeight, WeightCache } from "../common/weight-cache.js";
@@ -107,6 +107,13 @@ async function quantizeStatic(
     else if (candidate) candidates.push(candidate);
   }
   if (candidates.length === 0 && elementwise.length === 0) return;
+  // Q/DQ need opset 10 and per-channel scales 13: convert an older model first when exact.
+  const needs = options.perChannel ? FORM_OPSET.perAxis : FORM_OPSET.qdq;
+  const raised = options.convertOpset ? raiseOpsetIfExact(model, needs) : undefined;
+  if (raised) {
+    ctx.logger.info(`${component}: ${raised.note}`);
+    stats.extra[`opset (${component})`] = raised.note;
+  }
   const noQdq = formProblem(model, "qdq");
   if (noQdq) {
     ctx.logger.warn(`${component}: left in float: ${noQdq}`);
