@@ -1,4 +1,5 @@
 import { type ModelBundle, singleModelBundle } from "../bundle.js";
+import { type VerifyLevel, verifyBundle } from "../check/verify.js";
 import { isLatheError } from "../diagnostics.js";
 import { compareOutputs } from "../evaluate/fidelity.js";
 import { Model } from "../ir/model.js";
@@ -63,10 +64,11 @@ export interface PassExpectation {
   /** Outputs on ONNX Runtime equal the input's within a tolerance (`true`: the defaults). */
   readonly equivalent?: boolean | Equivalence;
   /**
-   * Every component of the output opens in an ONNX Runtime session (default true: a pass must
-   * never write a model that does not load; false for ops the CPU provider lacks).
+   * How the output is verified (core's `verifyBundle`, as the engine verifies a step): `load`
+   * (default) runs the checker and opens every component in an ONNX Runtime CPU session;
+   * `check` only runs the checker (for ops only a GPU provider has); `none` trusts the output.
    */
-  readonly loads?: boolean;
+  readonly verify?: VerifyLevel;
   /** The pass throws a LatheError with this code (and a message matching `message`). */
   readonly throws?: string | { readonly code: string; readonly message?: string | RegExp };
 }
@@ -198,7 +200,7 @@ export class PassTester<Options> {
           logs.map((l) => `${l.level}: ${l.message}`).join("\n") || "it logged nothing",
         );
     }
-    if (expectation.loads !== false || expectation.equivalent) await checkLoads(output);
+    await checkVerified(output, expectation.verify ?? "load");
     if (expectation.equivalent) {
       const settings = expectation.equivalent === true ? {} : expectation.equivalent;
       await checkEquivalent(input, output, settings);
@@ -282,15 +284,14 @@ function checkStatistics(
   }
 }
 
-/** Every component opens on ONNX Runtime's CPU provider (what the engine's verify step does). */
-async function checkLoads(output: ModelBundle): Promise<void> {
-  for (const [name, model] of output.components) {
-    try {
-      const session = await openSession(model);
-      await session.release();
-    } catch (error) {
-      throw failure(`the output's component "${name}" should load in ONNX Runtime`, message(error));
-    }
+/** The output passes the checker (and loads in ONNX Runtime): what the engine's verify does. */
+async function checkVerified(output: ModelBundle, level: VerifyLevel): Promise<void> {
+  for (const result of await verifyBundle(output, { level })) {
+    if (result.failure)
+      throw failure(
+        `the output's component "${result.component}" should pass verify: ${level}`,
+        `${result.failure.message} (${result.failure.hint})`,
+      );
   }
 }
 
