@@ -1,4 +1,4 @@
-import { createBuilder, DataType, formatTrace, type Model, type Value } from "@lathe/core";
+import { createBuilder, DataType, formatTrace, type Model, Tensor, type Value } from "@lathe/core";
 import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
 import { float32, maxDiff, opCounts, randomFloats, rewritten, session } from "./helpers.js";
@@ -234,5 +234,92 @@ describe("real-export forms: near misses are declined with the reason", () => {
     expect(report.modified).toBe(false);
     expect(Object.keys(report.declined).join("\n")).toMatch(reason);
     expect(opCounts(model)).toEqual(opCounts(original));
+  });
+});
+
+/**
+ * LLaMA's cached causal mask as transformers 4.35 builds it: `_make_causal_mask` rows
+ * (Where(arange < (arange + 1).view(S, 1), 0, full(min))) after `zeros(S, past)`, unsqueezed and
+ * expanded, added to the scores of keys and values concatenated after the cache.
+ * `cacheFill` other than 0 is a near miss: the cache columns are masked, not causal.
+ */
+function cachedCausalBlock(cacheFill = 0): Model {
+  const b = createBuilder({ opset: 17 });
+  const x = b.input("x", DataType.FLOAT, ["batch", "seq", D]);
+  const past = (name: string) => b.input(name, DataType.FLOAT, ["batch", N, "past", H]);
+  const [pastKey, pastValue] = [past("past_key"), past("past_value")];
+  const weight = (seed: number) =>
+    b.constant(
+      randomFloats(D * D, seed).map((w) => w * 0.3),
+      [D, D],
+    );
+  const heads = (t: Value) =>
+    b.Transpose(b.Reshape(t, b.int64s([0, 0, N, H])), { perm: [0, 2, 1, 3] });
+  const q = heads(b.MatMul(x, weight(1)));
+  const k = b.Concat(pastKey, heads(b.MatMul(x, weight(2))), { axis: 2 });
+  const v = b.Concat(pastValue, heads(b.MatMul(x, weight(3))), { axis: 2 });
+  const dim = (t: Value, i: number) => b.Gather(b.Shape(t), b.int64s([i]), { axis: 0 });
+  const [batch, seq, cached] = [dim(x, 0), dim(x, 1), dim(pastKey, 2)];
+  const seqScalar = b.Squeeze(seq, b.int64s([0]));
+  const positions = b.Range(
+    b.constant([0], [], DataType.INT64),
+    seqScalar,
+    b.constant([1], [], DataType.INT64),
+  );
+  const column = b.Reshape(
+    b.Add(positions, b.constant([1], [], DataType.INT64)),
+    b.Concat(seq, b.int64s([1]), { axis: 0 }),
+  );
+  const filled = (fill: number) => Tensor.fromArray(DataType.FLOAT, [1], [fill]);
+  const full = b.ConstantOfShape(b.Concat(seq, seq, { axis: 0 }), {
+    value: filled(-3.4028234663852886e38),
+  });
+  const rows = b.Where(b.Less(positions, column), b.scalar(0), full);
+  const zeros = b.ConstantOfShape(b.Concat(seq, cached, { axis: 0 }), { value: filled(cacheFill) });
+  const mask = b.Expand(
+    b.Unsqueeze(b.Unsqueeze(b.Concat(zeros, rows, { axis: -1 }), b.int64s([0])), b.int64s([1])),
+    b.Concat(batch, b.int64s([1]), seq, b.Add(seq, cached), { axis: 0 }),
+  );
+  const scores = b.Div(b.MatMul(q, b.Transpose(k, { perm: [0, 1, 3, 2] })), b.scalar(Math.sqrt(H)));
+  const context = b.MatMul(b.Softmax(b.Add(scores, mask), { axis: -1 }), v);
+  b.output(
+    b.Reshape(b.Transpose(context, { perm: [0, 2, 1, 3] }), b.int64s([0, 0, D])),
+    "y",
+    DataType.FLOAT,
+  );
+  b.output(k, "present_key", DataType.FLOAT);
+  b.output(v, "present_value", DataType.FLOAT);
+  return b.build();
+}
+
+describe("LLaMA's cached causal mask (issue 14, failure 3)", () => {
+  it("is causal: GroupQueryAttention with the cache, exact over several caches", async () => {
+    const original = cachedCausalBlock();
+    const { model, report } = await rewritten(original);
+    expect(report.fused, formatTrace(report.trace).join("\n")).toEqual({ "additive-mask": 1 });
+    expect(opCounts(model).GroupQueryAttention).toBe(1);
+    const [a, b] = [await session(original), await session(model)];
+    // batch 1: ORT's GroupQueryAttention takes a multi-token step over a cache only at batch 1
+    for (const [pastLength, seq] of [
+      [0, 5],
+      [4, 3],
+      [9, 1],
+    ] as const) {
+      const feeds = {
+        x: float32([1, seq, D], seq),
+        past_key: float32([1, N, pastLength, H], 100 + pastLength),
+        past_value: float32([1, N, pastLength, H], 200 + pastLength),
+      };
+      const diff = maxDiff(await a.run(feeds), await b.run(feeds));
+      expect(diff, `past ${pastLength}, seq ${seq}`).toBeLessThanOrEqual(1e-4);
+    }
+  });
+
+  it("near miss: cache columns filled with something else than 0 are not causal", async () => {
+    const { report } = await rewritten(cachedCausalBlock(-1));
+    expect(report.modified).toBe(false);
+    expect(Object.keys(report.declined)).toEqual([
+      "non-causal attention over a KV cache has no contrib replacement here",
+    ]);
   });
 });
