@@ -15,6 +15,7 @@ export default defineConfig({
       "@lathe/plugin-flash-attention": src("./packages/plugins/flash-attention/src/index.ts"),
       "@lathe/plugin-diffusion": src("./packages/plugins/diffusion/src/index.ts"),
       "@lathe/plugin-latent": src("./packages/plugins/latent/src/index.ts"),
+      "@lathe/plugin-prune": src("./packages/plugins/prune/src/index.ts"),
     },
   },
   test: {

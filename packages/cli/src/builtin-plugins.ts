@@ -7,6 +7,7 @@ import {
 import diffusionPlugin from "@lathe/plugin-diffusion";
 import flashAttentionPlugin from "@lathe/plugin-flash-attention";
 import latentPlugin from "@lathe/plugin-latent";
+import prunePlugin from "@lathe/plugin-prune";
 import quantizePlugin from "@lathe/plugin-quantize";
 import zooPlugin from "@lathe/plugin-zoo";
 
@@ -24,4 +25,5 @@ export const builtinPlugins: readonly Plugin[] = [
   flashAttentionPlugin,
   diffusionPlugin,
   latentPlugin,
+  prunePlugin,
 ];

@@ -80,6 +80,7 @@ describe.skipIf(!built)(`lathe plugins${built ? "" : ` (skipped: ${SKIP_REASON})
       "@lathe/plugin-flash-attention",
       "@lathe/plugin-diffusion",
       "@lathe/plugin-latent",
+      "@lathe/plugin-prune",
     ]);
     expect(lines).toContain(
       "@lathe/plugin-zoo 0.1.0  Built-in generative models shaped like real ONNX exports.",
@@ -111,6 +112,7 @@ describe.skipIf(!built)(`lathe plugins${built ? "" : ` (skipped: ${SKIP_REASON})
       "@lathe/plugin-flash-attention",
       "@lathe/plugin-diffusion",
       "@lathe/plugin-latent",
+      "@lathe/plugin-prune",
     ]);
     expect(plugins.find((p) => p.name === "@lathe/plugin-zoo")).toEqual({
       name: "@lathe/plugin-zoo",
