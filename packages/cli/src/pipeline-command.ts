@@ -8,13 +8,14 @@ import {
   validateRecipe,
 } from "@lathe/core";
 import { BaseCommand } from "./base-command.js";
-import { builtinPlugins } from "./builtin-plugins.js";
+import { builtinPluginEntries, builtinPlugins } from "./builtin-plugins.js";
 
 /** Reads a recipe, loads the built-ins and its plugins, validates it and plans its pass graph. */
 export async function planRecipeFile(file: string): Promise<PassGraph> {
   const doc = await readRecipe(file);
   const registry = await loadPlugins(doc.plugins, dirname(doc.file), {
     builtins: builtinPlugins,
+    entries: builtinPluginEntries,
     where: doc.file,
   });
   return planRecipe(validateRecipe(doc, registry), registry);

@@ -69,6 +69,9 @@ export const npySource = defineDataSource<NpyOptions>({
       yield* options.split ? splitRecord(record, "npy files") : [record];
     });
   },
+  files(options, context) {
+    return Object.values(options.files).map((file) => context.resolve(file));
+  },
 });
 
 export interface NpzOptions {
@@ -100,6 +103,9 @@ export const npzSource = defineDataSource<NpzOptions>({
         yield* options.split ? splitRecord(record, path) : [record];
       }
     });
+  },
+  files(options, context) {
+    return paths(options.path).map((file) => context.resolve(file));
   },
 });
 
@@ -160,6 +166,9 @@ export const pbSource = defineDataSource<PbOptions>({
       }
     });
   },
+  files(options, context) {
+    return [context.resolve(options.dir)];
+  },
 });
 
 export interface JsonOptions {
@@ -191,6 +200,9 @@ export const jsonSource = defineDataSource<JsonOptions>({
       const text = new TextDecoder().decode(await readBytes(path));
       yield* parseJsonRecords(text, path, options.dtypes);
     });
+  },
+  files(options, context) {
+    return [context.resolve(options.path)];
   },
 });
 

@@ -25,8 +25,14 @@ export interface MetricUse {
   /** The name constraints use: the last part of the id (`latency` for `core/latency`). */
   readonly name: string;
   readonly definition: MetricDefinition;
-  readonly plugin: Pick<PluginMeta, "name" | "version">;
+  /** `code`: a digest of the plugin's code when it is not an installed release (code-digest.ts). */
+  readonly plugin: Pick<PluginMeta, "name" | "version"> & { readonly code?: string };
   readonly options: Readonly<Record<string, unknown>>;
+  /**
+   * Digests of the data sets its options name, which are all it may read: they key its cached
+   * values. Without it (a command measuring files), any data set may be read.
+   */
+  readonly data?: Readonly<Record<string, string>>;
 }
 
 /** A stored model to measure. */
@@ -87,6 +93,8 @@ export interface EvaluationParts {
   readonly candidates: readonly Measurable[];
   readonly target: TargetSpec;
   readonly seed: number;
+  /** A digest of the engine's code when it is not an installed release: part of every key. */
+  readonly engine?: string;
   /** Sessions for metrics that run an in-memory model (`MetricContext.sessions`). */
   readonly sessions: SessionFactory;
   /** The data set `name`, asked for by `metric`. */
@@ -141,7 +149,7 @@ export async function evaluateModels(parts: EvaluationParts): Promise<Evaluation
             referencePath: parts.reference.path,
             target: parts.target,
             seed: parts.seed,
-            data: (name) => parts.data(name, metric),
+            data: (name) => readData(parts, metric, name),
             logger,
             shared: <T>(k: string, compute: () => Promise<T>) => {
               let entry = shared.get(k);
@@ -293,11 +301,31 @@ function cacheKey(parts: EvaluationParts, metric: MetricUse, model: Measurable):
     model: model.digest,
     reference: parts.reference.digest,
     metric: metric.definition.id,
-    plugin: { name: metric.plugin.name, version: metric.plugin.version },
+    plugin: {
+      name: metric.plugin.name,
+      version: metric.plugin.version,
+      code: metric.plugin.code ?? null,
+    },
+    engine: parts.engine ?? null,
     options: metric.options,
+    data: metric.data ?? {},
     shapes: parts.target.shapes,
     seed: parts.seed,
   });
+}
+
+/** A data set for a metric: only those its options name, since only those are in its key. */
+function readData(parts: EvaluationParts, metric: MetricUse, name: string): DataSet {
+  const set = parts.data(name, metric);
+  if (metric.data !== undefined && !Object.hasOwn(metric.data, name)) {
+    throw errors.pluginContract(
+      metric.plugin.name,
+      `metric ${metric.definition.id}`,
+      `read data "${name}", which its options do not name`,
+      "take the data set's name from an option (as core/fidelity's data: does): cached values are keyed by the data their options name, so data read otherwise could be stale",
+    );
+  }
+  return set;
 }
 
 async function readCached(dir: string, key: string): Promise<Record<string, number> | undefined> {

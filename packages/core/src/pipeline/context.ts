@@ -1,4 +1,5 @@
 import { dirname, resolve } from "node:path";
+import { errors } from "../diagnostics.js";
 import type { PluginRegistry } from "../plugin/registry.js";
 import type {
   DataSet,
@@ -8,6 +9,7 @@ import type {
   SessionFactory,
 } from "../plugin/types.js";
 import type { Recipe } from "../recipe/types.js";
+import { dataNamesIn } from "./data-digest.js";
 import type { PipelineEvent } from "./events.js";
 import type { PlannedStep } from "./plan.js";
 import { createPassRandom } from "./random.js";
@@ -49,11 +51,22 @@ export function createPassContext(parts: ContextParts): PassContext<Record<strin
       emit({ type: "step-progress", step: step.id, done, total, ...(label ? { label } : {}) });
     },
   };
-  const data = (name: string): DataSet =>
-    openRecipeData(recipe, registry, name, {
+  const readable = dataNamesIn(step.options, recipe.data);
+  const data = (name: string): DataSet => {
+    // A name the recipe lacks is reported as such by openRecipeData.
+    if (Object.hasOwn(recipe.data, name) && !readable.includes(name)) {
+      throw errors.pluginContract(
+        step.plugin.meta.name,
+        `pass ${step.passId}`,
+        `read data "${name}", which its options do not name`,
+        "take the data set's name from an option (as calibration: does): a step's cache key covers the data its options name, so data read otherwise could be stale",
+      );
+    }
+    return openRecipeData(recipe, registry, name, {
       by: `step "${step.id}" (pass ${step.passId})`,
       at: ["passes", step.id],
     });
+  };
   return {
     options: deepFreeze(structuredClone(step.options)) as Readonly<Record<string, unknown>>,
     stepId: step.id,

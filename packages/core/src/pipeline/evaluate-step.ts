@@ -20,6 +20,7 @@ import { recipeLocation } from "../recipe/location.js";
 import type { Recipe } from "../recipe/types.js";
 import type { PipelineEvent } from "./events.js";
 import type { InputArtifact } from "./input.js";
+import { KeySources } from "./key-sources.js";
 import type { PublishedCandidate } from "./publish.js";
 import { openRecipeData } from "./recipe-data.js";
 import type { EvaluatedModelReport, EvaluationReport } from "./report.js";
@@ -39,6 +40,8 @@ export interface EvaluateStepParts {
   readonly signal: AbortSignal;
   readonly noCache: boolean;
   readonly emit: (event: PipelineEvent) => void;
+  /** The run's code and data digests (one per run); made here when not given. */
+  readonly keys?: KeySources;
 }
 
 export function evaluationWanted(recipe: Recipe): boolean {
@@ -49,7 +52,8 @@ export async function evaluateStep(
   parts: EvaluateStepParts,
 ): Promise<{ report: EvaluationReport; result: EvaluationResult }> {
   const { recipe, registry } = parts;
-  const metrics: MetricUse[] = Object.entries(recipe.evaluate.metrics).map(([id, options]) => {
+  const keys = parts.keys ?? new KeySources(recipe, registry);
+  const named = Object.entries(recipe.evaluate.metrics).map(([id, options]) => {
     const registered = registry.metrics.get(id);
     // Validation already rejects unknown metrics; a recipe built in code may still name one.
     if (!registered) {
@@ -57,13 +61,19 @@ export async function evaluateStep(
         ...registry.metrics.keys(),
       ]);
     }
-    return {
+    return { id, options, registered };
+  });
+  const metrics: MetricUse[] = [];
+  for (const { id, options, registered } of named) {
+    metrics.push({
       name: id.slice(id.lastIndexOf("/") + 1),
       definition: registered.definition,
-      plugin: registered.plugin.meta,
+      plugin: await keys.plugin(registered.plugin),
       options,
-    };
-  });
+      data: await keys.data.of(options),
+    });
+  }
+  const engine = await keys.engine();
   const reference: Measurable = {
     id: "model",
     path: parts.referencePath,
@@ -84,6 +94,7 @@ export async function evaluateStep(
     candidates,
     target: recipe.target,
     seed: recipe.seed,
+    ...(engine === undefined ? {} : { engine }),
     sessions: parts.sessions,
     data: (name, metric) =>
       openRecipeData(recipe, registry, name, {

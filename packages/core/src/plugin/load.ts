@@ -18,6 +18,11 @@ export interface LoadPluginsOptions {
   readonly builtins?: readonly Plugin[];
   /** Where the specifiers come from, for error messages (the recipe file). */
   readonly where?: string;
+  /**
+   * The entry module of each built-in, where the caller knows it: a built-in run from a
+   * workspace (not installed in node_modules) is keyed by a digest of its code.
+   */
+  readonly entries?: ReadonlyMap<Plugin, string>;
 }
 
 /**
@@ -31,6 +36,7 @@ export async function loadPlugins(
 ): Promise<PluginRegistry> {
   const where = options.where ?? baseDir;
   const plugins: Plugin[] = [];
+  const entries = new Map<Plugin, string>();
   const add = (plugin: Plugin) => {
     const same = plugins.find((p) => p.meta.name === plugin.meta.name);
     // A recipe may list a built-in by name; loading it twice would only report a conflict.
@@ -38,14 +44,23 @@ export async function loadPlugins(
   };
   for (const [index, builtin] of (options.builtins ?? []).entries()) {
     add(checkPlugin(builtin, `built-in plugin #${index + 1}`));
+    const entry = options.entries?.get(builtin);
+    if (entry !== undefined) entries.set(builtin, entry);
   }
   for (const specifier of specifiers) {
-    add(checkPlugin(await importDefault(specifier, baseDir, where), specifier));
+    const { plugin, file } = await importDefault(specifier, baseDir, where);
+    const checked = checkPlugin(plugin, specifier);
+    add(checked);
+    entries.set(checked, file);
   }
-  return new PluginRegistry(plugins);
+  return new PluginRegistry(plugins, entries);
 }
 
-async function importDefault(specifier: string, baseDir: string, where: string): Promise<unknown> {
+async function importDefault(
+  specifier: string,
+  baseDir: string,
+  where: string,
+): Promise<{ plugin: unknown; file: string }> {
   const require = createRequire(join(resolve(baseDir), "recipe.js"));
   let file: string;
   try {
@@ -74,7 +89,7 @@ async function importDefault(specifier: string, baseDir: string, where: string):
       "export the plugin as the module's default: `export default definePlugin({ meta, passes })`",
     );
   }
-  return module.default;
+  return { plugin: module.default, file };
 }
 
 /**
@@ -134,6 +149,9 @@ export function checkPlugin(value: unknown, source: string): Plugin {
     checkText(name, `${part} (${source.id}).summary`, source.summary);
     checkSchema(name, `${part} (${source.id}).options`, source.options);
     checkFunction(name, `${part} (${source.id}).open`, source.open);
+    if (source.files !== undefined) {
+      checkFunction(name, `${part} (${source.id}).files`, source.files);
+    }
   });
   checkList(name, value, "modelSources", (source, part) => {
     checkId(

@@ -23,8 +23,15 @@ export class PluginRegistry {
   readonly dataSources = new Map<string, Registered<DataSourceDefinition>>();
   readonly modelSources = new Map<string, Registered<ModelSourceDefinition>>();
 
-  constructor(plugins: readonly Plugin[]) {
+  /**
+   * Where each plugin's code was loaded from (its entry module), when known: a plugin loaded by
+   * path or from a workspace is keyed by a digest of its code (see code-digest.ts).
+   */
+  readonly entries: ReadonlyMap<Plugin, string>;
+
+  constructor(plugins: readonly Plugin[], entries: ReadonlyMap<Plugin, string> = new Map()) {
     this.plugins = plugins;
+    this.entries = entries;
     for (const plugin of plugins) {
       add(this.passes, "pass", plugin, plugin.passes, (p) => p.id);
       add(this.metrics, "metric", plugin, plugin.metrics, (m) => m.id);

@@ -210,6 +210,16 @@ export interface DataSourceDefinition<Options = object> {
   readonly summary: string;
   readonly options: OptionsSchema;
   open(options: Readonly<Options>, context: { resolve(path: string): string }): DataSet;
+  /**
+   * The files and folders the data set reads (absolute, through `context.resolve`): the engine
+   * keys every step and evaluation that reads the data by their contents, so an edited file is
+   * never answered from the cache. Leave it out for data generated from the options alone (its
+   * options, seed included, are in the key either way).
+   */
+  files?(
+    options: Readonly<Options>,
+    context: { resolve(path: string): string },
+  ): readonly string[] | Promise<readonly string[]>;
 }
 
 export interface ModelSourceDefinition {

@@ -47,12 +47,12 @@ const inline = definePlugin({
         return { bundle, modified: false };
       },
     }),
-    definePass({
+    definePass<{ from?: string }>({
       id: "inline/read-data",
-      summary: "Ask for calibration data.",
-      options: emptyOptions,
+      summary: "Ask for calibration data: the set its option names, else one it does not name.",
+      options: { type: "object", properties: { from: { type: "string", description: "A set." } } },
       run(bundle, context) {
-        context.data("calibration");
+        context.data(context.options.from ?? "calibration");
         return { bundle, modified: false };
       },
     }),
@@ -166,7 +166,7 @@ describe("the pass context", () => {
 
   it("names the data source no loaded plugin provides", async () => {
     const error = await failure(
-      { d: { use: "inline/read-data" } },
+      { d: { use: "inline/read-data", options: { from: "calibration" } } },
       { data: { calibration: { use: "npz", options: {} } } },
     );
     expect(error.code).toBe("PASS_FAILED");
@@ -179,8 +179,25 @@ describe("the pass context", () => {
     expect(cause.hint).toBe("add the plugin that defines it to plugins:");
   });
 
+  it("refuses data the step's options do not name: its cache key would not cover it", async () => {
+    const error = await failure(
+      { d: { use: "inline/read-data" } },
+      { data: { calibration: { use: "npz", options: {} } } },
+    );
+    expect(error.code).toBe("PASS_FAILED");
+    const cause = error.cause;
+    if (!isLatheError(cause)) throw new Error("the cause should be a LatheError");
+    expect(cause.code).toBe("PLUGIN_CONTRACT");
+    expect(cause.message).toBe(
+      'Plugin author: inline-plugin: pass inline/read-data read data "calibration", which its options do not name',
+    );
+    expect(cause.hint).toMatch(/take the data set's name from an option/);
+  });
+
   it("names the data a recipe lacks", async () => {
-    const error = await failure({ d: { use: "inline/read-data" } });
+    const error = await failure({
+      d: { use: "inline/read-data", options: { from: "calibration" } },
+    });
     expect((error.cause as Error).message).toBe(
       'data "calibration": step "d" (pass inline/read-data) asked for it, but the recipe\'s data: section has no such entry',
     );
