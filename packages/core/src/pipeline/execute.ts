@@ -12,9 +12,11 @@ import { errors, isAtRecipeKey } from "../diagnostics.js";
 import type { PassResult } from "../plugin/types.js";
 import { recipeLocation } from "../recipe/location.js";
 import type { ArtifactMeta } from "./artifact-cache.js";
-import { stepCacheKey } from "./cache-key.js";
+import { codeFreeStepKey, type StepKeyParts, stepCacheKey } from "./cache-key.js";
 import { createPassContext } from "./context.js";
 import type { InputArtifact } from "./input.js";
+import { type CodeDigestMap, codeChangedSince, rememberKey } from "./key-history.js";
+import { ENGINE } from "./key-sources.js";
 import { meetMinOpset } from "./min-opset.js";
 import type { PlannedStep } from "./plan.js";
 import { removeWrittenFolder } from "./replace-folder.js";
@@ -26,6 +28,12 @@ import type { StepRecord } from "./step-record.js";
 export interface ExecutedSteps {
   /** Step id → cache key: it names the step's stored output and is its readers' input digest. */
   readonly keys: ReadonlyMap<string, string>;
+}
+
+/** A step's key without code digests, and the code digests its output depends on. */
+interface CodeFree {
+  readonly key: string;
+  readonly code: CodeDigestMap;
 }
 
 /** A step's output kept in memory for the step after it, which reads it. */
@@ -40,6 +48,7 @@ export async function executeSteps(
   record: StepRecord,
 ): Promise<ExecutedSteps> {
   const keys = new Map<string, string>();
+  const codeFree = new Map<string, CodeFree>();
   const order = plan.graph.steps.filter((s) => plan.needed.has(s.id));
   let handOff: HandOff | undefined;
   for (const step of plan.graph.steps) {
@@ -50,7 +59,7 @@ export async function executeSteps(
     if (plan.signal.aborted) throw errors.runInterrupted(undefined);
     const given = handOff !== undefined && handOff.step === step.input ? handOff.bundle : undefined;
     handOff = undefined;
-    const output = await executeStep(plan, step, { input, keys, record, given });
+    const output = await executeStep(plan, step, { input, keys, codeFree, record, given });
     // Held only for the very next step: a bundle is as large as the model.
     const next = order[order.indexOf(step) + 1];
     if (output && next?.input === step.id) handOff = { step: step.id, bundle: output };
@@ -61,6 +70,7 @@ export async function executeSteps(
 interface StepInputs {
   readonly input: InputArtifact;
   readonly keys: Map<string, string>;
+  readonly codeFree: Map<string, CodeFree>;
   readonly record: StepRecord;
   /** The input bundle handed over in memory by the previous step, if it ran. */
   readonly given: ModelBundle | undefined;
@@ -70,7 +80,7 @@ interface StepInputs {
 async function executeStep(
   plan: RunPlan,
   step: PlannedStep,
-  { input, keys, record, given }: StepInputs,
+  { input, keys, codeFree, record, given }: StepInputs,
 ): Promise<ModelBundle | undefined> {
   const { recipe } = plan.graph;
   const { cache, signal } = plan;
@@ -78,17 +88,12 @@ async function executeStep(
   const elapsed = () => Math.round((performance.now() - started) * 10) / 10;
   const inputKey = step.input === undefined ? undefined : keys.get(step.input)!;
   const inputDigest = inputKey ?? input.digest;
-  const key = stepCacheKey({
-    inputDigest,
-    passId: step.passId,
-    plugin: step.plugin.meta,
-    options: step.options,
-    seed: recipe.seed,
-    providers: recipe.target.providers,
-    shapes: recipe.target.shapes,
-  });
+  const { key, free } = await stepKeys(plan, step, inputDigest, input, codeFree);
   keys.set(step.id, key);
+  codeFree.set(step.id, free);
   const hit = plan.noCache || plan.explain ? undefined : await cache.lookup(key);
+  const codeChanged = hit ? undefined : await codeChangedSince(cache.dir, free.key, key, free.code);
+  await rememberKey(cache.dir, free.key, key, free.code);
   if (hit) {
     record.finish(step, "cached", {
       cacheKey: key,
@@ -100,6 +105,15 @@ async function executeStep(
     return undefined;
   }
   plan.emit({ type: "step-start", step: step.id });
+  if (codeChanged) {
+    plan.emit({
+      type: "step-log",
+      step: step.id,
+      level: "info",
+      message: `running again: the code of ${codeChanged.join(", ")} changed since the cached result`,
+    });
+  }
+  const changedCode = codeChanged ? { codeChanged } : {};
 
   let inPass = false;
   let result: PassResult;
@@ -145,7 +159,11 @@ async function executeStep(
     );
   } catch (error) {
     if (signal.aborted) {
-      record.finish(step, "interrupted", { cacheKey: key, durationMs: elapsed() });
+      record.finish(step, "interrupted", {
+        cacheKey: key,
+        ...changedCode,
+        durationMs: elapsed(),
+      });
       throw errors.runInterrupted(step.id);
     }
     const reproducer = await writeReproducer(plan.outputDir, {
@@ -157,7 +175,7 @@ async function executeStep(
           : { reference: cache.path(inputKey), digest: inputKey, cached: true },
       error,
     });
-    record.fail(step, { cacheKey: key, durationMs: elapsed() }, reproducer);
+    record.fail(step, { cacheKey: key, ...changedCode, durationMs: elapsed() }, reproducer);
     // Only what the pass itself threw is wrapped; the engine's own errors speak for themselves,
     // and so does a data set that could not be read (it names its data: entry).
     throw inPass && !isAtRecipeKey(error)
@@ -174,11 +192,47 @@ async function executeStep(
   await removeWrittenFolder(join(plan.outputDir, `failed-${step.id}`));
   record.finish(step, "ran", {
     cacheKey: key,
+    ...changedCode,
     durationMs: elapsed(),
     modified: result.modified,
     statistics: result.statistics ?? {},
   });
   return handedOn(result.bundle);
+}
+
+/**
+ * The step's cache key (its input, pass, plugin and engine code, options, the data its options
+ * name, seed, providers) and its code-free key, which tells a recompute caused by code apart.
+ */
+async function stepKeys(
+  plan: RunPlan,
+  step: PlannedStep,
+  inputDigest: string,
+  input: InputArtifact,
+  codeFree: ReadonlyMap<string, CodeFree>,
+): Promise<{ key: string; free: CodeFree }> {
+  const { recipe } = plan.graph;
+  const plugin = await plan.keys.plugin(step.plugin);
+  const engine = await plan.keys.engine();
+  const parts: StepKeyParts = {
+    inputDigest,
+    passId: step.passId,
+    plugin,
+    ...(engine === undefined ? {} : { engine }),
+    options: step.options,
+    data: await plan.keys.data.of(step.options),
+    seed: recipe.seed,
+    providers: recipe.target.providers,
+    shapes: recipe.target.shapes,
+  };
+  const from = step.input === undefined ? undefined : codeFree.get(step.input);
+  return {
+    key: stepCacheKey(parts),
+    free: {
+      key: codeFreeStepKey({ ...parts, inputDigest: from?.key ?? input.digest }),
+      code: { ...from?.code, [ENGINE]: engine ?? null, [plugin.name]: plugin.code ?? null },
+    },
+  };
 }
 
 /**

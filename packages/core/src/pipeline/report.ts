@@ -49,6 +49,11 @@ export interface StepReport {
   readonly status: StepStatus;
   readonly reason?: SkipReason;
   readonly cacheKey?: string;
+  /**
+   * The plugins (or `@lathe/core`) whose code changed since the cached result for the same
+   * recipe, data and input: why the step ran again (only for plugins keyed by their code).
+   */
+  readonly codeChanged?: readonly string[];
   /** Time spent on the step in this run (for a cache hit: finding it). */
   readonly durationMs?: number;
   /** For a cache hit: how long the pass took when it ran. */

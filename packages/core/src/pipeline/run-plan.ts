@@ -9,6 +9,7 @@ import type { SessionFactory } from "../plugin/types.js";
 import { createSessionFactory } from "../runtime/session-factory.js";
 import { ArtifactCache } from "./artifact-cache.js";
 import type { PipelineEvent } from "./events.js";
+import { KeySources } from "./key-sources.js";
 import type { PassGraph } from "./plan.js";
 
 export interface RunOptions {
@@ -44,6 +45,8 @@ export interface RunPlan {
   readonly emit: (event: PipelineEvent) => void;
   readonly noCache: boolean;
   readonly explain: boolean;
+  /** The code and data digests every cache key of the run holds, each computed once. */
+  readonly keys: KeySources;
 }
 
 export function planRun(graph: PassGraph, options: RunOptions = {}): RunPlan {
@@ -66,6 +69,7 @@ export function planRun(graph: PassGraph, options: RunOptions = {}): RunPlan {
     emit: options.onEvent ?? (() => {}),
     noCache: options.noCache === true,
     explain: options.explain === true,
+    keys: new KeySources(recipe, graph.registry),
   };
 }
 

@@ -96,6 +96,7 @@ async function evaluate(
     signal: plan.signal,
     noCache: plan.noCache,
     emit: plan.emit,
+    keys: plan.keys,
   });
   const output = await publishSelection(plan, result.selection, candidates);
   return output === undefined ? report : { ...report, selection: { ...report.selection, output } };

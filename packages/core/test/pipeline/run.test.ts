@@ -62,7 +62,8 @@ const statuses = (report: RunReport) =>
 /** Complete cache entries, and whatever is left in the cache's temp folder. */
 async function cacheContents(dir: string) {
   const cache = join(dir, ".lathe", "cache");
-  const entries = (await readdir(cache)).filter((name) => name !== ".tmp");
+  // Entries are named by their keys; keys/ and .tmp/ hold the key history and temp folders.
+  const entries = (await readdir(cache)).filter((name) => /^[0-9a-f]{64}$/.test(name));
   const temp = existsSync(join(cache, ".tmp")) ? await readdir(join(cache, ".tmp")) : [];
   return { cache, entries, temp };
 }
