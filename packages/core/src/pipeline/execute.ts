@@ -84,11 +84,12 @@ async function executeStep(
 ): Promise<ModelBundle | undefined> {
   const { recipe } = plan.graph;
   const { cache, signal } = plan;
-  const started = performance.now();
-  const elapsed = () => Math.round((performance.now() - started) * 10) / 10;
   const inputKey = step.input === undefined ? undefined : keys.get(step.input)!;
   const inputDigest = inputKey ?? input.digest;
+  // Digesting code and data is the run's cost, once, not the first step's: timed apart.
   const { key, free } = await stepKeys(plan, step, inputDigest, input, codeFree);
+  const started = performance.now();
+  const elapsed = () => Math.round((performance.now() - started) * 10) / 10;
   keys.set(step.id, key);
   codeFree.set(step.id, free);
   const hit = plan.noCache || plan.explain ? undefined : await cache.lookup(key);

@@ -24,12 +24,17 @@ import { TEST_PLUGIN } from "./recipe-fixture.js";
 const inline = definePlugin({
   meta: { name: "inline-locations", version: "0.0.1", apiVersion: PLUGIN_API_VERSION },
   passes: [
-    definePass({
+    definePass<{ calibration: string }>({
       id: "inline/read-data",
       summary: "Read every record of the calibration data.",
-      options: { type: "object", properties: {} },
+      options: {
+        type: "object",
+        properties: {
+          calibration: { type: "string", default: "calibration", description: "A data set." },
+        },
+      },
       async run(bundle, context) {
-        for await (const _ of context.data("calibration").records()) {
+        for await (const _ of context.data(context.options.calibration).records()) {
           // Reading is the point.
         }
         return { bundle, modified: false };
