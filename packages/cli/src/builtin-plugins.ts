@@ -32,21 +32,15 @@ export const builtinPlugins: readonly Plugin[] = [
 const require = createRequire(import.meta.url);
 
 /**
- * Where the plugin packages' code is, so the engine can tell a workspace checkout (keyed by a
- * digest of its code: edits recompute) from an installed release (keyed by its version). Core's
- * own plugins are covered by the engine's digest of core.
+ * Where the plugin packages' code is (a plugin's meta.name is its package name), so the engine
+ * can tell a workspace checkout (keyed by a digest of its code: edits recompute) from an
+ * installed release (keyed by its version). Core's own plugins are covered by the engine's
+ * digest of core.
  */
 export const builtinPluginEntries: ReadonlyMap<Plugin, string> = new Map(
-  (
-    [
-      [zooPlugin, "@lathe/plugin-zoo"],
-      [quantizePlugin, "@lathe/plugin-quantize"],
-      [flashAttentionPlugin, "@lathe/plugin-flash-attention"],
-      [diffusionPlugin, "@lathe/plugin-diffusion"],
-    ] as const
-  ).flatMap(([plugin, name]): [Plugin, string][] => {
+  builtinPlugins.flatMap((plugin): [Plugin, string][] => {
     try {
-      return [[plugin, require.resolve(name)]];
+      return [[plugin, require.resolve(plugin.meta.name)]];
     } catch {
       return [];
     }
