@@ -81,7 +81,7 @@ const byReference = rows.filter(
   (r) => r.outcome.kind === "converted" && r.outcome.reference === "suite's expected outputs",
 ).length;
 out.push(
-  `Compared with the original on ONNX Runtime (rtol 1e-4, atol 1e-6), except ${byReference} models whose original ORT cannot load (mostly opset 6): those are compared with the suite's expected outputs at the suite's tolerance (rtol 1e-3, atol 1e-7).`,
+  `Compared with the original on ONNX Runtime (rtol 1e-4, atol 1e-6), except ${byReference} models whose original ORT cannot load: those are compared with the suite's expected outputs at the suite's tolerance (rtol 1e-3, atol 1e-7).`,
   "",
 );
 

@@ -244,7 +244,7 @@ export const errors = {
   opsetUnsupported: (where: string, detail: string) =>
     new LatheError("OPSET_UNSUPPORTED", detail, {
       where,
-      hint: "convert to an opset between 6 and 23; for older models, re-export at opset 6 or newer",
+      hint: "convert to an opset between 1 and 23, upwards",
     }),
   opsetConversionRefused: (
     from: number,

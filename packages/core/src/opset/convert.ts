@@ -117,7 +117,13 @@ function nodeProblem(
   history: OpHistory,
 ): { version: number; reason: string } | undefined {
   let op = node.opType;
-  if (history.knows(op) && !history.existsAt(op, from))
+  if (!history.knows(op))
+    return {
+      version: from,
+      reason: `${op} is not an operator of the default domain (the op-schema table does not know it), so whether it changed cannot be told`,
+    };
+  // Deprecated at `from` is fine (GroupNormalization-18 is): converting is how it leaves.
+  if (!history.definedAt(op, from))
     return { version: from, reason: `${op} is not an operator of opset ${from}` };
   for (let version = from + 1; version <= to; version++) {
     const adapter = ADAPTERS.get(version)?.get(op);
@@ -134,7 +140,7 @@ function nodeProblem(
     if (reason) return { version, reason };
     op = adapter.becomes ?? op;
   }
-  if (history.knows(op) && !history.existsAt(op, to))
+  if (!history.existsAt(op, to))
     return { version: to, reason: `${op} is not an operator of opset ${to}` };
   return undefined;
 }

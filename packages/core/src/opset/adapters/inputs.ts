@@ -12,7 +12,7 @@ import { elementTypeOf, plainAttribute, rawInts } from "../edit.js";
  */
 
 /** Inside a function body an attribute may name the caller's attribute: no constant exists. */
-function referencedAttributes(node: Node, names: readonly string[]): string | undefined {
+export function referencedAttributes(node: Node, names: readonly string[]): string | undefined {
   const refs = names.filter((n) => {
     const a = node.attributes.get(n);
     return a !== undefined && isAttributeRef(a);

@@ -8,6 +8,12 @@ import {
   upsampleScales7,
 } from "./broadcast.js";
 import {
+  castTypeNumber,
+  concatAxisRequired,
+  removeConsumedInputs,
+  reshapeShapeToInput,
+} from "./early.js";
+import {
   axesToInput,
   clipToInputs,
   dftAxisToInput,
@@ -33,7 +39,7 @@ import {
 } from "./semantics.js";
 
 /**
- * For each default-domain opset version from 7 to 23: the ops that existed before it and
+ * For each default-domain opset version from 2 to 23: the ops that existed before it and
  * whose schema changed at it, and how a node moves across. The facts are those of ONNX's own
  * version converter (onnx/version_converter/convert.h) and docs/Changelog.md; where the two
  * differ, the Changelog wins: Hardmax-13 changed meaning exactly as Softmax-13 did, and PRelu-7
@@ -41,6 +47,7 @@ import {
  * both compatible. Ops new at a version need no entry.
  */
 const COMPATIBLE_AT: Record<number, string> = {
+  6: "Gemm",
   // count_include_pad (AveragePool) was added with the old behaviour as its default.
   7: "AveragePool",
   8: "Max Min Mean Sum MaxPool",
@@ -80,6 +87,10 @@ const COMPATIBLE_AT: Record<number, string> = {
     QuantizeLinear Reshape Scan Shape Size Squeeze Transpose Unsqueeze`,
 };
 
+const CONSUMED_INPUTS_6 = `Abs Add BatchNormalization Ceil Clip Div Dropout Elu Exp Floor HardSigmoid
+  InstanceNormalization LeakyRelu Log Max Mean Min Mul Neg PRelu Reciprocal Relu Selu Sigmoid Sqrt
+  Sub Sum Tanh`;
+
 const BROADCAST_7 = "Add And Div Equal Greater Less Mul Or Pow Sub Xor";
 
 const REDUCE_18 = `ReduceL1 ReduceL2 ReduceLogSum ReduceLogSumExp ReduceMax ReduceMean ReduceMin
@@ -87,6 +98,12 @@ const REDUCE_18 = `ReduceL1 ReduceL2 ReduceLogSum ReduceLogSumExp ReduceMax Redu
 
 /** Adapters that rewrite nodes: version → op → adapter. */
 const REWRITES: Record<number, Record<string, Adapter>> = {
+  4: { Concat: concatAxisRequired },
+  5: { Reshape: reshapeShapeToInput },
+  6: {
+    ...Object.fromEntries(CONSUMED_INPUTS_6.split(/\s+/).map((op) => [op, removeConsumedInputs])),
+    Cast: castTypeNumber,
+  },
   7: {
     ...Object.fromEntries(BROADCAST_7.split(" ").map((op) => [op, legacyBroadcast])),
     BatchNormalization: removeIsTest,
@@ -132,7 +149,7 @@ const REWRITES: Record<number, Record<string, Adapter>> = {
 };
 
 /** The oldest and newest default-domain opsets `convertOpset` converts between. */
-export const OLDEST_CONVERTIBLE_OPSET = 6;
+export const OLDEST_CONVERTIBLE_OPSET = 1;
 export const NEWEST_CONVERTIBLE_OPSET = 23;
 
 /** version → op → adapter, for every op that changed at that version. */
