@@ -52,7 +52,7 @@ describe("runPassStandalone", () => {
     });
     expect(seen!.options).toEqual({ factor: 5, nested: { depth: 3 } });
     expect(Object.isFrozen(seen!.options.nested)).toBe(true);
-    expect(seen!.target).toEqual({ providers: ["webgpu"] });
+    expect(seen!.target).toEqual({ providers: ["webgpu"], shapes: {} });
     expect(seen!.explain).toBe(false);
     expect(logs).toEqual([
       { level: "info", message: "hello" },
