@@ -111,8 +111,8 @@ function exportInto(python: string, folder: string): string | undefined {
     } catch {
       if (existsSync(join(folder, "manifest.json"))) return undefined;
       // a lock left by a killed run goes stale
-      if (Date.now() - statSync(lock, { throwIfNoEntry: false })!.mtimeMs > 300_000)
-        rmSync(lock, { recursive: true, force: true });
+      const since = statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now();
+      if (Date.now() - since > 300_000) rmSync(lock, { recursive: true, force: true });
       if (Date.now() > deadline) return `timed out waiting for another process to export ${folder}`;
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
     }
