@@ -122,7 +122,11 @@ output:
       run(lathe, ["plugins", "--json", "--recipe", "recipe.yaml"], project).stdout,
     );
     expect(plugins).toContainEqual(
-      expect.objectContaining({ name: "lathe-plugin-example", version: "0.1.0" }),
+      expect.objectContaining({
+        name: "lathe-plugin-example",
+        version: "0.1.0",
+        source: expect.objectContaining({ kind: "npm", specifier: "lathe-plugin-example" }),
+      }),
     );
     run(lathe, ["run", "recipe.yaml"], project);
     const report = JSON.parse(await readFile(join(project, "out", "report.json"), "utf8"));

@@ -20,5 +20,18 @@ export async function loadRequestedPlugins(
   const loaded = new Set(base.plugins.map((p) => `${p.meta.name}@${p.meta.version}`));
   const fresh = added.plugins.filter((p) => !loaded.has(`${p.meta.name}@${p.meta.version}`));
   // One registry over both, so a pass id defined twice is reported as in a recipe.
-  return new PluginRegistry([...base.plugins, ...fresh]);
+  const plugins = [...base.plugins, ...fresh];
+  const from = (p: (typeof plugins)[number]) => (fresh.includes(p) ? added : base);
+  const pick = (map: (r: PluginRegistry) => ReadonlyMap<(typeof plugins)[number], string>) =>
+    new Map(
+      plugins.flatMap((p) => {
+        const v = map(from(p)).get(p);
+        return v === undefined ? [] : [[p, v] as const];
+      }),
+    );
+  return new PluginRegistry(
+    plugins,
+    pick((r) => r.entries),
+    pick((r) => r.specifiers),
+  );
 }

@@ -118,6 +118,7 @@ describe.skipIf(!built)(`lathe plugins${built ? "" : ` (skipped: ${SKIP_REASON})
       name: "@lathe/plugin-zoo",
       version: "0.1.0",
       apiVersion: 1,
+      source: { kind: "built-in" },
       description: "Built-in generative models shaped like real ONNX exports.",
       passes: [],
       metrics: [],
@@ -128,6 +129,16 @@ describe.skipIf(!built)(`lathe plugins${built ? "" : ` (skipped: ${SKIP_REASON})
           summary: "A built-in model: zoo:<name>?size=<preset>&<key>=<value>&seed=<n>",
         },
       ],
+    });
+  });
+
+  it("--json says where a plugin given by path came from, and its version", () => {
+    const { status, stdout } = lathe(["plugins", "--json", "--plugin", TEST_PLUGIN], dir);
+    expect(status).toBe(0);
+    const plugins = JSON.parse(stdout) as { name: string; version: string; source: unknown }[];
+    expect(plugins.find((p) => p.name === "lathe-plugin-test")).toMatchObject({
+      version: "1.0.0",
+      source: { kind: "path", specifier: TEST_PLUGIN, file: join(TEST_PLUGIN, "index.js") },
     });
   });
 

@@ -14,5 +14,5 @@ export {
   type NamePattern,
   nameFilterSchema,
 } from "./name-filter.js";
-export { PluginRegistry, type Registered } from "./registry.js";
+export { PluginRegistry, type PluginSource, type Registered } from "./registry.js";
 export * from "./types.js";

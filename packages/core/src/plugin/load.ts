@@ -37,6 +37,7 @@ export async function loadPlugins(
   const where = options.where ?? baseDir;
   const plugins: Plugin[] = [];
   const entries = new Map<Plugin, string>();
+  const loadedBy = new Map<Plugin, string>();
   const add = (plugin: Plugin) => {
     const same = plugins.find((p) => p.meta.name === plugin.meta.name);
     // A recipe may list a built-in by name; loading it twice would only report a conflict.
@@ -52,8 +53,9 @@ export async function loadPlugins(
     const checked = checkPlugin(plugin, specifier);
     add(checked);
     entries.set(checked, file);
+    loadedBy.set(checked, specifier);
   }
-  return new PluginRegistry(plugins, entries);
+  return new PluginRegistry(plugins, entries, loadedBy);
 }
 
 async function importDefault(

@@ -1,4 +1,5 @@
 import { LatheError } from "../diagnostics.js";
+import { isPluginPath } from "../recipe/paths.js";
 import type {
   DataSourceDefinition,
   MetricDefinition,
@@ -6,6 +7,15 @@ import type {
   PassDefinition,
   Plugin,
 } from "./types.js";
+
+/** Where a loaded plugin came from: shipped with the CLI, an npm package, or a path. */
+export interface PluginSource {
+  readonly kind: "built-in" | "npm" | "path";
+  /** As the recipe or `--plugin` wrote it (npm and path plugins). */
+  readonly specifier?: string;
+  /** The module that was imported, when known. */
+  readonly file?: string;
+}
 
 export interface Registered<T> {
   readonly definition: T;
@@ -29,15 +39,35 @@ export class PluginRegistry {
    */
   readonly entries: ReadonlyMap<Plugin, string>;
 
-  constructor(plugins: readonly Plugin[], entries: ReadonlyMap<Plugin, string> = new Map()) {
+  /** The specifier (npm name or path) each plugin that is not built in was loaded by. */
+  readonly specifiers: ReadonlyMap<Plugin, string>;
+
+  constructor(
+    plugins: readonly Plugin[],
+    entries: ReadonlyMap<Plugin, string> = new Map(),
+    specifiers: ReadonlyMap<Plugin, string> = new Map(),
+  ) {
     this.plugins = plugins;
     this.entries = entries;
+    this.specifiers = specifiers;
     for (const plugin of plugins) {
       add(this.passes, "pass", plugin, plugin.passes, (p) => p.id);
       add(this.metrics, "metric", plugin, plugin.metrics, (m) => m.id);
       add(this.dataSources, "data source", plugin, plugin.dataSources, (d) => d.id);
       add(this.modelSources, "model source", plugin, plugin.modelSources, (s) => s.scheme);
     }
+  }
+
+  /** Where a plugin came from, for `lathe plugins`: built in, or the npm name or path it was loaded by. */
+  sourceOf(plugin: Plugin): PluginSource {
+    const specifier = this.specifiers.get(plugin);
+    const file = this.entries.get(plugin);
+    const kind = specifier === undefined ? "built-in" : isPluginPath(specifier) ? "path" : "npm";
+    return {
+      kind,
+      ...(specifier !== undefined ? { specifier } : {}),
+      ...(file !== undefined ? { file } : {}),
+    };
   }
 }
 

@@ -1,4 +1,4 @@
-import type { Plugin } from "@lathe/core";
+import type { Plugin, PluginRegistry, PluginSource } from "@lathe/core";
 import { Flags } from "@oclif/core";
 import { BaseCommand } from "../../base-command.js";
 import { formatOptionsTable, type OptionRow, optionRows } from "../../format/options-table.js";
@@ -8,6 +8,8 @@ interface PluginListing {
   name: string;
   version: string;
   apiVersion: number;
+  /** Built in, or the npm name or path it was loaded by, with the module file. */
+  source: PluginSource;
   description?: string;
   passes: {
     id: string;
@@ -43,11 +45,13 @@ export default class Plugins extends BaseCommand {
   async run(): Promise<PluginListing[]> {
     const { flags } = await this.parse(Plugins);
     const registry = await loadRequestedPlugins(flags.recipe, flags.plugin ?? []);
-    const listing = registry.plugins.map(describePlugin);
+    const listing = registry.plugins.map((plugin) => describePlugin(plugin, registry));
     for (const plugin of listing) {
       this.log(
         `${plugin.name} ${plugin.version}${plugin.description ? `  ${plugin.description}` : ""}`,
       );
+      if (plugin.source.kind !== "built-in")
+        this.log(`  from ${plugin.source.specifier} (${plugin.source.file})`);
       for (const pass of plugin.passes) {
         this.log(`  pass ${pass.id}  ${pass.summary}`);
         this.log(formatOptionsTable(pass.options, 4));
@@ -63,11 +67,12 @@ export default class Plugins extends BaseCommand {
   }
 }
 
-function describePlugin(plugin: Plugin): PluginListing {
+function describePlugin(plugin: Plugin, registry: PluginRegistry): PluginListing {
   return {
     name: plugin.meta.name,
     version: plugin.meta.version,
     apiVersion: plugin.meta.apiVersion,
+    source: registry.sourceOf(plugin),
     ...(plugin.meta.description ? { description: plugin.meta.description } : {}),
     passes: (plugin.passes ?? []).map((p) => ({
       id: p.id,
