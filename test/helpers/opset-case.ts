@@ -1,5 +1,6 @@
 import {
   type AdapterUse,
+  checkModel,
   convertOpset,
   encodeModel,
   isLatheError,
@@ -52,6 +53,14 @@ export async function convertCase(testCase: TestCase, to: number): Promise<Conve
     if (!isLatheError(error)) throw error;
     return { kind: "refused", from, reason: error.message };
   }
+  // The converted model must pass core's checker, as every step's output must.
+  const findings = checkModel(converted).findings.filter((f) => f.severity === "error");
+  if (findings.length > 0)
+    return {
+      kind: "failed",
+      from,
+      detail: `checker: ${findings.map((f) => `${f.graph} ${f.node ?? ""} (${f.op ?? ""}): ${f.message}`).join("; ")}`,
+    };
   const unsupported = unsupportedInterface(original);
   if (unsupported) return { kind: "excluded", from, ...unsupported };
   let dataSets: LoadedDataSet[];

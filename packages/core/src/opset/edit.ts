@@ -1,3 +1,4 @@
+import { NameScope } from "../graph/naming.js";
 import { type Attribute, AttributeType, type Int64, isAttributeRef } from "../ir/attribute.js";
 import { DataType } from "../ir/dtype.js";
 import type { Graph } from "../ir/graph.js";
@@ -12,30 +13,24 @@ import type { Value } from "../ir/value.js";
  * constant becomes a `Constant` node.
  */
 export class GraphEditor {
-  readonly #taken = new Set<string>();
+  readonly #names: NameScope;
   readonly #functionBodies: ReadonlySet<Graph>;
 
   constructor(model: Model) {
+    this.#names = new NameScope(model);
     this.#functionBodies = new Set([...model.functions.values()].map((f) => f.graph));
-    for (const graph of [model.graph, ...this.#functionBodies]) {
-      for (const v of graph.inputs) this.#taken.add(v.name);
-      for (const name of graph.initializers.keys()) this.#taken.add(name);
-      for (const node of graph.allNodes()) {
-        this.#taken.add(node.name);
-        for (const o of node.outputs) this.#taken.add(o.name);
-        for (const sub of node.subgraphs()) {
-          for (const v of sub.inputs) this.#taken.add(v.name);
-          for (const name of sub.initializers.keys()) this.#taken.add(name);
-        }
+    // Function bodies are separate scopes in ONNX; one scope for all keeps names readable.
+    for (const body of this.#functionBodies) {
+      for (const v of body.inputs) this.#names.reserve(v.name);
+      for (const node of body.allNodes()) {
+        this.#names.reserve(node.name);
+        for (const o of node.outputs) this.#names.reserve(o.name);
       }
     }
   }
 
   name(stem: string): string {
-    let name = stem;
-    for (let i = 1; this.#taken.has(name); i++) name = `${stem}_${i}`;
-    this.#taken.add(name);
-    return name;
+    return this.#names.name(stem);
   }
 
   /** A constant visible to `anchor`: an initializer of its graph, or a Constant node before it. */
