@@ -4,5 +4,6 @@
  */
 export { run } from "@oclif/core";
 export { BaseCommand } from "./base-command.js";
+export { builtinPlugins } from "./builtin-plugins.js";
 export { type Cell, type Column, formatTable, type TableOptions } from "./format/table.js";
 export { formatBytes, formatCount, formatInteger } from "./format/units.js";

@@ -192,7 +192,7 @@ describe.skipIf(!built)(`lathe run${built ? "" : ` (skipped: ${SKIP_REASON})`}`,
 });
 
 describe("the progress view", () => {
-  async function graph() {
+  async function graph(extra: Partial<Recipe> = {}) {
     const dir = await mkdtemp(join(root, "view-"));
     const registry = await loadPlugins([TEST_PLUGIN], dir);
     await writeFile(join(dir, "recipe.yaml"), "# view\n");
@@ -211,6 +211,7 @@ describe("the progress view", () => {
       select: { direction: "minimize" },
       output: { dir: "out", cache: ".lathe/cache", externalDataThreshold: 0 },
       seed: 0,
+      ...extra,
     } satisfies Recipe;
     return planRecipe(recipe, registry);
   }
@@ -245,6 +246,18 @@ describe("the progress view", () => {
       text: () => chunks.join(""),
     };
   }
+
+  it("starts with the recipe's name and description, when it has them", async () => {
+    const { stream, text } = sink();
+    createProgressView(await graph({ name: "gpt2-int8", description: "Smaller GPT-2." }), stream, {
+      live: true,
+      now: () => 0,
+    }).close();
+    expect(text().split("\n")[0]).toBe("gpt2-int8: Smaller GPT-2.");
+    const plain = sink();
+    createProgressView(await graph(), plain.stream, { live: false, now: () => 0 }).close();
+    expect(plain.text()).toBe("");
+  });
 
   it("writes plain lines: starts, ends, logs, and progress in tenths", async () => {
     const { stream, text } = sink();

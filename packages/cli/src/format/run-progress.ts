@@ -45,6 +45,11 @@ export function createProgressView(
   options: ProgressOptions,
 ): ProgressView {
   const now = options.now ?? (() => performance.now());
+  // The recipe's own words first, written once: the live table redraws only below them.
+  const { name, description } = graph.recipe;
+  if (name !== undefined || description !== undefined) {
+    stream.write(`${[name, description].filter((t) => t !== undefined).join(": ")}\n`);
+  }
   const rows = new Map<string, Row>(
     graph.steps.map((s) => [s.id, { id: s.id, pass: s.passId, state: "pending" }]),
   );

@@ -17,7 +17,13 @@ import type { RunPlan } from "./run-plan.js";
 export interface RunReport {
   readonly schemaVersion: 1;
   readonly status: "ok" | "failed" | "interrupted";
-  readonly recipe: { readonly file: string; readonly sha256: string };
+  readonly recipe: {
+    readonly file: string;
+    readonly sha256: string;
+    /** The recipe's `name:` and `description:`, when it has them. */
+    readonly name?: string;
+    readonly description?: string;
+  };
   readonly lathe: { readonly version: string };
   readonly plugins: readonly { readonly name: string; readonly version: string }[];
   /** The recipe's input, which is also the reference the candidates are compared against. */
@@ -164,7 +170,12 @@ export function buildRunReport(outcome: RunOutcome): RunReport {
   return {
     schemaVersion: 1,
     status: thrown === undefined ? "ok" : isInterrupt(thrown) ? "interrupted" : "failed",
-    recipe: { file: graph.recipe.file, sha256: outcome.recipeSha },
+    recipe: {
+      file: graph.recipe.file,
+      sha256: outcome.recipeSha,
+      ...(graph.recipe.name === undefined ? {} : { name: graph.recipe.name }),
+      ...(graph.recipe.description === undefined ? {} : { description: graph.recipe.description }),
+    },
     lathe: { version: LATHE_VERSION },
     plugins: graph.registry.plugins.map((p) => ({ name: p.meta.name, version: p.meta.version })),
     input: outcome.input

@@ -6,7 +6,7 @@ import type { Provider } from "../recipe/types.js";
 export const PLUGIN_API_VERSION = 1;
 
 /**
- * A JSON Schema (draft 2020-12 subset that ajv understands) for a pass's options. Every
+ * A JSON Schema (draft-07, as ajv validates recipes) for a pass's options. Every
  * property should carry a `description` and, where it has one, a `default`: the engine fills
  * defaults in and `lathe plugins describe` prints the table from it.
  */

@@ -32,6 +32,18 @@ export function coreSchema(): Record<string, unknown> {
     type: "object",
     additionalProperties: false,
     properties: {
+      name: {
+        type: "string",
+        minLength: 1,
+        description:
+          "A short name for the recipe, shown by `lathe run` and recorded in report.json (recipe.name).",
+        examples: ["gpt2-int8"],
+      },
+      description: {
+        type: "string",
+        description:
+          "What the recipe is for, in a sentence or two; shown by `lathe run` and recorded in report.json (recipe.description).",
+      },
       extends: {
         type: "string",
         minLength: 1,

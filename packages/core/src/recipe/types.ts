@@ -5,6 +5,10 @@
 export interface Recipe {
   /** Absolute path of the recipe file (paths inside it are relative to its folder). */
   readonly file: string;
+  /** A short name, shown by `lathe run` and recorded in the report. */
+  readonly name?: string;
+  /** What the recipe is for, shown by `lathe run` and recorded in the report. */
+  readonly description?: string;
   /** The input: a path, or a model source (`zoo:gpt2?size=tiny`). Exactly one of model/bundle. */
   readonly model?: string;
   /** A multi-component input: component name → path or model source. */

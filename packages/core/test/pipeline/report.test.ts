@@ -38,6 +38,17 @@ async function outcome(extra: Partial<RunOutcome>): Promise<RunOutcome> {
 }
 
 describe("buildRunReport", () => {
+  it("records the recipe's name and description", async () => {
+    const base = await outcome({});
+    const graph = {
+      ...base.plan.graph,
+      recipe: { ...base.plan.graph.recipe, name: "n", description: "d" },
+    };
+    const report = buildRunReport({ ...base, plan: { ...base.plan, graph } });
+    expect(report.recipe).toMatchObject({ name: "n", description: "d" });
+    expect(buildRunReport(base).recipe).not.toHaveProperty("name");
+  });
+
   it("reports a finished run: counts, candidates as report.json names them, no error", async () => {
     const report = buildRunReport(await outcome({}));
     expect(report).toMatchObject({

@@ -60,6 +60,14 @@ const valid: Case[] = [
     },
   },
   {
+    name: "a recipe may carry a name and a description",
+    files: "name: gpt2-int8\ndescription: Smaller GPT-2 for the demo.\nmodel: ./model.onnx\n",
+    expect: (recipe) => {
+      expect(recipe.name).toBe("gpt2-int8");
+      expect(recipe.description).toBe("Smaller GPT-2 for the demo.");
+    },
+  },
+  {
     name: "a recipe with passes: {} is valid",
     files: "model: ./model.onnx\npasses: {}\n",
     expect: (recipe) => expect(recipe.passes).toEqual({}),
@@ -333,6 +341,11 @@ const invalid: Case[] = [
     expect: [
       { path: "passses", line: 2, column: 1, message: 'unknown key "passses"', hint: '"passes"' },
     ],
+  },
+  {
+    name: "unknown key beside name and description",
+    files: "name: x\ndescription: y\ntitle: z\nmodel: ./m.onnx\n",
+    expect: [{ path: "title", line: 3, column: 1, message: 'unknown key "title"' }],
   },
   {
     name: "misspelled pass option",
