@@ -1,6 +1,7 @@
 import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createBuilder, DataType, saveModel } from "@lathe/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { saveOnnx, tinyGpt2 } from "../../core/test/evaluate/noisy-model.js";
 import { isBuilt, lathe, SKIP_REASON } from "./cli-helpers.js";
@@ -63,5 +64,14 @@ describe.skipIf(!built)(`lathe bench${built ? "" : ` (skipped: ${SKIP_REASON})`}
     const missing = lathe(["bench", "nope.onnx"], dir);
     expect(missing.status).not.toBe(0);
     expect(missing.stderr).toMatch(/nope\.onnx/);
+  });
+
+  it("measures a model whose only symbolic dim is a batch at batch 1, and says so", async () => {
+    const b = createBuilder({ opset: 17 });
+    b.output(b.Relu(b.input("x", DataType.FLOAT, ["batch_size", 4])), "y");
+    await saveModel(b.build(), join(dir, "batch.onnx"));
+    const result = lathe(["bench", "batch.onnx", ...FAST, "--no-memory"], dir);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain("note: x: batch_size = 1 (a batch-like dim without --shape)");
   });
 });

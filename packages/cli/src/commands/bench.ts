@@ -1,6 +1,7 @@
 import type { MetricValues, TargetSpec } from "@lathe/core";
 import { Args, Flags } from "@oclif/core";
 import { BaseCommand } from "../base-command.js";
+import { withBatchDefaults } from "../evaluate/batch-default.js";
 import { latencyFrom, targetFlags, targetFrom, timingFlags } from "../evaluate/flags.js";
 import { jsonSafe, measureFiles, throwOnMetricErrors } from "../evaluate/measure.js";
 import { formatValues } from "../format/evaluation.js";
@@ -38,7 +39,10 @@ export default class Bench extends BaseCommand {
 
   async run(): Promise<BenchJson> {
     const { args, flags } = await this.parse(Bench);
-    const target = targetFrom(flags);
+    const given = targetFrom(flags);
+    const batch = await withBatchDefaults([args.model], given.shapes);
+    const target = { ...given, shapes: batch.shapes };
+    for (const line of batch.said) this.log(`note: ${line} (a batch-like dim without --shape)`);
     const result = await measureFiles({
       reference: args.model,
       metrics: {

@@ -1,6 +1,7 @@
 import type { MetricValues, TargetSpec } from "@lathe/core";
 import { Args, Flags } from "@oclif/core";
 import { BaseCommand } from "../base-command.js";
+import { withBatchDefaults } from "../evaluate/batch-default.js";
 import { latencyFrom, targetFlags, targetFrom, timingFlags } from "../evaluate/flags.js";
 import { jsonSafe, measureFiles, throwOnMetricErrors } from "../evaluate/measure.js";
 import { formatValue } from "../format/evaluation.js";
@@ -52,7 +53,10 @@ export default class Compare extends BaseCommand {
   async run(): Promise<CompareJson> {
     const { args, argv, flags } = await this.parse(Compare);
     const candidates = (argv as string[]).slice(1);
-    const target = targetFrom(flags);
+    const given = targetFrom(flags);
+    const batch = await withBatchDefaults([args.reference, ...candidates], given.shapes);
+    const target = { ...given, shapes: batch.shapes };
+    for (const line of batch.said) this.log(`note: ${line} (a batch-like dim without --shape)`);
     const result = await measureFiles({
       reference: args.reference,
       candidates,
