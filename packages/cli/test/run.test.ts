@@ -211,6 +211,7 @@ describe("the progress view", () => {
       select: { direction: "minimize" },
       output: { dir: "out", cache: ".lathe/cache", externalDataThreshold: 0 },
       seed: 0,
+      verify: "load",
       ...extra,
     } satisfies Recipe;
     return planRecipe(recipe, registry);

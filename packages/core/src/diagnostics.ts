@@ -287,6 +287,22 @@ export const errors = {
         cause,
       },
     ),
+  passOutputInvalid: (
+    where: string,
+    pass: string,
+    plugin: string,
+    component: string,
+    detail: string,
+    hint: string,
+  ) =>
+    new LatheError(
+      "PASS_OUTPUT_INVALID",
+      `pass ${pass} of ${plugin} wrote an invalid model (component "${component}"): ${detail}`,
+      {
+        where,
+        hint: `${hint}. Nothing was stored or written; this is a bug in the pass (report it to ${plugin}), or set verify: check or none on the step to look at its output anyway`,
+      },
+    ),
   runInterrupted: (step: string | undefined) =>
     new LatheError(
       "INTERRUPTED",

@@ -120,6 +120,17 @@ const emitUndeclaredDomain = {
   },
 };
 
+const forgetAttribute = {
+  id: "test/forget-attribute",
+  summary: "Append a Cast without its required `to` to every float output (an invalid model).",
+  options: { type: "object", properties: {}, additionalProperties: false },
+  run(bundle) {
+    let added = 0;
+    for (const model of bundle.components.values()) added += appendAfterOutputs(model, "Cast");
+    return { bundle, modified: added > 0, statistics: { "nodes-added": added } };
+  },
+};
+
 const fail = {
   id: "test/fail",
   summary: "Throw an error.",
@@ -225,6 +236,7 @@ export default definePlugin({
     scaleOutput,
     addContribGelu,
     emitUndeclaredDomain,
+    forgetAttribute,
     fail,
     slow,
     probeOutput,

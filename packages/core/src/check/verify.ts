@@ -53,7 +53,7 @@ export async function verifyBundle(
 
 /**
  * Checks a model with `checkModel` and, at level `load`, opens it in an ONNX Runtime CPU session
- * without graph optimizations (so ORT's own type inference and kernel lookup judge it). Returns
+ * with basic graph optimizations (so ORT's own type inference and kernel lookup judge it). Returns
  * the first failure, if any; never throws for an invalid model.
  */
 export async function verifyModel(
@@ -86,7 +86,10 @@ export async function verifyModel(
     };
   }
   try {
-    const session = await openSession(model, { graphOptimizationLevel: "disabled" });
+    // "basic", not "disabled": with every optimization off, ORT 1.30's CPU provider refuses
+    // valid fp16 models (the casts it inserts around fp32-only kernels do not type-check without
+    // its basic cleanups), and no user runs a model that way.
+    const session = await openSession(model, { graphOptimizationLevel: "basic" });
     await session.release();
   } catch (cause) {
     const message = (cause instanceof Error ? cause.message : String(cause)).trim();

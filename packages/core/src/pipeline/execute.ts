@@ -22,7 +22,12 @@ import type { PlannedStep } from "./plan.js";
 import { removeWrittenFolder } from "./replace-folder.js";
 import { writeReproducer } from "./reproducer.js";
 import type { RunPlan } from "./run-plan.js";
-import { checkPassOutput, checkRequirements, opsetImportsOf } from "./step-contract.js";
+import {
+  checkPassOutput,
+  checkRequirements,
+  opsetImportsOf,
+  verifyPassOutput,
+} from "./step-contract.js";
 import type { StepRecord } from "./step-record.js";
 
 export interface ExecutedSteps {
@@ -150,6 +155,14 @@ async function executeStep(
     // A pass that returns after an abort may have cut its work short: its result is dropped.
     if (signal.aborted) throw errors.runInterrupted(step.id);
     checkPassOutput(result, inherited, step.pass, step.plugin);
+    await verifyPassOutput(
+      result.bundle,
+      recipe.passes[step.id]?.verify ?? recipe.verify,
+      step.passId,
+      `${step.plugin.meta.name}@${step.plugin.meta.version}`,
+      `${recipe.file} (passes.${step.id})`,
+      (message) => plan.emit({ type: "step-log", step: step.id, level: "info", message }),
+    );
     await cache.store(
       result.bundle,
       artifactMeta(step, key, inputDigest, result, elapsed()),

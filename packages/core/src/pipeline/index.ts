@@ -27,3 +27,4 @@ export {
   runPassStandalone,
   type StandalonePassRun,
 } from "./run-pass.js";
+export { verifyPassOutput } from "./step-contract.js";

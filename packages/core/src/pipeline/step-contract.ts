@@ -1,5 +1,6 @@
 /** What the engine checks around a pass: its declared requirements before, its result after. */
 import type { ModelBundle } from "../bundle.js";
+import { type VerifyLevel, verifyBundle } from "../check/verify.js";
 import { errors } from "../diagnostics.js";
 import type { PassDefinition, PassResult, Plugin } from "../plugin/types.js";
 import { settleOpsetImports } from "./opsets.js";
@@ -60,4 +61,43 @@ export function checkPassOutput(
     );
   }
   settleOpsetImports(inherited, (result as PassResult).bundle, pass, plugin);
+}
+
+/**
+ * The engine never stores or writes an invalid model: after every pass its output is checked
+ * (`checkModel`) and, at level `load`, opened in an ONNX Runtime session (not above the size
+ * limit: `note` says so). The first failure is a PASS_OUTPUT_INVALID naming the plugin, the
+ * pass, the component and the finding.
+ */
+export async function verifyPassOutput(
+  bundle: ModelBundle,
+  level: VerifyLevel,
+  passId: string,
+  /** `name@version`, for the message. */
+  plugin: string,
+  where: string,
+  note: (message: string) => void,
+  loadLimitBytes?: number,
+): Promise<void> {
+  if (level === "none") return;
+  const results = await verifyBundle(bundle, {
+    level,
+    ...(loadLimitBytes === undefined ? {} : { loadLimitBytes }),
+  });
+  for (const result of results) {
+    if (result.failure) {
+      throw errors.passOutputInvalid(
+        where,
+        passId,
+        plugin,
+        result.component,
+        result.failure.message,
+        result.failure.hint,
+      );
+    }
+    if (level === "load" && !result.loaded && result.loadSkipped)
+      note(
+        `verify: component "${result.component}" checked but not loaded in ONNX Runtime: ${result.loadSkipped}`,
+      );
+  }
 }

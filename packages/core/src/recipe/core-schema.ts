@@ -224,6 +224,12 @@ export function coreSchema(): Record<string, unknown> {
         default: 0,
         description: "The seed every pass's random source derives from.",
       },
+      verify: {
+        enum: ["load", "check", "none"],
+        default: "load",
+        description:
+          "How every step's output is verified before it is stored: `load` runs the model checker and opens the model in an ONNX Runtime session (skipped, and logged, above 1 GiB of tensors), `check` only runs the checker, `none` trusts the pass. A step's own `verify:` overrides it.",
+      },
     },
     // Editors flag a recipe without an input; validation words this itself.
     oneOf: [{ required: ["model"] }, { required: ["bundle"] }],
@@ -260,6 +266,11 @@ export function coreSchema(): Record<string, unknown> {
             default: true,
             description:
               "When the pass needs a newer default-domain opset than its input imports (`requires.minOpset`), convert the input first where the conversion is exact (`lathe convert`); false fails the step instead.",
+          },
+          verify: {
+            enum: ["load", "check", "none"],
+            description:
+              "How this step's output is verified (`load`, `check` or `none`); default: the recipe's `verify:`.",
           },
         },
       },

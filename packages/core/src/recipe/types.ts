@@ -1,3 +1,5 @@
+import type { VerifyLevel } from "../check/verify.js";
+
 /**
  * A recipe after loading: `extends` merged, `${vars.*}` / `${env:*}` interpolated, validated
  * against the assembled schema, defaults filled in. docs/recipes.md documents every key.
@@ -25,6 +27,8 @@ export interface Recipe {
   readonly output: OutputSpec;
   /** The seed every pass's random source derives from. */
   readonly seed: number;
+  /** How each step's output is verified before it is stored (docs/onnx-checks.md). Default load. */
+  readonly verify: VerifyLevel;
 }
 
 export type Provider = "cpu" | "webgpu" | "cuda" | "tensorrt";
@@ -62,6 +66,8 @@ export interface StepSpec {
    * the conversion is exact (default, also when absent); false fails the step instead.
    */
   readonly convertOpset?: boolean;
+  /** Overrides the recipe's `verify` for this step's output. */
+  readonly verify?: VerifyLevel;
 }
 
 export interface EvaluateSpec {

@@ -1,4 +1,11 @@
-import { createBuilder, DataType, Node, verifyModel } from "@lathe/core";
+import {
+  createBuilder,
+  DataType,
+  Node,
+  singleModelBundle,
+  verifyModel,
+  verifyPassOutput,
+} from "@lathe/core";
 import { describe, expect, it } from "vitest";
 
 /** x → Relu → y, with a 4 KiB weight so the size limit can be tested. */
@@ -62,5 +69,23 @@ describe("verifyModel", () => {
     const result = await verifyModel(doubtful, "model", { level: "load" });
     expect(result.report?.warnings).toBe(1);
     expect(result.failure?.message).toMatch(/^ONNX Runtime refuses to load it: .*NoSuchOp/);
+  });
+});
+
+describe("verifyPassOutput (the engine's after-pass hook)", () => {
+  it("says in the log when a model is only checked because of its size", async () => {
+    const notes: string[] = [];
+    await verifyPassOutput(
+      singleModelBundle(model()),
+      "load",
+      "test/pass",
+      "plugin@1.0.0",
+      "recipe.yaml (passes.a)",
+      (m) => notes.push(m),
+      1000,
+    );
+    expect(notes).toEqual([
+      'verify: component "model" checked but not loaded in ONNX Runtime: its tensors hold 0.0 MiB, more than the 0.0 MiB loaded for verification',
+    ]);
   });
 });

@@ -37,6 +37,7 @@ export async function makeRecipe(
     select: { direction: "minimize" },
     output: { dir: "out", cache: ".lathe/cache", externalDataThreshold: 0 },
     seed: 0,
+    verify: "load",
     ...extra,
   };
 }

@@ -296,6 +296,35 @@ describe("failures", () => {
     expect(existsSync(join(dir, "out", "failed-bad", "recipe.yaml"))).toBe(true);
   });
 
+  it("refuses a pass whose output is invalid: the step fails naming plugin, pass and finding", async () => {
+    const dir = await mkdtemp(join(root, "invalid-"));
+    const error = await runError(await makeRecipe(dir, { bad: { use: "test/forget-attribute" } }));
+    expect(error.code).toBe("PASS_OUTPUT_INVALID");
+    expect(error.message).toMatch(
+      /^pass test\/forget-attribute of lathe-plugin-test@1\.0\.0 wrote an invalid model \(component "model"\): main › node ".*\/Cast" \(Cast\): required attribute "to" \(INT\) of Cast-\d+ is missing$/,
+    );
+    expect(error.where).toMatch(/recipe\.yaml \(passes\.bad\)$/);
+    expect(error.hint).toContain('set "to"');
+    expect((await cacheContents(dir)).entries).toEqual([]);
+    expect(statuses(await readReport(dir))).toEqual({ bad: "failed" });
+    expect(existsSync(join(dir, "out", "failed-bad", "recipe.yaml"))).toBe(true);
+    expect(existsSync(join(dir, "out", "selected"))).toBe(false);
+  });
+
+  it("verify: check refuses it too; verify: none on the step trusts the pass", async () => {
+    const checked = await mkdtemp(join(root, "verify-check-"));
+    const error = await runError(
+      await makeRecipe(checked, { bad: { use: "test/forget-attribute", verify: "check" } }),
+    );
+    expect(error.code).toBe("PASS_OUTPUT_INVALID");
+    const trusted = await mkdtemp(join(root, "verify-none-"));
+    await run(
+      await makeRecipe(trusted, { bad: { use: "test/forget-attribute" } }, { verify: "none" }),
+    );
+    expect(statuses(await readReport(trusted))).toEqual({ bad: "ran" });
+    expect((await cacheContents(trusted)).entries).toHaveLength(1);
+  });
+
   it("tells a plugin author about a result that is not a pass result", async () => {
     const dir = await mkdtemp(join(root, "result-"));
     const error = await runError(await makeRecipe(dir, { bad: { use: "test/bad-result" } }));

@@ -42,6 +42,7 @@ const DEFAULTS = {
   select: { direction: "minimize" },
   output: { dir: "out", cache: ".lathe/cache", externalDataThreshold: 1024 },
   seed: 0,
+  verify: "load",
 };
 
 /** `./a/b` as the loader writes a path relative to the recipe's folder. */
