@@ -68,8 +68,26 @@ interface GraphContext {
   readonly function?: OnnxFunction;
 }
 
-/** Domains whose table comes from ONNX Runtime's docs, which may lag the runtime: doubts are warnings. */
+/**
+ * Domains whose table comes from ONNX Runtime's docs, which lag the runtime (ops gain
+ * attributes, inputs and cache types between releases): what the table doubts there is a
+ * warning, and loading the model in ONNX Runtime is the judge.
+ */
 const RUNTIME_DOMAINS = new Set(["com.microsoft"]);
+
+/** Findings that come from comparing a node with its schema. */
+const SCHEMA_CODES = new Set<CheckCode>([
+  "UNKNOWN_OP",
+  "INPUT_COUNT",
+  "MISSING_INPUT",
+  "OUTPUT_COUNT",
+  "MISSING_OUTPUT",
+  "UNKNOWN_ATTRIBUTE",
+  "ATTRIBUTE_TYPE",
+  "MISSING_ATTRIBUTE",
+  "TYPE_NOT_ALLOWED",
+  "TYPE_MISMATCH",
+]);
 
 const REPLACEMENTS: Record<string, string> = {
   Upsample: "use Resize",
@@ -313,12 +331,11 @@ class ModelChecker {
   #missingSchema(node: Node, version: number, ctx: GraphContext): void {
     const domainName = node.domain || "ai.onnx";
     const history = schemaHistory(node.domain, node.opType);
-    const severity = RUNTIME_DOMAINS.has(node.domain) ? "warning" : "error";
     if (history.length === 0) {
       const close = closestMatch(node.opType, opsOfDomain(node.domain));
       this.#add(
         "UNKNOWN_OP",
-        severity,
+        "error",
         ctx,
         node,
         `domain "${domainName}" has no operator "${node.opType}"`,
@@ -397,7 +414,6 @@ class ModelChecker {
 
   #checkAttributes(node: Node, schema: OpSchema, ctx: GraphContext): void {
     const sig = `${schema.name}-${schema.sinceVersion}`;
-    const doubtful = RUNTIME_DOMAINS.has(schema.domain) ? "warning" : "error";
     for (const attribute of node.attributes.values()) {
       if (attribute.name.startsWith("__")) continue; // internal symbols, as ONNX's checker allows
       const declared = schema.attributes.find((a) => a.name === attribute.name);
@@ -408,7 +424,7 @@ class ModelChecker {
         );
         this.#add(
           "UNKNOWN_ATTRIBUTE",
-          doubtful,
+          "error",
           ctx,
           node,
           `${sig} has no attribute "${attribute.name}"`,
@@ -529,9 +545,14 @@ class ModelChecker {
     message: string,
     hint: string,
   ): void {
+    const doubtOnly =
+      node !== undefined &&
+      RUNTIME_DOMAINS.has(node.domain) &&
+      SCHEMA_CODES.has(code) &&
+      !this.model.functions.has(functionKey(node.domain, node.opType, node.overload));
     this.findings.push({
       code,
-      severity,
+      severity: doubtOnly ? "warning" : severity,
       graph: ctx.path,
       ...(node ? { node: node.name, op: node.qualifiedOp } : {}),
       message,

@@ -265,6 +265,18 @@ const CASES: Case[] = [
     severity: "warning",
     message: /FastGelu-1 has no attribute "newer_option"/,
   },
+  {
+    name: "a contrib op with more inputs than the (older) contrib table knows",
+    build: () => {
+      const b = createBuilder({ opset: 21, opsets: { "com.microsoft": 1 } });
+      const x = b.input("x", DataType.FLOAT, [1, 4]);
+      b.output(b.domain("com.microsoft").FastGelu(x, x, x), "y");
+      return b.build();
+    },
+    code: "INPUT_COUNT",
+    severity: "warning",
+    message: /has 3 inputs; FastGelu-1 takes 1 to 2/,
+  },
 ];
 
 describe("checkModel", () => {
