@@ -42,12 +42,13 @@ if (!built)
 
 const NPM_INSTALL = ["install", "--ignore-scripts", "--no-audit", "--no-fund", "--prefer-offline"];
 
-function run(command: string, args: readonly string[], cwd: string): SpawnSyncReturns<string> {
-  const result = spawnSync(command, args, {
-    cwd,
-    encoding: "utf8",
-    env: { ...process.env, CI: "true" },
-  });
+function run(
+  command: string,
+  args: readonly string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv = process.env,
+): SpawnSyncReturns<string> {
+  const result = spawnSync(command, args, { cwd, encoding: "utf8", env: { ...env, CI: "true" } });
   if (result.status !== 0)
     throw new Error(
       `${command} ${args.join(" ")} (in ${cwd}) exited ${result.status}\n${result.stdout}\n${result.stderr}`,
@@ -133,5 +134,33 @@ output:
     expect(JSON.stringify(report)).toContain('"removed":2');
     const model = await loadModel(join(project, "out", "clean", "model.onnx"));
     expect([...model.graph].map((n) => n.opType)).toEqual(["MatMul", "Relu"]);
+  }, 300_000);
+
+  it("docs/writing-a-pass.md: its commands work as written", () => {
+    const tutorial = readFileSync(join(root, "docs/writing-a-pass.md"), "utf8");
+    // `npx lathe` finds the installed CLI as it does in a user's project: on the PATH.
+    const env = {
+      ...process.env,
+      PATH: `${join(project, "node_modules", ".bin")}:${process.env.PATH}`,
+    };
+    let cwd = project;
+    let last = "";
+    for (const [, file, language, body] of tutorial.matchAll(
+      /(?:`([\w.-]+)`:\n\n)?```(sh|yaml|ts)\n([\s\S]*?)```/g,
+    )) {
+      if (language === "yaml" && file) writeFileSync(join(cwd, file), body!);
+      if (language !== "sh") continue;
+      for (const line of body!.split("\n").filter(Boolean)) {
+        if (line.startsWith("cd ")) cwd = join(cwd, line.slice(3));
+        // The scaffold's dependencies are the project's, installed above it from the tarballs.
+        else if (line !== "npm install") {
+          const [command, ...args] = line.replace(/^npx /, "").split(" ");
+          last = run(command!, args, cwd, env).stdout;
+        }
+      }
+    }
+    const plugins = JSON.parse(last) as { name: string; source: { kind: string } }[];
+    expect(plugins.find((p) => p.name === "lathe-plugin-strip")?.source.kind).toBe("npm");
+    expect(existsSync(join(project, "out", "strip", "model.onnx"))).toBe(true);
   }, 300_000);
 });
