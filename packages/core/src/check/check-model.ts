@@ -5,7 +5,8 @@ import { functionKey, type OnnxFunction } from "../ir/function.js";
 import type { Graph } from "../ir/graph.js";
 import type { Model } from "../ir/model.js";
 import type { Node } from "../ir/node.js";
-import { Tensor } from "../ir/tensor.js";
+import type { SparseTensor } from "../ir/sparse-tensor.js";
+import type { Tensor } from "../ir/tensor.js";
 import type { Value } from "../ir/value.js";
 import {
   isKnownDomain,
@@ -237,8 +238,9 @@ class ModelChecker {
   }
 
   #checkInitializer(name: string, value: Value, ctx: GraphContext): void {
-    const tensor = value.constValue;
-    if (!(tensor instanceof Tensor)) return;
+    const constant = value.constValue;
+    if (!constant || isSparse(constant)) return;
+    const tensor = constant;
     if (name !== value.name) {
       this.#add(
         "INITIALIZER_TYPE",
@@ -587,11 +589,18 @@ function knownType(value: Value): string | undefined {
     return onnxTypeString(type);
   }
   const constant = value.constValue;
-  if (constant instanceof Tensor)
-    return onnxTypeString({ kind: "tensor", elemType: constant.dataType });
-  if (constant)
-    return onnxTypeString({ kind: "sparse_tensor", elemType: constant.values.dataType });
-  return undefined;
+  if (!constant) return undefined;
+  return isSparse(constant)
+    ? onnxTypeString({ kind: "sparse_tensor", elemType: constant.values.dataType })
+    : onnxTypeString({ kind: "tensor", elemType: constant.dataType });
+}
+
+/**
+ * By shape, not `instanceof`: a plugin bundling its own copy of @lathe/core builds tensors of
+ * its copy's classes, and the checker must judge those models too.
+ */
+function isSparse(constant: Tensor | SparseTensor): constant is SparseTensor {
+  return "values" in constant && "indices" in constant;
 }
 
 /** Whether a node sits in `graph` or in a graph enclosing it. */

@@ -360,6 +360,15 @@ describe("checkModel", () => {
     );
   });
 
+  it("judges tensors of another copy of @lathe/core by their shape, not their class", () => {
+    const { model } = small();
+    const w = model.graph.initializers.get("w")!;
+    // a plugin bundling its own core builds tensors of its copy's class
+    w.constValue = Object.assign(Object.create(null), w.constValue) as Tensor;
+    w.type = tensorType(DataType.FLOAT16, [3, 2]);
+    expect(codes(model)).toEqual(["INITIALIZER_TYPE", "TYPE_MISMATCH"]);
+  });
+
   it("does not change the model", () => {
     const { model } = small();
     const before = model.graph.nodes().map((n) => [n.name, n.inputs.map((v) => v?.name)]);
