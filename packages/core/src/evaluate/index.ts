@@ -1,3 +1,4 @@
+export { type AccuracyOptions, accuracyMetric } from "./accuracy.js";
 export { artifactComponents, componentSize } from "./artifact.js";
 export { builtinMetricsPlugin } from "./builtin-plugin.js";
 export {
