@@ -138,8 +138,15 @@ function convertGraph(
 
   // Nodes that make float values out of nothing now make float16.
   for (const node of half) {
-    if (node.opType === "Cast" && node.getInt("to") === DataType.FLOAT)
-      node.setAttribute(attr.int("to", DataType.FLOAT16));
+    if (node.opType === "Cast" && node.getInt("to") === DataType.FLOAT) {
+      if (isFloat(node.inputs[0])) {
+        // float → float (PyTorch exports `.to(torch.float32)` so): as float16 → float16 it is
+        // a Cast ONNX Runtime's CPU provider refuses to load beside ops it runs in float32.
+        node.opType = "Identity";
+        node.attributes.delete("to");
+        node.attributes.delete("saturate");
+      } else node.setAttribute(attr.int("to", DataType.FLOAT16));
+    }
     if (["RandomNormal", "RandomUniform", "EyeLike", "RandomNormalLike"].includes(node.opType)) {
       if (node.getInt("dtype", DataType.FLOAT) === DataType.FLOAT)
         node.setAttribute(attr.int("dtype", DataType.FLOAT16));
