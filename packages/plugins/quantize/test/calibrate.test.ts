@@ -1,7 +1,15 @@
 import { readFileSync } from "node:fs";
-import { createBuilder, createCpuSessions, type DataRecord, DataType, Tensor } from "@lathe/core";
+import {
+  createBuilder,
+  createCpuSessions,
+  createPassRandom,
+  type DataRecord,
+  DataType,
+  Tensor,
+} from "@lathe/core";
 import { describe, expect, it } from "vitest";
 import { calibrateRanges } from "../src/int8/calibration.js";
+import { generateCalibrationRecords } from "../src/int8/calibration-inputs.js";
 import {
   AbsHistogram,
   calibratedRange,
@@ -172,5 +180,19 @@ describe("calibrators", () => {
     expect(r.min).toBeCloseTo(-1, 2);
     expect(r.max).toBeCloseTo(1, 2);
     expect(model.graph.outputs.map((v) => v.name)).toEqual(["out"]);
+  });
+});
+
+describe("generated calibration inputs", () => {
+  it("size a KV-cache decoder's total length as past + sequence", () => {
+    const b = createBuilder({ opset: 17 });
+    b.input("input_ids", DataType.INT64, ["batch", "sequence"]);
+    b.input("attention_mask", DataType.INT64, ["batch", "total"]);
+    const past = b.input("past_key_values.0.key", DataType.FLOAT, ["batch", 2, "past", 4]);
+    b.output(b.Identity(past), "present.0.key");
+    const [record] = generateCalibrationRecords(b.build(), 1, createPassRandom(0, "t", "t"), {});
+    expect(record!.input_ids!.dims).toEqual([1, 16]);
+    expect(record!["past_key_values.0.key"]!.dims).toEqual([1, 2, 16, 4]);
+    expect(record!.attention_mask!.dims).toEqual([1, 32]);
   });
 });

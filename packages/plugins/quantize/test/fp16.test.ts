@@ -1,4 +1,11 @@
-import { createBuilder, DataType, type Model, singleModelBundle, Tensor } from "@lathe/core";
+import {
+  createBuilder,
+  DataType,
+  encodeModel,
+  type Model,
+  singleModelBundle,
+  Tensor,
+} from "@lathe/core";
 import { gpt2, llama, Rng, unet } from "@lathe/plugin-zoo";
 import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
@@ -123,5 +130,29 @@ describe("quantize/fp16", () => {
     const got = Array.from(out.data as Uint16Array, (h) => float16(h));
     expect(got.slice(1)).toEqual([3, 3, 3, 12, 3]);
     await s.release();
+  });
+});
+
+describe("quantize/fp16 on PyTorch's float → float Cast", () => {
+  // As a float16 → float16 Cast it made ONNX Runtime refuse real exports (test/corpus/passes.test.ts)
+  it("writes an Identity for it, and the model runs", async () => {
+    // What `attn_weights.softmax(-1).to(torch.float32)` exports (diffusers, LLaMA's RMSNorm)
+    const b = createBuilder({ opset: 17 });
+    const x = b.input("x", DataType.FLOAT, [2, 4]);
+    const probabilities = b.Cast(b.Softmax(x, { axis: -1 }), { to: DataType.FLOAT });
+    const w = b.constant([0.5, -1, 2, 0.25, 1, 1, -0.5, 3], [4, 2], DataType.FLOAT, "w");
+    b.output(b.MatMul(probabilities, w), "out");
+    const model = b.build();
+    const feeds = {
+      x: new ort.Tensor("float32", Float32Array.from([1, 2, 3, 4, 0, -1, 1, 2]), [2, 4]),
+    };
+    const original = await ort.InferenceSession.create(encodeModel(model));
+    const expected = (await original.run(feeds)).out!.data as Float32Array;
+    const { result } = await runPass(fp16Pass, singleModelBundle(model), {});
+    const q = component(result.bundle);
+    const session = await ort.InferenceSession.create(encodeModel(q));
+    expect(opCounts(q).Identity).toBe(1);
+    const got = (await session.run(feeds)).out!.data as Float32Array;
+    for (let i = 0; i < expected.length; i++) expect(got[i]).toBeCloseTo(expected[i]!, 2);
   });
 });
