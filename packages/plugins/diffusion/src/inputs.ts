@@ -48,9 +48,9 @@ export function resolveSampleShape(
   return shape as number[];
 }
 
-/** Standard normal noise scaled to the prior at `start`: N(0, (α² + σ²)·I). */
-export function drawNoise(random: PassRandom, count: number, start: TimePoint): Float64Array {
-  const scale = initialScale(start);
+/** Normal noise scaled to the prior at `start` (N(0, (α² + σ²)·I)); standard without `start`. */
+export function drawNoise(random: PassRandom, count: number, start?: TimePoint): Float64Array {
+  const scale = start ? initialScale(start) : 1;
   return Float64Array.from({ length: count }, () => scale * random.normal());
 }
 

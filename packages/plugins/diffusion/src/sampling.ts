@@ -88,7 +88,8 @@ export async function drawSamples(
   if (sampler) {
     const model = bundle.components.get("sampler") as Model;
     const width = sampler.sampleShape.reduce((a, b) => a * b, 1);
-    const noise = drawNoise(random, request.count * width, { t: 0, alpha: 1, sigma: 0 });
+    // Standard normal: the graph scales it to the prior itself.
+    const noise = drawNoise(random, request.count * width);
     const conditioning = await samplerConditioning(model, request, sampler);
     const feeds: DataRecord = {
       ...conditioning,
@@ -112,10 +113,8 @@ export async function drawSamples(
   const shape = resolveSampleShape(bundle, model, spec, request.sampleShape);
   const width = shape.reduce((a, b) => a * b, 1);
   const start = startPoint(spec.noise);
-  // Standard normal noise, scaled as the sampler graph scales its input.
-  const noise = drawNoise(random, request.count * width, { t: 0, alpha: 1, sigma: 0 }).map(
-    (v) => v * initialScale(start),
-  );
+  // The same standard normals a sampler graph receives, scaled to the prior as it scales them.
+  const noise = drawNoise(random, request.count * width, start);
   const conditioning = await conditioningFor(
     model,
     spec.conditioningInputs,
