@@ -303,6 +303,11 @@ export const errors = {
         hint: `${hint}. Nothing was stored or written; this is a bug in the pass (report it to ${plugin}), or set verify: check or none on the step to look at its output anyway`,
       },
     ),
+  stepTimedOut: (where: string, step: string, seconds: number) =>
+    new LatheError("STEP_TIMEOUT", `step "${step}" ran past its timeout of ${seconds} s`, {
+      where,
+      hint: `raise passes.${step}.timeout, or give the pass less work (smaller options, a smaller model)`,
+    }),
   runInterrupted: (step: string | undefined) =>
     new LatheError(
       "INTERRUPTED",

@@ -134,12 +134,15 @@ async function executeStep(
     // The pass may change its input in place, so what it inherits is read before it runs.
     const inherited = opsetImportsOf(bundle);
     const scratchDir = await cache.scratch(step.id);
+    const timeout = recipe.passes[step.id]?.timeout;
+    const timer = new AbortController();
     const context = createPassContext({
       recipe,
       registry: plan.graph.registry,
       step,
       inputDigest,
-      signal,
+      // The pass sees the run's interruption and its own timeout as one signal.
+      signal: timeout === undefined ? signal : AbortSignal.any([signal, timer.signal]),
       scratchDir,
       sessions: plan.sessions,
       emit: plan.emit,
@@ -147,7 +150,16 @@ async function executeStep(
     });
     try {
       inPass = true;
-      result = await step.pass.run(bundle, context);
+      const running = Promise.resolve(step.pass.run(bundle, context));
+      result = await (timeout === undefined
+        ? running
+        : withTimeout(running, timeout, timer, () =>
+            errors.stepTimedOut(
+              recipeLocation(recipe, ["passes", step.id, "timeout"]),
+              step.id,
+              timeout,
+            ),
+          ));
       inPass = false;
     } finally {
       await rm(scratchDir, { recursive: true, force: true });
@@ -280,4 +292,29 @@ function artifactMeta(
     durationMs,
     createdAt: new Date().toISOString(),
   };
+}
+
+/**
+ * The pass's result, or the timeout's error once `seconds` pass; then the pass's signal is
+ * aborted so that it stops, and whatever it returns later is dropped.
+ */
+async function withTimeout<T>(
+  running: Promise<T>,
+  seconds: number,
+  timer: AbortController,
+  error: () => Error,
+): Promise<T> {
+  let handle: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    handle = setTimeout(() => {
+      timer.abort();
+      reject(error());
+    }, seconds * 1000);
+  });
+  running.catch(() => undefined); // a pass failing after its timeout is not an unhandled rejection
+  try {
+    return await Promise.race([running, expired]);
+  } finally {
+    clearTimeout(handle);
+  }
 }

@@ -272,6 +272,12 @@ export function coreSchema(): Record<string, unknown> {
             description:
               "How this step's output is verified (`load`, `check` or `none`); default: the recipe's `verify:`.",
           },
+          timeout: {
+            type: "number",
+            exclusiveMinimum: 0,
+            description:
+              "Seconds the pass may run. Past them the pass is told to stop (its abort signal), the step fails naming the plugin, and nothing is stored in the cache. A pass that never yields to the event loop cannot be stopped this way.",
+          },
         },
       },
       dataSource: {

@@ -68,6 +68,8 @@ export interface StepSpec {
   readonly convertOpset?: boolean;
   /** Overrides the recipe's `verify` for this step's output. */
   readonly verify?: VerifyLevel;
+  /** Seconds the pass may run; past them the step fails and nothing is stored. */
+  readonly timeout?: number;
 }
 
 export interface EvaluateSpec {

@@ -235,6 +235,26 @@ describe("a recipe with branches", () => {
 });
 
 describe("failures", () => {
+  it("a pass that runs past its step's timeout fails the step, naming the plugin; nothing is stored", async () => {
+    const dir = await mkdtemp(join(root, "timeout-"));
+    const recipe = await makeRecipe(dir, {
+      first: { use: "test/rename-nodes", options: { prefix: "r/" } },
+      slow: { use: "test/slow", options: { units: 1000, delayMs: 20 }, timeout: 0.3 },
+    });
+    const started = performance.now();
+    const error = await runError(recipe);
+    expect(performance.now() - started).toBeLessThan(15_000); // 1000 × 20 ms was not waited for
+    expect(error.code).toBe("PASS_FAILED");
+    expect(error.message).toBe(
+      'step "slow" (pass test/slow of lathe-plugin-test@1.0.0) failed: step "slow" ran past its timeout of 0.3 s',
+    );
+    expect((error.cause as { code: string }).code).toBe("STEP_TIMEOUT");
+    const { entries, temp } = await cacheContents(dir);
+    expect(entries).toHaveLength(1); // only the first step's output
+    expect(temp).toEqual([]);
+    expect(statuses(await readReport(dir))).toEqual({ first: "ran", slow: "failed" });
+  });
+
   it("wraps a pass's error with step, pass and recipe location, stores nothing, writes a reproducer", async () => {
     const dir = await mkdtemp(join(root, "fail-"));
     const recipe = await makeRecipe(dir, {
