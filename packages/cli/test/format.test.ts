@@ -128,6 +128,44 @@ describe("formatResults", () => {
     );
   });
 
+  it("prints the selected candidate's gain over the reference as ratios", () => {
+    const model = (
+      step: string,
+      p50: number,
+      bytes: number,
+      fidelity?: Record<string, number>,
+    ) => ({
+      step,
+      path: step,
+      values: { latency: { p50 }, size: { bytes }, ...(fidelity ? { fidelity } : {}) },
+      metrics: {},
+      notes: [],
+    });
+    const text = formatResults({
+      metrics: [],
+      constraints: [],
+      target: { providers: ["cpu"], threads: 0, shapes: {} },
+      reference: model("model", 30, 4000),
+      candidates: [
+        {
+          ...model("int8", 10, 1000, { top1: 0.95, "logits.top1": 0.95, relL2: 0.03 }),
+          accepted: true,
+          checks: [],
+        },
+      ],
+      selection: {
+        kind: "objective",
+        objective: { name: "latency.p50", direction: "minimize" },
+        selected: "int8",
+        output: "selected",
+        reason: "fastest",
+      },
+    } as unknown as EvaluationReport);
+    expect(text).toMatch(
+      /^gain: int8 against model: 3\.00× faster \(latency p50\); 4\.00× smaller \(size on disk\); fidelity top1 0\.95$/m,
+    );
+  });
+
   it("points once at a constraint that could not be judged", () => {
     const check = {
       constraint: "odd.x <= 2",

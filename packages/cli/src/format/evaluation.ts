@@ -109,9 +109,45 @@ export function formatResults(evaluation: EvaluationReport): string {
   if (unjudged.size > 0) lines.push(...unjudged.values());
   if (evaluation.selection.kind === "objective" && evaluation.selection.output) {
     lines.push(`selected model: ${evaluation.selection.output}/`);
+    const gain = formatGain(evaluation, evaluation.selection.selected);
+    if (gain) lines.push(gain);
   }
   if (notes.length > 0) lines.push("notes:", ...notes);
   return lines.join("\n");
+}
+
+/**
+ * What the selected candidate gained over the reference, as ratios: `2.15× faster (latency
+ * p50), 3.89× smaller (size), fidelity top-1 0.92, KL 1.1e-4`. Only the values both have.
+ */
+export function formatGain(
+  evaluation: EvaluationReport,
+  step: string | undefined,
+): string | undefined {
+  const chosen = evaluation.candidates.find((c) => c.step === step);
+  if (!chosen) return undefined;
+  const ours = chosen.values;
+  const theirs = evaluation.reference.values;
+  const parts: string[] = [];
+  const ratio = (metric: string, key: string) => {
+    const a = theirs[metric]?.[key];
+    const b = ours[metric]?.[key];
+    return a !== undefined && b !== undefined && a > 0 && b > 0 ? a / b : undefined;
+  };
+  const faster = ratio("latency", "p50");
+  if (faster !== undefined) parts.push(`${faster.toFixed(2)}× faster (latency p50)`);
+  const smaller = ratio("size", "bytes");
+  if (smaller !== undefined) parts.push(`${smaller.toFixed(2)}× smaller (size on disk)`);
+  const fidelity = ours.fidelity;
+  if (fidelity) {
+    const shown = Object.entries(fidelity)
+      .filter(([key]) => /^(top1|kl|cosine|psnr)$/.test(key))
+      .map(([key, value]) => `${key} ${formatValue("fidelity", key, value)}`);
+    if (shown.length > 0) parts.push(`fidelity ${shown.join(", ")}`);
+  }
+  return parts.length > 0
+    ? `gain: ${step} against ${evaluation.reference.step}: ${parts.join("; ")}`
+    : undefined;
 }
 
 /** Every value of one model's metrics, one row each (`lathe bench`). */
