@@ -22,6 +22,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
+  collectGrams,
   createCpuSessions,
   createPassRandom,
   encodeModel,
@@ -30,17 +31,14 @@ import {
   type PassStatistics,
   type ProgressReporter,
   passOptionsWithDefaults,
+  quadraticError,
   runPassStandalone,
   type Tensor,
   type Value,
 } from "@lathe/core";
 import { gpt2 } from "@lathe/plugin-zoo";
 import * as ort from "onnxruntime-node";
-import {
-  collectGrams,
-  generateTokenRecords,
-} from "../../packages/plugins/quantize/src/weight-only/calibration.js";
-import { quadraticError } from "../../packages/plugins/quantize/src/weight-only/gptq.js";
+import { generateTokenRecords } from "../../packages/plugins/quantize/src/weight-only/calibration.js";
 import type { WeightOnlyOptions } from "../../packages/plugins/quantize/src/weight-only/options.js";
 import { unpackMatMulNBits } from "../../packages/plugins/quantize/src/weight-only/packing.js";
 import {

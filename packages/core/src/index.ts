@@ -12,6 +12,7 @@ export * from "./evaluate/index.js";
 export * from "./graph/index.js";
 export * from "./inspect/index.js";
 export * from "./ir/index.js";
+export * from "./linalg/index.js";
 export * from "./onnx/index.js";
 export * from "./opset/index.js";
 export * from "./pipeline/index.js";

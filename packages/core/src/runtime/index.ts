@@ -1,3 +1,4 @@
+export { type RunBatch, withBatchRuns } from "./batch-runs.js";
 export { bindDims, evaluateDim, type GenerateInputsOptions, generateInputs } from "./inputs.js";
 export {
   fromOrtRecord,

@@ -4,14 +4,14 @@ import {
   DataType,
   encodeModel,
   type Model,
+  quadraticError,
   singleModelBundle,
   Tensor,
 } from "@lathe/core";
 import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
 import { dequantizeRows, quantizeRtn } from "../src/weight-only/block-quant.js";
-import { quadraticError, quantizeGptq } from "../src/weight-only/gptq.js";
-import { upperCholeskyOfInverse } from "../src/weight-only/linalg.js";
+import { quantizeGptq } from "../src/weight-only/gptq.js";
 import { weightOnlyPass } from "../src/weight-only/weight-only.js";
 import { component, opCounts, runPass } from "./int8-fixtures.js";
 
@@ -87,35 +87,6 @@ function relativeError(got: Float32Array[], want: Float32Array[]): number {
 }
 
 describe("quantize/weight-only gptq", () => {
-  it("U from upperCholeskyOfInverse is upper triangular with UᵀU = H⁻¹", () => {
-    const n = 24;
-    const x = correlatedInputs(200, n, 4);
-    const h = new Float64Array(n * n);
-    for (let r = 0; r < 200; r++)
-      for (let i = 0; i < n; i++)
-        for (let j = 0; j < n; j++)
-          h[i * n + j] =
-            (h[i * n + j] as number) + (x[r * n + i] as number) * (x[r * n + j] as number);
-    for (let i = 0; i < n; i++) h[i * n + i] = (h[i * n + i] as number) + 1e-3;
-    const u = upperCholeskyOfInverse(h, n) as Float64Array;
-    let worst = 0;
-    for (let i = 0; i < n; i++) {
-      for (let j = 0; j < i; j++) expect(u[i * n + j]).toBe(0);
-      // H · (UᵀU) = I
-      for (let j = 0; j < n; j++) {
-        let s = 0;
-        for (let a = 0; a < n; a++) {
-          let inv = 0;
-          for (let b = 0; b <= Math.min(a, j); b++)
-            inv += (u[b * n + a] as number) * (u[b * n + j] as number);
-          s += (h[i * n + a] as number) * inv;
-        }
-        worst = Math.max(worst, Math.abs(s - (i === j ? 1 : 0)));
-      }
-    }
-    expect(worst).toBeLessThan(1e-6);
-  });
-
   it("with an identity Hessian GPTQ is round-to-nearest", () => {
     const weight = Float32Array.from(correlatedInputs(N, K, 5));
     const h = new Float64Array(K * K);

@@ -7,8 +7,8 @@ import {
   type SessionFactory,
   tensorType,
   type Value,
+  withBatchRuns,
 } from "@lathe/core";
-import { withBatchRuns } from "../common/batch-runs.js";
 import {
   AbsHistogram,
   type CalibratedRange,

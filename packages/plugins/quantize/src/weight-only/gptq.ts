@@ -1,3 +1,4 @@
+import { dampedInverseCholesky, pinDeadInputs } from "@lathe/core";
 import {
   allocateBlocks,
   type BlockParams,
@@ -7,7 +8,6 @@ import {
   dequantizeValue,
   quantizeValue,
 } from "./block-quant.js";
-import { upperCholeskyOfInverse } from "./linalg.js";
 
 export interface GptqSettings extends BlockQuantConfig {
   /** Damping added to the diagonal, as a fraction of its mean (GPTQ's percdamp). */
@@ -44,13 +44,7 @@ export function quantizeGptq(
   const { blockSize, blocks, bits } = out;
   const padded = blocks * blockSize;
 
-  // Inputs that never fire carry no information: pin their weights to 0.
-  for (let c = 0; c < k; c++) {
-    if ((h[c * k + c] as number) === 0) {
-      h[c * k + c] = 1;
-      for (let r = 0; r < rows; r++) w[r * k + c] = 0;
-    }
-  }
+  pinDeadInputs(h, k, w, rows);
 
   const params: BlockParams[] = new Array(rows * blocks);
   const setParams = (r: number, b: number) => {
@@ -67,17 +61,7 @@ export function quantizeGptq(
   const wp = permuteColumns(w, rows, k, order);
   const hp = permuteSymmetric(h, k, order);
 
-  let damp = 0;
-  for (let c = 0; c < k; c++) damp += hp[c * k + c] as number;
-  damp = (settings.dampPercent * damp) / k;
-  let u: Float64Array | undefined;
-  for (let attempt = 0; !u && attempt < 6; attempt++) {
-    const damped = Float64Array.from(hp);
-    for (let c = 0; c < k; c++) damped[c * k + c] = (damped[c * k + c] as number) + damp;
-    u = upperCholeskyOfInverse(damped, k);
-    damp = damp > 0 ? damp * 10 : 1e-6;
-  }
-  if (!u) throw new Error("GPTQ: the damped Hessian is not positive definite");
+  const u = dampedInverseCholesky(hp, k, settings.dampPercent);
 
   // A whole number of K blocks, so a block's columns are all up to date when its scale is chosen.
   const lazy = Math.max(1, Math.round(settings.lazyBlock / blockSize)) * blockSize;
@@ -146,35 +130,4 @@ function permuteSymmetric(h: Float64Array, k: number, order: number[]): Float64A
     for (let j = 0; j < k; j++) out[i * k + j] = h[src + (order[j] as number)] as number;
   }
   return out;
-}
-
-/**
- * Σ over rows of ΔᵣᵀHΔᵣ, with Δ = weight − approximation ([rows, columns]): the summed squared
- * layer-output error over the activations H = XᵀX was accumulated from (with H = XᵀX/n, the
- * mean). Lets a caller compare quantizations on held-out activations without keeping them.
- */
-export function quadraticError(
-  weight: ArrayLike<number>,
-  approximation: ArrayLike<number>,
-  rows: number,
-  columns: number,
-  hessian: Float64Array,
-): number {
-  const k = columns;
-  const delta = new Float64Array(k);
-  const hd = new Float64Array(k);
-  let total = 0;
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < k; c++)
-      delta[c] = (weight[r * k + c] as number) - (approximation[r * k + c] as number);
-    hd.fill(0);
-    for (let i = 0; i < k; i++) {
-      const di = delta[i] as number;
-      if (di === 0) continue;
-      const hRow = i * k;
-      for (let j = 0; j < k; j++) hd[j] = (hd[j] as number) + di * (hessian[hRow + j] as number);
-    }
-    for (let j = 0; j < k; j++) total += (hd[j] as number) * (delta[j] as number);
-  }
-  return total;
 }

@@ -1,7 +1,10 @@
 import {
+  type ActivationGram,
+  collectGrams,
   type DataRecord,
   definePass,
   type Graph,
+  layerHessian,
   type Model,
   NameScope,
   type Node,
@@ -13,7 +16,7 @@ import { FUNCTION_BODIES_SKIPPED, type QuantStats, quantizeComponents } from "..
 import { weightOnlyOptionsSchema } from "../generated/options.js";
 import { CACHE_OUTPUT, createBitsResolver, findHeads, type WeightRole } from "./bits.js";
 import { type BlockQuantConfig, type BlockQuantized, quantizeRtn } from "./block-quant.js";
-import { type ActivationGram, collectGrams, generateTokenRecords } from "./calibration.js";
+import { generateTokenRecords } from "./calibration.js";
 import {
   canShareWithGather,
   type EmitContext,
@@ -200,20 +203,8 @@ function sharedHessian(
   targets: readonly MatMulTarget[],
   grams: ReadonlyMap<Value, ActivationGram>,
 ): Float64Array | undefined {
-  const k = (targets[0] as MatMulTarget).k;
-  const h = new Float64Array(k * k);
-  let rows = 0;
-  const seen = new Set<Value>();
-  for (const t of targets) {
-    const gram = grams.get(t.input);
-    if (!gram || seen.has(t.input)) continue;
-    seen.add(t.input);
-    for (let i = 0; i < h.length; i++) h[i] = (h[i] as number) + (gram.xtx[i] as number);
-    rows += gram.rows;
-  }
-  if (rows === 0) return undefined;
-  for (let i = 0; i < h.length; i++) h[i] = (2 * (h[i] as number)) / rows;
-  return h;
+  const found = targets.flatMap((t) => grams.get(t.input) ?? []);
+  return layerHessian(found);
 }
 
 async function calibrate(

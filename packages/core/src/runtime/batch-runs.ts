@@ -1,4 +1,6 @@
-import type { DataRecord, Model, RuntimeSession, SessionFactory } from "@lathe/core";
+import type { Model } from "../ir/model.js";
+import type { DataRecord, SessionFactory } from "../plugin/types.js";
+import type { RuntimeSession } from "./session.js";
 
 /** Runs one batch of records on the model and returns their outputs, in order. */
 export type RunBatch = (batch: readonly DataRecord[]) => Promise<DataRecord[]>;

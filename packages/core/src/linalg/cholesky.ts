@@ -1,4 +1,4 @@
-/** Dense float64 linear algebra on row-major square matrices, as GPTQ needs it. */
+/** Dense float64 linear algebra on row-major square matrices: Cholesky factors and triangular inverses. */
 
 /**
  * Lower Cholesky factor of the symmetric positive-definite `a` (n × n), in a new array;
@@ -57,4 +57,23 @@ export function upperCholeskyOfInverse(h: Float64Array, n: number): Float64Array
   for (let i = 0; i < n; i++)
     for (let j = i; j < n; j++) u[i * n + j] = m[(n - 1 - i) * n + (n - 1 - j)] as number;
   return u;
+}
+
+/**
+ * x with LLᵀx = b, for the lower Cholesky factor `l` (n × n) of a positive-definite matrix: a
+ * forward then a backward substitution, never forming the inverse. `b` is not changed.
+ */
+export function solveCholesky(l: Float64Array, n: number, b: ArrayLike<number>): Float64Array {
+  const y = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let s = b[i] as number;
+    for (let k = 0; k < i; k++) s -= (l[i * n + k] as number) * (y[k] as number);
+    y[i] = s / (l[i * n + i] as number);
+  }
+  for (let i = n - 1; i >= 0; i--) {
+    let s = y[i] as number;
+    for (let k = i + 1; k < n; k++) s -= (l[k * n + i] as number) * (y[k] as number);
+    y[i] = s / (l[i * n + i] as number);
+  }
+  return y;
 }

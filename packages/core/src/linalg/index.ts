@@ -1,0 +1,8 @@
+/**
+ * Dense float64 linear algebra for second-order weight updates (GPTQ, SparseGPT, least-squares
+ * repair): Cholesky factors, the layer Hessian 2XᵀX/n collected on ONNX Runtime, and the
+ * quadratic output error it measures.
+ */
+export { cholesky, invertLower, solveCholesky, upperCholeskyOfInverse } from "./cholesky.js";
+export { type ActivationGram, collectGrams, type GramSetup } from "./grams.js";
+export { dampedInverseCholesky, layerHessian, pinDeadInputs, quadraticError } from "./hessian.js";
