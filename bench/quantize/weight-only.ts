@@ -152,7 +152,7 @@ async function layerErrors(
   reference: Model,
   variants: Record<string, Model>,
 ): Promise<Record<string, number>> {
-  const { matmuls } = findCandidates(reference, withDefaults({}));
+  const { matmuls } = findCandidates(reference.graph, withDefaults({}));
   const activations = new Map<Value, number>();
   for (const t of matmuls) activations.set(t.input, t.k);
   log(`held-out activations: ${activations.size}`);
