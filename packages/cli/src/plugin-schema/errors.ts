@@ -19,7 +19,7 @@ export const schemaErrors = {
   badTag: (where: string, path: string, tag: string, why: string) =>
     new LatheError("OPTIONS_TAG_INVALID", `option "${path}": @${tag} ${why}`, {
       where,
-      hint: "tags: @default <JSON>, @minimum/@maximum/@exclusiveMinimum/@exclusiveMaximum <number>, @integer, @pattern <regex>, @minItems/@maxItems <integer>, @uniqueItems, @examples <JSON array>",
+      hint: "tags: @default <JSON>, @minimum/@maximum/@exclusiveMinimum/@exclusiveMaximum <number>, @integer, @pattern <regex>, @minItems/@maxItems/@minLength/@maxLength/@minProperties/@maxProperties <integer>, @uniqueItems, @examples <JSON array>",
     }),
   badOptionsType: (where: string, passCall: string, typeText: string) =>
     new LatheError(

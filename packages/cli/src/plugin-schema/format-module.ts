@@ -21,14 +21,23 @@ export function formatLiteral(value: unknown, indent = "", prefixWidth = 0, suff
     });
     return `{\n${lines.join("\n")}\n${indent}}`;
   }
-  return JSON.stringify(value);
+  return typeof value === "string" ? stringLiteral(value) : JSON.stringify(value);
+}
+
+/** A string in the quotes the formatters pick: double, unless that needs more escapes than single. */
+function stringLiteral(text: string): string {
+  const json = JSON.stringify(text);
+  const doubles = text.split('"').length - 1;
+  const singles = text.split("'").length - 1;
+  if (doubles <= singles) return json;
+  return `'${json.slice(1, -1).replaceAll('\\"', '"').replaceAll("'", "\\'")}'`;
 }
 
 function formatArray(value: unknown[], indent: string, prefixWidth: number, suffix: string) {
   if (value.length === 0) return "[]";
   const inner = `${indent}  `;
   if (value.every((item) => item === null || typeof item !== "object")) {
-    const inline = `[${value.map((item) => JSON.stringify(item)).join(", ")}]`;
+    const inline = `[${value.map((item) => formatLiteral(item)).join(", ")}]`;
     if (prefixWidth + inline.length + suffix.length <= LINE_WIDTH) return inline;
     if (value.every((item) => typeof item === "number"))
       return `[\n${fill(value.map(String), inner)}\n${indent}]`;

@@ -14,7 +14,14 @@ export interface DocSchema {
 }
 
 const NUMBER_TAGS = ["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"] as const;
-const COUNT_TAGS = ["minItems", "maxItems", "minLength", "maxLength"] as const;
+const COUNT_TAGS = [
+  "minItems",
+  "maxItems",
+  "minLength",
+  "maxLength",
+  "minProperties",
+  "maxProperties",
+] as const;
 const KNOWN_TAGS = [
   "default",
   "format",

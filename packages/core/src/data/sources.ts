@@ -1,5 +1,12 @@
 import { readFile } from "node:fs/promises";
 import { errors } from "../diagnostics.js";
+import {
+  jsonOptionsSchema,
+  npyOptionsSchema,
+  npzOptionsSchema,
+  pbOptionsSchema,
+  randomOptionsSchema,
+} from "../generated/options.js";
 import { type DataType, dataTypeFromName } from "../ir/dtype.js";
 import type { Tensor } from "../ir/tensor.js";
 import { defineDataSource } from "../plugin/define.js";
@@ -12,12 +19,18 @@ import { parseNpz } from "./npz.js";
 import { readTensorFile, tensorFileSets } from "./pb.js";
 import { splitRecord } from "./split.js";
 
-const SPLIT = {
-  type: "boolean",
-  default: false,
-  description:
-    "Split the arrays along their first axis into one sample each (the axis kept, size 1); otherwise the whole arrays are one sample.",
-};
+/**
+ * Split the arrays along their first axis into one sample each (the axis kept, size 1);
+ * otherwise the whole arrays are one sample.
+ * @default false
+ */
+type SplitOption = boolean;
+
+/**
+ * Several files, each one sample.
+ * @minItems 1
+ */
+type FileList = readonly string[];
 
 function dataSet(name: string, produce: () => AsyncIterable<DataRecord>): DataSet {
   return { name, records: produce };
@@ -37,28 +50,19 @@ function paths(value: string | readonly string[]): readonly string[] {
 }
 
 export interface NpyOptions {
-  readonly files: Readonly<Record<string, string>>;
-  readonly split: boolean;
+  /**
+   * Input name → .npy file, relative to the recipe.
+   * @minProperties 1
+   */
+  readonly files: Record<string, string>;
+  readonly split: SplitOption;
 }
 
 export const npySource = defineDataSource<NpyOptions>({
   id: "npy",
   summary:
     "One .npy file per model input (numpy.save), as one sample or split along the first axis",
-  options: {
-    type: "object",
-    properties: {
-      files: {
-        type: "object",
-        additionalProperties: { type: "string" },
-        minProperties: 1,
-        description: "Input name → .npy file, relative to the recipe.",
-      },
-      split: SPLIT,
-    },
-    required: ["files"],
-    additionalProperties: false,
-  },
+  options: npyOptionsSchema,
   open(options, context) {
     return dataSet("npy", async function* () {
       const record: Record<string, Tensor> = {};
@@ -75,26 +79,16 @@ export const npySource = defineDataSource<NpyOptions>({
 });
 
 export interface NpzOptions {
-  readonly path: string | readonly string[];
-  readonly split: boolean;
+  /** A .npz file, or a list of them, relative to the recipe; each is one sample. */
+  readonly path: string | FileList;
+  readonly split: SplitOption;
 }
 
 export const npzSource = defineDataSource<NpzOptions>({
   id: "npz",
   summary:
     "Arrays named after the model inputs in .npz archives (numpy.savez), one sample per file",
-  options: {
-    type: "object",
-    properties: {
-      path: {
-        oneOf: [{ type: "string" }, { type: "array", items: { type: "string" }, minItems: 1 }],
-        description: "A .npz file, or a list of them, relative to the recipe; each is one sample.",
-      },
-      split: SPLIT,
-    },
-    required: ["path"],
-    additionalProperties: false,
-  },
+  options: npzOptionsSchema,
   open(options, context) {
     return dataSet("npz", async function* () {
       for (const file of paths(options.path)) {
@@ -110,7 +104,9 @@ export const npzSource = defineDataSource<NpzOptions>({
 });
 
 export interface PbOptions {
+  /** A folder of test_data_set_N folders, or of input_K.pb files, relative to the recipe. */
   readonly dir: string;
+  /** Input names for input_0.pb, input_1.pb, …; default: the name stored in each TensorProto. */
   readonly inputs?: readonly string[];
 }
 
@@ -118,24 +114,7 @@ export const pbSource = defineDataSource<PbOptions>({
   id: "pb",
   summary:
     "ONNX TensorProto files in the ONNX test layout (test_data_set_N/input_K.pb), one sample per set",
-  options: {
-    type: "object",
-    properties: {
-      dir: {
-        type: "string",
-        description:
-          "A folder of test_data_set_N folders, or of input_K.pb files, relative to the recipe.",
-      },
-      inputs: {
-        type: "array",
-        items: { type: "string" },
-        description:
-          "Input names for input_0.pb, input_1.pb, …; default: the name stored in each TensorProto.",
-      },
-    },
-    required: ["dir"],
-    additionalProperties: false,
-  },
+  options: pbOptionsSchema,
   open(options, context) {
     return dataSet("pb", async function* () {
       const dir = context.resolve(options.dir);
@@ -172,28 +151,20 @@ export const pbSource = defineDataSource<PbOptions>({
 });
 
 export interface JsonOptions {
+  /** The JSON file, relative to the recipe. */
   readonly path: string;
-  readonly dtypes: Readonly<Record<string, string>>;
+  /**
+   * Input name → dtype (int64, float16, bool, …) for plain nested arrays; default float32. An
+   * entry written as {"dtype", "shape", "data"} names its own.
+   * @default {}
+   */
+  readonly dtypes: Record<string, string>;
 }
 
 export const jsonSource = defineDataSource<JsonOptions>({
   id: "json",
   summary: "Samples from a JSON file: a record or a list of records of input name → array",
-  options: {
-    type: "object",
-    properties: {
-      path: { type: "string", description: "The JSON file, relative to the recipe." },
-      dtypes: {
-        type: "object",
-        additionalProperties: { type: "string" },
-        default: {},
-        description:
-          'Input name → dtype (int64, float16, bool, …) for plain nested arrays; default float32. An entry written as {"dtype", "shape", "data"} names its own.',
-      },
-    },
-    required: ["path"],
-    additionalProperties: false,
-  },
+  options: jsonOptionsSchema,
   open(options, context) {
     return dataSet("json", async function* () {
       const path = context.resolve(options.path);
@@ -206,12 +177,46 @@ export const jsonSource = defineDataSource<JsonOptions>({
   },
 });
 
+/**
+ * A dimension of a generated input.
+ * @integer
+ * @minimum 0
+ */
+type Dim = number;
+
+export interface RandomInput {
+  /** float32, float16, int64, bool, … */
+  readonly dtype: string;
+  /** The input's dimensions. */
+  readonly shape: readonly Dim[];
+}
+
 export interface RandomOptions {
-  readonly inputs: Readonly<
-    Record<string, { readonly dtype: string; readonly shape: readonly number[] }>
-  >;
+  /**
+   * Input name → { dtype, shape }; names decide the values (input_ids: token ids, *mask*: ones,
+   * position_ids: 0..n-1, timestep: below 1000, other floats: normal).
+   * @minProperties 1
+   */
+  readonly inputs: Record<string, RandomInput>;
+  /**
+   * How many samples.
+   * @integer
+   * @minimum 1
+   * @default 8
+   */
   readonly samples: number;
+  /**
+   * Seed; sample i uses seed + i.
+   * @integer
+   * @default 0
+   */
   readonly seed: number;
+  /**
+   * Token ids are drawn below this.
+   * @integer
+   * @minimum 1
+   * @default 100
+   */
   readonly vocabSize: number;
 }
 
@@ -219,36 +224,7 @@ export const randomSource = defineDataSource<RandomOptions>({
   id: "random",
   summary:
     "Generated samples: token ids within the vocabulary, masks of ones, positions, seeded normal floats",
-  options: {
-    type: "object",
-    properties: {
-      inputs: {
-        type: "object",
-        minProperties: 1,
-        additionalProperties: {
-          type: "object",
-          properties: {
-            dtype: { type: "string", description: "float32, float16, int64, bool, …" },
-            shape: { type: "array", items: { type: "integer", minimum: 0 } },
-          },
-          required: ["dtype", "shape"],
-          additionalProperties: false,
-        },
-        description:
-          "Input name → { dtype, shape }; names decide the values (input_ids: token ids, *mask*: ones, position_ids: 0..n-1, timestep: below 1000, other floats: normal).",
-      },
-      samples: { type: "integer", minimum: 1, default: 8, description: "How many samples." },
-      seed: { type: "integer", default: 0, description: "Seed; sample i uses seed + i." },
-      vocabSize: {
-        type: "integer",
-        minimum: 1,
-        default: 100,
-        description: "Token ids are drawn below this.",
-      },
-    },
-    required: ["inputs"],
-    additionalProperties: false,
-  },
+  options: randomOptionsSchema,
   open(options) {
     const signature: ValueSignature[] = Object.entries(options.inputs).map(([name, spec]) => {
       let dataType: DataType;

@@ -1,6 +1,7 @@
 import { LatheError } from "../diagnostics.js";
+import { accuracyOptionsSchema } from "../generated/options.js";
 import { defineMetric } from "../plugin/define.js";
-import type { DataRecord, OptionsSchema } from "../plugin/types.js";
+import type { DataRecord } from "../plugin/types.js";
 import { openSession } from "../runtime/index.js";
 import { artifactComponents } from "./artifact.js";
 
@@ -8,42 +9,21 @@ import { artifactComponents } from "./artifact.js";
 export interface AccuracyOptions {
   /** The recipe data set (under `data:`) whose records hold the inputs and the labels. */
   data: string;
-  /** The record key holding the class labels (integers, one per row of the output). */
+  /**
+   * The record key holding the class labels (integers, one per row of the output).
+   * @default "label"
+   */
   labels: string;
-  /** The model output holding class scores, classes on the last axis; default: the first output. */
+  /** The model output holding class scores, classes on the last axis (default: the first output). */
   output?: string;
-  /** Records to read (0: all of them). */
+  /**
+   * Records to read (0: all of them).
+   * @integer
+   * @minimum 0
+   * @default 0
+   */
   samples: number;
 }
-
-const accuracySchema: OptionsSchema = {
-  type: "object",
-  additionalProperties: false,
-  required: ["data"],
-  properties: {
-    data: {
-      type: "string",
-      description:
-        "The recipe data set (under data:) whose records hold the inputs and the labels.",
-    },
-    labels: {
-      type: "string",
-      default: "label",
-      description: "The record key holding the class labels (integers, one per row of the output).",
-    },
-    output: {
-      type: "string",
-      description:
-        "The model output holding class scores, classes on the last axis (default: the first output).",
-    },
-    samples: {
-      type: "integer",
-      minimum: 0,
-      default: 0,
-      description: "Records to read (0: all of them).",
-    },
-  },
-};
 
 /**
  * Top-1 accuracy against the labels that come with the data set: the task's quality, not the
@@ -53,7 +33,7 @@ const accuracySchema: OptionsSchema = {
 export const accuracyMetric = defineMetric<AccuracyOptions>({
   id: "core/accuracy",
   summary: "Top-1 accuracy against the labels of a data set (the task's quality).",
-  options: accuracySchema,
+  options: accuracyOptionsSchema,
   values: { top1: "higher", count: "higher" },
   deterministic: true,
   async measure(_candidate, context) {

@@ -1,3 +1,4 @@
+import { fidelityOptionsSchema } from "../generated/options.js";
 import { DataType } from "../ir/dtype.js";
 import type { Tensor } from "../ir/tensor.js";
 import { defineMetric } from "../plugin/define.js";
@@ -14,7 +15,14 @@ import {
 import { evaluationInputs } from "./inputs.js";
 
 export interface FidelityOptions {
+  /**
+   * Input records to compare on (generated, or the first of `data`).
+   * @integer
+   * @minimum 1
+   * @default 4
+   */
   samples: number;
+  /** A data set from the recipe's data: to compare on (default: generated inputs). */
   data?: string;
 }
 
@@ -115,23 +123,7 @@ export const fidelityMetric = defineMetric<FidelityOptions>({
   id: "core/fidelity",
   summary:
     "Agreement with the reference on the same inputs: relL2, cosine, maxAbs; kl/top1/top5 for logits; psnr for images.",
-  options: {
-    type: "object",
-    additionalProperties: false,
-    properties: {
-      samples: {
-        type: "integer",
-        minimum: 1,
-        default: 4,
-        description: "Input records to compare on (generated, or the first of `data`).",
-      },
-      data: {
-        type: "string",
-        description:
-          "A data set from the recipe's data: to compare on (default: generated inputs).",
-      },
-    },
-  },
+  options: fidelityOptionsSchema,
   values: {
     relL2: "lower",
     cosine: "higher",

@@ -1,3 +1,4 @@
+import { latencyOptionsSchema } from "../generated/options.js";
 import { defineMetric } from "../plugin/define.js";
 import type { DataSet, MetricContext } from "../plugin/types.js";
 import { openSession } from "../runtime/index.js";
@@ -5,14 +6,40 @@ import { artifactComponents } from "./artifact.js";
 import { mergeComponents } from "./components.js";
 import { batchSize, evaluationInputs, tokenCount } from "./inputs.js";
 import { summarizeTimings } from "./stats.js";
-import { DEFAULT_TIMING, type TimingPlan, timeRuns } from "./timing.js";
+import { type TimingPlan, timeRuns } from "./timing.js";
 
 export interface LatencyOptions {
+  /**
+   * Untimed runs first (caches, allocations, lazy kernels).
+   * @integer
+   * @minimum 0
+   * @default 3
+   */
   warmup: number;
+  /**
+   * Timed runs at least.
+   * @integer
+   * @minimum 1
+   * @default 20
+   */
   runs: number;
+  /**
+   * Keep timing until this many milliseconds have passed (and `runs` are done).
+   * @minimum 0
+   * @default 1000
+   */
   minTimeMs: number;
+  /**
+   * Stop after this many timed runs even if `minTimeMs` is not reached.
+   * @integer
+   * @minimum 1
+   * @default 10000
+   */
   maxRuns: number;
-  /** A data set from the recipe's `data:`; its first record is timed. */
+  /**
+   * A data set from the recipe's data: to take the input from (default: generated inputs); its
+   * first record is timed.
+   */
   data?: string;
 }
 
@@ -65,41 +92,7 @@ export const latencyMetric = defineMetric<LatencyOptions>({
   id: "core/latency",
   summary:
     "Run time on ONNX Runtime: p50/p90/p99/mean in ms, spread, throughput (items/s, tokens/s).",
-  options: {
-    type: "object",
-    additionalProperties: false,
-    properties: {
-      warmup: {
-        type: "integer",
-        minimum: 0,
-        default: DEFAULT_TIMING.warmup,
-        description: "Untimed runs first (caches, allocations, lazy kernels).",
-      },
-      runs: {
-        type: "integer",
-        minimum: 1,
-        default: DEFAULT_TIMING.runs,
-        description: "Timed runs at least.",
-      },
-      minTimeMs: {
-        type: "number",
-        minimum: 0,
-        default: DEFAULT_TIMING.minTimeMs,
-        description: "Keep timing until this many milliseconds have passed (and `runs` are done).",
-      },
-      maxRuns: {
-        type: "integer",
-        minimum: 1,
-        default: DEFAULT_TIMING.maxRuns,
-        description: "Stop after this many timed runs even if `minTimeMs` is not reached.",
-      },
-      data: {
-        type: "string",
-        description:
-          "A data set from the recipe's data: to take the input from (default: generated inputs).",
-      },
-    },
-  },
+  options: latencyOptionsSchema,
   values: {
     p50: "lower",
     p90: "lower",

@@ -4,6 +4,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { memoryOptionsSchema } from "../generated/options.js";
 import { dataTypeInfo } from "../ir/dtype.js";
 import { defineMetric } from "../plugin/define.js";
 import type { DataRecord, MetricContext } from "../plugin/types.js";
@@ -16,7 +17,14 @@ import { evaluationInputs } from "./inputs.js";
 import { MEMORY_CHILD_SOURCE } from "./memory-child.js";
 
 export interface MemoryOptions {
+  /**
+   * Runs in the child process before its peak is read.
+   * @integer
+   * @minimum 1
+   * @default 3
+   */
   runs: number;
+  /** A data set from the recipe's data: to take the input from (default: generated inputs). */
   data?: string;
 }
 
@@ -105,23 +113,7 @@ export async function measureChildMemory(
 export const memoryMetric = defineMetric<MemoryOptions>({
   id: "core/memory",
   summary: "Peak resident memory (bytes) of a fresh process that loads and runs the model.",
-  options: {
-    type: "object",
-    additionalProperties: false,
-    properties: {
-      runs: {
-        type: "integer",
-        minimum: 1,
-        default: 3,
-        description: "Runs in the child process before its peak is read.",
-      },
-      data: {
-        type: "string",
-        description:
-          "A data set from the recipe's data: to take the input from (default: generated inputs).",
-      },
-    },
-  },
+  options: memoryOptionsSchema,
   values: { peak: "lower", baseline: "lower", model: "lower", loaded: "lower" },
   async measure(_candidate, context) {
     const perComponent = new Map<string, Record<string, number>>();

@@ -1,3 +1,4 @@
+import { sizeOptionsSchema } from "../generated/options.js";
 import { defineMetric } from "../plugin/define.js";
 import { artifactComponents, componentSize } from "./artifact.js";
 
@@ -15,10 +16,13 @@ export async function artifactSize(
   return { bytes: onnxBytes + externalBytes, onnxBytes, externalBytes };
 }
 
-export const sizeMetric = defineMetric<Record<string, never>>({
+/** core/size takes no options. */
+export type SizeOptions = Record<string, never>;
+
+export const sizeMetric = defineMetric<SizeOptions>({
   id: "core/size",
   summary: "Bytes on disk, external data included.",
-  options: { type: "object", additionalProperties: false, properties: {} },
+  options: sizeOptionsSchema,
   values: { bytes: "lower", onnxBytes: "lower", externalBytes: "lower" },
   deterministic: true,
   async measure(_candidate, context) {

@@ -1,3 +1,4 @@
+import { convertOpsetPassOptionsSchema } from "../generated/options.js";
 import { definePass, definePlugin } from "../plugin/define.js";
 import { type PassStatistics, PLUGIN_API_VERSION } from "../plugin/types.js";
 import { LATHE_VERSION } from "../version.js";
@@ -5,7 +6,14 @@ import { NEWEST_CONVERTIBLE_OPSET, OLDEST_CONVERTIBLE_OPSET } from "./adapters/t
 import { convertOpset } from "./convert.js";
 
 export interface ConvertOpsetPassOptions {
-  /** The default-domain opset to convert every component to. */
+  // The range is OLDEST_CONVERTIBLE_OPSET..NEWEST_CONVERTIBLE_OPSET (a test keeps them equal).
+  /**
+   * The default-domain opset to convert to (1–23).
+   * @integer
+   * @minimum 1
+   * @maximum 23
+   * @default 23
+   */
   readonly opset: number;
 }
 
@@ -19,19 +27,7 @@ export const convertOpsetPass = definePass<ConvertOpsetPassOptions>({
   summary: `Converts the model's default-domain opset (up, from ${OLDEST_CONVERTIBLE_OPSET} to ${NEWEST_CONVERTIBLE_OPSET}), rewriting every op whose signature changed on the way`,
   description:
     "Attributes that became inputs (Clip, Slice, Pad, Split, Squeeze/Unsqueeze, Reduce*, TopK, Dropout, DFT), Upsample → Resize, Resize's explicit coordinate modes, Softmax's 2-D coercion, BatchNormalization's removed attribute and outputs, and the other adapters listed in docs/opset-conversion.md. A node that cannot be converted exactly fails the step, named with the reason.",
-  options: {
-    type: "object",
-    additionalProperties: false,
-    properties: {
-      opset: {
-        type: "integer",
-        minimum: OLDEST_CONVERTIBLE_OPSET,
-        maximum: NEWEST_CONVERTIBLE_OPSET,
-        default: NEWEST_CONVERTIBLE_OPSET,
-        description: `The default-domain opset to convert to (${OLDEST_CONVERTIBLE_OPSET}–${NEWEST_CONVERTIBLE_OPSET}).`,
-      },
-    },
-  },
+  options: convertOpsetPassOptionsSchema,
   run(bundle, ctx) {
     const statistics: PassStatistics = { "components-converted": 0, "nodes-rewritten": 0 };
     let modified = false;

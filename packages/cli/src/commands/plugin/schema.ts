@@ -13,7 +13,7 @@ import {
 export default class PluginSchema extends BaseCommand {
   static override summary = "Generate a plugin's options schemas from its TypeScript types.";
   static override description =
-    `Reads the package with ts-morph, finds every definePass<Options> (and defineMetric, defineDataSource) and converts each options interface to JSON Schema: JSDoc text becomes the description, and the tags @default, @minimum, @maximum, @exclusiveMinimum, @exclusiveMaximum, @integer, @pattern, @minItems, @maxItems, @uniqueItems and @examples become the keywords. String and number literal unions become enums, optional properties are not required, Record<string, T> is a map. The schemas are written to ${GENERATED_MODULE}, which the passes import (options: myPassOptionsSchema). docs/writing-a-pass.md has the whole story.`;
+    `Reads the package with ts-morph, finds every definePass<Options> (and defineMetric, defineDataSource) and converts each options interface to JSON Schema: JSDoc text becomes the description, and the tags @default, @minimum, @maximum, @exclusiveMinimum, @exclusiveMaximum, @integer, @pattern, @minItems, @maxItems, @minLength, @maxLength, @minProperties, @maxProperties, @uniqueItems and @examples become the keywords. String and number literal unions become enums, optional properties are not required, Record<string, T> is a map. The schemas are written to ${GENERATED_MODULE}, which the passes import (options: myPassOptionsSchema). docs/writing-a-pass.md has the whole story.`;
   static override examples = [
     "<%= config.bin %> <%= command.id %>",
     "<%= config.bin %> <%= command.id %> packages/plugins/quantize --check",
