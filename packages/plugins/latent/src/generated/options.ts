@@ -74,3 +74,64 @@ export const pcaChannelsOptionsSchema: OptionsSchema = {
     },
   },
 };
+
+/** The options of `latent/token-merge`, from `TokenMergeOptions`. */
+export const tokenMergeOptionsSchema: OptionsSchema = {
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    ratio: {
+      description:
+        "Share of each wrapped block's tokens merged away (ToMe's r = ⌊ratio·N⌋, at most the sources).",
+      type: "number",
+      minimum: 0,
+      exclusiveMaximum: 1,
+      default: 0.5,
+    },
+    merge: {
+      description:
+        "Where the tokens are merged: before self-attention (ToMe for SD's default), before cross-attention (its queries), before the feed-forward.",
+      type: "array",
+      items: {
+        description:
+          "What token merging may wrap: self-attention, cross-attention (queries only), feed-forward.",
+        enum: ["self-attention", "cross-attention", "feed-forward"],
+      },
+      minItems: 1,
+      default: ["self-attention"],
+    },
+    similarity: {
+      description:
+        "Similarity of the tokens: the attention's input hidden states (ToMe for SD), or the self-attention's keys (ToMe for ViTs; one more key projection at full size).",
+      enum: ["hidden", "keys"],
+      default: "hidden",
+    },
+    stride: {
+      description:
+        "One destination token in every `stride` (along the flattened positions); the others are sources that may merge into them.",
+      type: "integer",
+      minimum: 2,
+      default: 4,
+    },
+    levels: {
+      description:
+        "Merge in the blocks of the `levels` highest-resolution levels only (ToMe for SD's max_downsample): blocks are grouped by hidden width, the narrowest (the highest resolution in a UNet) first.",
+      type: "integer",
+      minimum: 1,
+      default: 1,
+    },
+    blocks: {
+      description:
+        "Merge only in the blocks whose attention node name contains one of these (overrides `levels`).",
+      type: "array",
+      items: {
+        type: "string",
+      },
+    },
+    component: {
+      description:
+        "The denoiser component (default: unet, transformer, denoiser or model, or the only one).",
+      type: "string",
+    },
+  },
+};
