@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { ValidateFunction } from "ajv";
 import type { ModelBundle } from "../bundle.js";
+import type { VerifyLevel } from "../check/verify.js";
 import { errors } from "../diagnostics.js";
 import type {
   DataRecord,
@@ -11,15 +12,18 @@ import type {
   PassContext,
   PassDefinition,
   PassResult,
+  Plugin,
   ProgressReporter,
   SessionFactory,
 } from "../plugin/types.js";
+import { PLUGIN_API_VERSION } from "../plugin/types.js";
 import type { Provider } from "../recipe/types.js";
 import { createAjv } from "../recipe/validate.js";
 import { createCpuSessions } from "../runtime/session-factory.js";
 import { deepFreeze } from "./context.js";
 import { meetMinOpset } from "./min-opset.js";
 import { createPassRandom } from "./random.js";
+import { checkPassOutput, opsetImportsOf, verifyPassOutput } from "./step-contract.js";
 
 export interface RunPassSettings<Options> {
   /** Options as a recipe would give them; the schema's defaults fill the rest. */
@@ -40,6 +44,14 @@ export interface RunPassSettings<Options> {
   readonly signal?: AbortSignal;
   /** Convert an input older than the pass's `requires.minOpset` first (default true), as a recipe step does. */
   readonly convertOpset?: boolean;
+  /**
+   * How the output is verified, as a recipe step's `verify:` (default `load`: the checker, then
+   * an ONNX Runtime CPU session; `check`: the checker only, for ops only a GPU provider has;
+   * `none`: trusted, e.g. where a benchmark times the pass alone).
+   */
+  readonly verify?: VerifyLevel;
+  /** The plugin that defines the pass, named in contract errors (default: a stand-in). */
+  readonly plugin?: Plugin;
 }
 
 export interface PassLogLine {
@@ -82,7 +94,10 @@ export function passOptionsWithDefaults<Options>(
  * Runs one pass outside a recipe — in a plugin's tests, a benchmark or a script — with what the
  * engine would give it: options checked against the pass's schema with its defaults filled in
  * (PASS_OPTIONS_INVALID otherwise) and frozen, CPU sessions, a seeded random source, a scratch
- * folder removed afterwards. Returns the result and every line the pass logged.
+ * folder removed afterwards. Afterwards it runs the engine's own checks on the result — its
+ * shape, the op domains it uses declared (imports settled), the output verified (checker and
+ * ONNX Runtime; PASS_OUTPUT_INVALID) — so a pass that runs here cannot then fail them in a
+ * recipe. Returns the result and every line the pass logged.
  */
 export async function runPassStandalone<Options>(
   pass: PassDefinition<Options>,
@@ -127,15 +142,36 @@ export async function runPassStandalone<Options>(
     scratchDir,
     resolve: (path) => resolve(path),
   };
+  const where = `runPassStandalone (${pass.id})`;
+  const plugin = settings.plugin ?? standInPlugin(pass);
   try {
     meetMinOpset(
       { id: "standalone", passId: pass.id, pass, convertOpset: settings.convertOpset ?? true },
       bundle,
-      `runPassStandalone (${pass.id})`,
+      where,
       context.logger.info,
     );
-    return { result: await pass.run(bundle, context), logs };
+    const inherited = opsetImportsOf(bundle);
+    const result: unknown = await pass.run(bundle, context);
+    checkPassOutput(result, inherited, pass as PassDefinition, plugin);
+    await verifyPassOutput(
+      result.bundle,
+      settings.verify ?? "load",
+      pass.id,
+      `${plugin.meta.name}@${plugin.meta.version}`,
+      where,
+      context.logger.info,
+    );
+    return { result, logs };
   } finally {
     await rm(scratchDir, { recursive: true, force: true });
   }
+}
+
+/** A plugin holding only the pass, for messages when the caller names none. */
+export function standInPlugin<Options>(pass: PassDefinition<Options>): Plugin {
+  return {
+    meta: { name: `the plugin of ${pass.id}`, version: "0.0.0", apiVersion: PLUGIN_API_VERSION },
+    passes: [pass as unknown as PassDefinition],
+  };
 }

@@ -3,6 +3,7 @@ import {
   DataType,
   definePass,
   isLatheError,
+  Node,
   type PassContext,
   passOptionsWithDefaults,
   runPassStandalone,
@@ -81,5 +82,36 @@ describe("runPassStandalone", () => {
     );
     expect(isLatheError(error) && error.code).toBe("DATA_UNKNOWN");
     expect(String((error as Error).message)).toMatch(/calib/);
+  });
+
+  it("runs the engine's checks after the pass: declared domains, then the checker and ONNX Runtime", async () => {
+    const write = (opType: string, domain: string, inputs: 1 | 2) =>
+      definePass({
+        id: "inline/write",
+        summary: "Adds a node after the Relu.",
+        options: { type: "object", properties: {} },
+        run(bundle) {
+          const graph = bundle.components.get("model")!.graph;
+          const relu = [...graph].find((n) => n.opType === "Relu")!;
+          const x = relu.inputs[0]!;
+          const args = inputs === 1 ? [x] : [x, x];
+          graph.insertAfter(relu, new Node({ opType, domain, inputs: args }));
+          return { bundle, modified: true };
+        },
+      });
+    const codeOf = (run: Promise<unknown>) =>
+      run.then(
+        () => "returned",
+        (e: unknown) => (isLatheError(e) ? e.code : String(e)),
+      );
+    expect(await codeOf(runPassStandalone(write("Gelu", "com.microsoft", 1), model()))).toBe(
+      "PLUGIN_CONTRACT",
+    );
+    const invalid = write("Relu", "", 2);
+    expect(await codeOf(runPassStandalone(invalid, model()))).toBe("PASS_OUTPUT_INVALID");
+    expect(await codeOf(runPassStandalone(invalid, model(), { verify: "check" }))).toBe(
+      "PASS_OUTPUT_INVALID",
+    );
+    expect(await codeOf(runPassStandalone(invalid, model(), { verify: "none" }))).toBe("returned");
   });
 });

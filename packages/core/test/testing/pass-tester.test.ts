@@ -181,4 +181,32 @@ describe("PassTester fails a case that does not hold, saying what differed", () 
     );
     await checked.runCase({ name: "", model: plain, expect: { throws: "PLUGIN_CONTRACT" } });
   });
+
+  it("runs the engine's checks: an output that is not a valid model fails the case", async () => {
+    const breaking = definePass({
+      id: "test/breaking",
+      summary: "Writes a Relu with two inputs, which no opset allows.",
+      options: { type: "object", properties: {} },
+      run(bundle) {
+        const model = bundle.components.get("model")!;
+        const relu = [...model.graph].find((n) => n.opType === "Relu")!;
+        const x = relu.inputs[0]!;
+        model.graph.insertAfter(relu, new Node({ opType: "Relu", inputs: [x, x] }));
+        return { bundle, modified: true };
+      },
+    });
+    const checked = new PassTester(breaking, { describe, it });
+    const error = await checked.runCase({ name: "", model: plain, expect: {} }).catch((e) => e);
+    expect(error).toBeInstanceOf(LatheError);
+    expect((error as LatheError).code).toBe("PASS_OUTPUT_INVALID");
+    expect((error as LatheError).message).toMatch(/test\/breaking.*component "model"/s);
+    expect((error as LatheError).message).toMatch(/Relu/);
+    // The same at `verify: check`; only `verify: none` lets it through, as in a recipe.
+    await checked.runCase({
+      name: "",
+      model: plain,
+      expect: { verify: "check", throws: "PASS_OUTPUT_INVALID" },
+    });
+    await checked.runCase({ name: "", model: plain, expect: { verify: "none", modified: true } });
+  });
 });
