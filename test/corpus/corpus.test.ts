@@ -6,7 +6,7 @@ import { type CorpusModel, corpusFeeds, loadCorpus } from "./corpus.js";
 const corpus = loadCorpus();
 const models = typeof corpus === "string" ? [] : corpus.models;
 
-describe.skipIf(typeof corpus === "string")("corpus of real exports (PyTorch's exporter)", () => {
+describe.skipIf(typeof corpus === "string")("corpus of real exports", () => {
   if (typeof corpus === "string") it.skip(corpus, () => {});
 
   it("covers the architectures, opsets and storage forms it promises", () => {
@@ -23,7 +23,10 @@ describe.skipIf(typeof corpus === "string")("corpus of real exports (PyTorch's e
     ])
       expect(names).toContain(name);
     const opsets = new Set(models.map((m) => m.opset));
-    for (const opset of [9, 11, 13, 14, 15, 16, 17]) expect(opsets).toContain(opset);
+    for (let opset = 9; opset <= 21; opset++) expect(opsets).toContain(opset);
+    const variants = new Set(models.map((m) => m.variant));
+    for (const variant of ["constants", "external-data", "ort-fused", "constant-of-shape"])
+      expect(variants).toContain(variant);
   });
 
   it.each(models.map((m) => [m.name, m] as const))(
@@ -47,7 +50,10 @@ describe.skipIf(typeof corpus === "string")("corpus of real exports (PyTorch's e
 
       const summary = await inspectFile(entry.path);
       expect(summary.opsetImports["ai.onnx"]).toBe(entry.opset);
-      expect(summary.producer.name).toBe("pytorch");
+      // onnx's light models were converted from Caffe2; ORT's optimizer keeps the producer
+      expect(summary.producer.name).toBe(
+        entry.variant === "constant-of-shape" ? "onnx-caffe2" : "pytorch",
+      );
       expect(summary.ops["ai.onnx"]?.Softmax).toBeGreaterThan(0);
       if (entry.variant === "external-data") expect(summary.externalData.length).toBe(1);
       const model = await loadModel(entry.path);
@@ -69,5 +75,24 @@ describe.skipIf(typeof corpus === "string")("corpus of real exports (PyTorch's e
     const llama = await ops("llama-past");
     expect(llama.some((n) => n.opType === "Range")).toBe(true); // the mask's arange
     expect(llama.filter((n) => n.opType === "Concat").length).toBeGreaterThan(4);
+  });
+
+  it("holds ORT's fused contrib ops, ConstantOfShape weights and converted opsets 18–21", async () => {
+    for (const entry of models.filter((m) => m.variant === "ort-fused")) {
+      const model = await loadModel(entry.path);
+      const fused = [...model.graph].filter((n) => n.domain === "com.microsoft");
+      expect(fused.length, entry.name).toBeGreaterThan(0);
+    }
+    for (const entry of models.filter((m) => m.variant === "constant-of-shape")) {
+      const model = await loadModel(entry.path);
+      const weights = [...model.graph].filter(
+        (n) =>
+          (n.opType === "Conv" || n.opType === "Gemm") &&
+          n.inputs[1]?.producer()?.opType === "ConstantOfShape",
+      );
+      expect(weights.length, entry.name).toBeGreaterThan(0);
+    }
+    const converted = models.filter((m) => m.exportedOpset !== undefined);
+    expect(converted.map((m) => m.opset).sort()).toEqual([18, 19, 20, 21]);
   });
 });

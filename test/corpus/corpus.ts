@@ -1,8 +1,17 @@
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { convertOpset, decodeModel, encodeModel } from "@lathe/core";
 import * as ort from "onnxruntime-node";
 
 /**
@@ -13,6 +22,8 @@ import * as ort from "onnxruntime-node";
  */
 
 const SCRIPT = new URL("./export.py", import.meta.url).pathname;
+const ORT_OPTIMIZE = new URL("./ort-optimize.mjs", import.meta.url).pathname;
+const LIGHT = new URL("./light/", import.meta.url).pathname;
 
 export const TORCH_MISSING =
   "PyTorch is not installed (apt-get install python3-torch python3-onnx, or set LATHE_PYTHON to a python with torch and onnx): the corpus of real exports is skipped";
@@ -42,8 +53,15 @@ export interface CorpusModel {
   readonly causal?: boolean;
   /** The model takes and returns a KV cache (`past_key_values.N.*`, `present.N.*`). */
   readonly cache?: boolean;
-  /** Post-processing by onnx's saver: `constants` (weights as Constant nodes), `external-data`. */
-  readonly variant?: "constants" | "external-data";
+  /**
+   * How the file differs from the exporter's output: re-saved by onnx's saver with weights as
+   * Constant nodes (`constants`) or in external data (`external-data`); saved again by ONNX
+   * Runtime's graph optimizer, com.microsoft fused ops present (`ort-fused`); weights made by
+   * ConstantOfShape nodes (`constant-of-shape`, onnx's light models).
+   */
+  readonly variant?: "constants" | "external-data" | "ort-fused" | "constant-of-shape";
+  /** The opset the exporter wrote, when core's convertOpset raised it to `opset`. */
+  readonly exportedOpset?: number;
 }
 
 export interface Corpus {
@@ -63,8 +81,11 @@ export function loadCorpus(): Corpus | string {
 function buildCorpus(): Corpus | string {
   const python = findPython();
   if (!python) return TORCH_MISSING;
+  // the steps after the exporter (this file, ORT's optimizer script) change the files too
   const digest = createHash("sha256")
     .update(readFileSync(SCRIPT))
+    .update(readFileSync(new URL(import.meta.url).pathname))
+    .update(readFileSync(ORT_OPTIMIZE))
     .update(python)
     .digest("hex")
     .slice(0, 16);
@@ -80,9 +101,37 @@ function buildCorpus(): Corpus | string {
   return {
     exporter: manifest.exporter,
     folder,
-    models: manifest.models.map((m) => ({ ...m, path: join(folder, `${m.name}.onnx`) })),
+    models: [
+      ...manifest.models.map((m) => ({ ...m, path: join(folder, `${m.name}.onnx`) })),
+      ...LIGHT_MODELS,
+    ],
   };
 }
+
+/**
+ * Two of onnx's light models (onnx/onnx, onnx/backend/test/data/light, Apache-2.0; see
+ * README.md): model-zoo CNNs converted from Caffe2 (IR 3, opset 9, weights also listed as graph
+ * inputs) whose every float weight onnx's `replace_initializer_by_constant_of_shape` turned into
+ * a ConstantOfShape node. Committed beside this file (4 and 15 KB).
+ */
+const LIGHT_MODELS: CorpusModel[] = [
+  ["light-bvlc-alexnet", "light_bvlc_alexnet.onnx", "AlexNet (Caffe2): Conv, LRN, Gemm", "prob_1"],
+  [
+    "light-squeezenet",
+    "light_squeezenet.onnx",
+    "SqueezeNet 1.0 (Caffe2): Conv, Concat",
+    "softmaxout_1",
+  ],
+].map(([name, file, what, output]) => ({
+  name: name!,
+  source: `onnx light model ${file}: ${what}, weights from ConstantOfShape`,
+  path: join(LIGHT, file!),
+  opset: 9,
+  inputs: [{ name: "data_0", dtype: "float32", fill: "normal", dims: [1, 3, 224, 224] }],
+  outputs: [output!],
+  example: {},
+  variant: "constant-of-shape",
+}));
 
 /** A python that imports torch and onnx: `LATHE_PYTHON`, else `python3`, else Debian's own. */
 function findPython(): string | undefined {
@@ -127,12 +176,51 @@ function exportInto(python: string, folder: string): string | undefined {
       const tail = `${run.stderr ?? ""}${run.error?.message ?? ""}`.trim().split("\n").slice(-8);
       throw new Error(`test/corpus/export.py failed (exit ${run.status}):\n${tail.join("\n")}`);
     }
+    try {
+      finishExports(scratch);
+    } catch (error) {
+      rmSync(scratch, { recursive: true, force: true });
+      throw error;
+    }
     rmSync(folder, { recursive: true, force: true });
     renameSync(scratch, folder);
     return undefined;
   } finally {
     rmSync(lock, { recursive: true, force: true });
   }
+}
+
+/**
+ * The steps after the exporter (see export.py): `ort-fused` models are saved again by ONNX
+ * Runtime's optimizer, `convert_to` models are converted to that opset by core's convertOpset.
+ */
+function finishExports(folder: string): void {
+  const manifestPath = join(folder, "manifest.json");
+  const manifest = JSON.parse(readFileSync(manifestPath, "utf8")) as {
+    models: { name: string; variant?: string; opset: number; convert_to?: number }[];
+  };
+  for (const entry of manifest.models) {
+    const path = join(folder, `${entry.name}.onnx`);
+    if (entry.variant === "ort-fused") {
+      const optimized = `${path}.optimized`;
+      // a child process: ORT's session is asynchronous, loadCorpus is not
+      const run = spawnSync(process.execPath, [ORT_OPTIMIZE, path, optimized], {
+        encoding: "utf8",
+        timeout: 120_000,
+      });
+      if (run.status !== 0)
+        throw new Error(`ONNX Runtime could not optimize ${entry.name}: ${run.stderr}`);
+      renameSync(optimized, path);
+    }
+    if (entry.convert_to !== undefined) {
+      const model = decodeModel(readFileSync(path));
+      convertOpset(model, entry.convert_to);
+      writeFileSync(path, encodeModel(model));
+      Object.assign(entry, { exportedOpset: entry.opset, opset: entry.convert_to });
+      delete entry.convert_to;
+    }
+  }
+  writeFileSync(manifestPath, JSON.stringify(manifest, null, 1));
 }
 
 /** Sizes for every symbolic dim; `total` is `past + sequence`. */

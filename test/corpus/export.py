@@ -2,7 +2,10 @@
 torch.nn write them, exported by PyTorch's own TorchScript ONNX exporter (Debian's python3-torch,
 PyTorch 1.13). The ONNX files are the exporter's output, never an imitation of it; the only
 post-processing is onnx's own saver for the variants that need it (weights as Constant nodes,
-external data), said in each entry's `variant`.
+external data), said in each entry's `variant`. Two more steps run in test/corpus/corpus.ts after
+this script: `variant: "ort-fused"` models are saved again by ONNX Runtime's graph optimizer, and
+`convert_to` models (opsets 18-21, which torch 1.13 cannot write) are converted by core's
+convertOpset.
 
 Usage: python3 export.py OUT_DIR
 Writes OUT_DIR/<name>.onnx (and external data files) and OUT_DIR/manifest.json, which names every
@@ -674,6 +677,10 @@ def corpus():
               lambda: BertModel(mask_min=-10000.0),
               [io("input_ids", TOKENS, ["batch", "sequence"]), io("attention_mask", MASK, ["batch", "sequence"])],
               ["last_hidden_state"], 9, ex, variant="constants"),
+        entry("bert-opset10", "BertModel with the -10000 mask, opset 10",
+              lambda: BertModel(mask_min=-10000.0),
+              [io("input_ids", TOKENS, ["batch", "sequence"]), io("attention_mask", MASK, ["batch", "sequence"])],
+              ["last_hidden_state"], 10, ex),
         entry("diffusers-transformer-block", "diffusers 0.21 BasicTransformerBlock, torch-1 AttnProcessor (self and cross)",
               lambda: BasicTransformerBlock(),
               [io("hidden_states", FLOAT, ["batch", "sequence", 16]),
@@ -701,6 +708,44 @@ def corpus():
         entry("packed-qkv-slice-external", "ViT-style packed QKV, q/k/v by Slice + Squeeze, external data",
               lambda: PackedQKVEncoder("slice", flat=False),
               [io("x", FLOAT, ["batch", "sequence", 32])], ["output"], 17, ex, variant="external-data"),
+        # Saved again by ONNX Runtime's own graph optimizer (level "extended", test/corpus/corpus.ts):
+        # com.microsoft FusedMatMul, BiasGelu, FastGelu, QuickGelu already in the model, and the
+        # opset imports of every domain ORT registers.
+        entry("bert-ort-fused", "BertModel as saved by ONNX Runtime's optimizer (FusedMatMul, BiasGelu)",
+              lambda: BertModel(),
+              [io("input_ids", TOKENS, ["batch", "sequence"]), io("attention_mask", MASK, ["batch", "sequence"])],
+              ["last_hidden_state"], 12, ex, variant="ort-fused"),
+        entry("gpt2-ort-fused", "GPT2LMHeadModel as saved by ONNX Runtime's optimizer (FastGelu)",
+              lambda: GPT2LMHeadModel(),
+              [io("input_ids", TOKENS, ["batch", "sequence"]), io("attention_mask", MASK, ["batch", "sequence"])],
+              ["logits"], 14, ex, causal=True, variant="ort-fused"),
+        entry("llama-ort-fused", "LlamaForCausalLM as saved by ONNX Runtime's optimizer (FusedMatMul, QuickGelu for SiLU)",
+              lambda: LlamaForCausalLM(),
+              [io("input_ids", TOKENS, ["batch", "sequence"]), io("attention_mask", MASK, ["batch", "sequence"]),
+               io("position_ids", POSITIONS, ["batch", "sequence"])],
+              ["logits"], 14, ex, causal=True, variant="ort-fused"),
+        # Opsets 18-21: torch 1.13 exports at 17 at most, so these are its opset-17 exports
+        # converted by core's convertOpset (test/corpus/corpus.ts): ReduceMean/ReduceSum with
+        # axes as an input (18), Split's num_outputs (18), Pad/Resize/Cast forms up to 21.
+        entry("llama-opset18", "LlamaForCausalLM (GQA 4/2) exported at 17, converted to 18",
+              lambda: LlamaForCausalLM(),
+              [io("input_ids", TOKENS, ["batch", "sequence"]), io("attention_mask", MASK, ["batch", "sequence"]),
+               io("position_ids", POSITIONS, ["batch", "sequence"])],
+              ["logits"], 17, ex, causal=True, convert_to=18),
+        entry("gpt2-past-opset19", "GPT2LMHeadModel with past_key_values exported at 17, converted to 19",
+              lambda: GPT2LMHeadModel(past=True),
+              [io("input_ids", TOKENS, ["batch", "sequence"]), io("attention_mask", MASK, ["batch", "total"])]
+              + gpt2_past_in,
+              ["logits"] + gpt2_past_out, 17, ex, causal=True, cache=True, convert_to=19),
+        entry("bert-opset20", "BertModel exported at 17, converted to 20",
+              lambda: BertModel(),
+              [io("input_ids", TOKENS, ["batch", "sequence"]), io("attention_mask", MASK, ["batch", "sequence"])],
+              ["last_hidden_state"], 17, ex, convert_to=20),
+        entry("diffusers-transformer-block-opset21", "BasicTransformerBlock exported at 17, converted to 21",
+              lambda: BasicTransformerBlock(),
+              [io("hidden_states", FLOAT, ["batch", "sequence", 16]),
+               io("encoder_hidden_states", FLOAT, ["batch", "context", 12])],
+              ["output"], 17, dict(ex, context=4), convert_to=21),
     ]
 
 
@@ -738,7 +783,7 @@ def export(item, out_dir):
             do_constant_folding=True,
         )
     variant = item.get("variant")
-    if variant:
+    if variant in ("constants", "external-data"):
         model = onnx.load(path)
         if variant == "constants":
             # every weight as a Constant node, as some exporters write them

@@ -8,6 +8,7 @@ import type { Node } from "../ir/node.js";
 import type { SparseTensor } from "../ir/sparse-tensor.js";
 import type { Tensor } from "../ir/tensor.js";
 import type { Value } from "../ir/value.js";
+import { ortDefaultDomainSchema } from "../schemas/ort-default-domain.js";
 import {
   isKnownDomain,
   onnxTypeString,
@@ -320,10 +321,23 @@ class ModelChecker {
       return;
     }
     this.nodesChecked++;
-    const schema = schemaFor(domain, node.opType, version);
+    let schema = schemaFor(domain, node.opType, version);
     if (!schema) {
-      this.#missingSchema(node, version, ctx);
-      return;
+      schema = ortDefaultDomainSchema(domain, node.opType, version);
+      if (!schema) {
+        this.#missingSchema(node, version, ctx);
+        return;
+      }
+      this.#add(
+        "RUNTIME_ONLY_OP",
+        "warning",
+        ctx,
+        node,
+        `${node.opType} is not in "ai.onnx" at opset ${version}: it is ONNX Runtime's own registration of it in the default domain (its graph optimizer writes it), which ONNX Runtime loads and other runtimes refuse`,
+        node.opType === "LayerNormalization"
+          ? "for a portable model, convert it to opset 17 or newer (lathe convert --opset 17), where LayerNormalization is standard"
+          : "for a portable model, write it as ReduceMean/Sqrt/Div/Mul (RMS normalization)",
+      );
     }
     this.#checkArity(node, schema, ctx);
     this.#checkAttributes(node, schema, ctx);

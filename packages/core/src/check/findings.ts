@@ -23,7 +23,8 @@ export type CheckCode =
   | "DUPLICATE_NAME"
   | "EMPTY_NAME"
   | "INITIALIZER_TYPE"
-  | "INITIALIZER_NOT_INPUT";
+  | "INITIALIZER_NOT_INPUT"
+  | "RUNTIME_ONLY_OP";
 
 export interface CheckFinding {
   readonly code: CheckCode;

@@ -3,6 +3,7 @@ import { errors } from "../diagnostics.js";
 import type { Graph } from "../ir/graph.js";
 import type { Model } from "../ir/model.js";
 import type { Node } from "../ir/node.js";
+import { ortDefaultDomainSchema } from "../schemas/ort-default-domain.js";
 import type { Adapter, AdapterContext } from "./adapter.js";
 import { ADAPTERS, NEWEST_CONVERTIBLE_OPSET, OLDEST_CONVERTIBLE_OPSET } from "./adapters/table.js";
 import { GraphEditor } from "./edit.js";
@@ -117,6 +118,11 @@ function nodeProblem(
   history: OpHistory,
 ): { version: number; reason: string } | undefined {
   let op = node.opType;
+  // ONNX Runtime's own default-domain ops (schemas/ort-default-domain.ts), as its optimizer
+  // saves them: ORT runs its LayerNormalization of opsets 1–16 as the standard one of 17 (same
+  // inputs, outputs and attributes), and SimplifiedLayerNormalization at every opset. The node
+  // stays as written; above 16 the LayerNormalization is the standard op.
+  if (!history.definedAt(op, from) && ortDefaultDomainSchema("", op, from)) return undefined;
   if (!history.knows(op))
     return {
       version: from,

@@ -20,7 +20,14 @@ import { shapeOps } from "./ops-shape.js";
 
 /** Inference functions by domain ("" is the default ONNX domain) and op type. */
 export const SHAPE_INFERENCE: Readonly<Record<string, Readonly<Record<string, OpInference>>>> = {
-  "": { ...elementwiseOps, ...shapeOps, ...nnOps, ...controlOps },
+  "": {
+    ...elementwiseOps,
+    ...shapeOps,
+    ...nnOps,
+    ...controlOps,
+    // ONNX Runtime's own default-domain registration (schemas/ort-default-domain.ts)
+    SimplifiedLayerNormalization: contribOps.SimplifiedLayerNormalization!,
+  },
   "com.microsoft": contribOps,
 };
 

@@ -4,6 +4,7 @@ import {
   checkModel,
   createBuilder,
   DataType,
+  encodeModel,
   formatFinding,
   type Model,
   Node,
@@ -11,6 +12,7 @@ import {
   Tensor,
   tensorType,
 } from "@lathe/core";
+import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
 
 /** x[2,3] → Relu → MatMul(w) → y, opset 21. */
@@ -277,7 +279,32 @@ const CASES: Case[] = [
     severity: "warning",
     message: /has 3 inputs; FastGelu-1 takes 1 to 2/,
   },
+  {
+    name: "ORT's own LayerNormalization below opset 17 (its graph optimizer writes it)",
+    build: () => ortNormModel("LayerNormalization", 14),
+    code: "RUNTIME_ONLY_OP",
+    severity: "warning",
+    message: /LayerNormalization is not in "ai.onnx" at opset 14: it is ONNX Runtime's own/,
+    hint: /opset 17/,
+  },
+  {
+    name: "ORT's SimplifiedLayerNormalization in the default domain",
+    build: () => ortNormModel("SimplifiedLayerNormalization", 21),
+    code: "RUNTIME_ONLY_OP",
+    severity: "warning",
+    message: /SimplifiedLayerNormalization is not in "ai.onnx" at opset 21/,
+  },
 ];
+
+/** x[2,4] → LayerNormalization or SimplifiedLayerNormalization (default domain) → y, as ORT saves it. */
+function ortNormModel(op: string, opset: number): Model {
+  const b = createBuilder({ opset });
+  const x = b.input("x", DataType.FLOAT, [2, 4]);
+  const scale = b.constant(new Float32Array(4).fill(2), [4], DataType.FLOAT, "scale");
+  const node = b.node(op, [x, scale], { axis: -1, epsilon: 1e-5, stash_type: 1 }, { name: "norm" });
+  b.output(node.output, "y", DataType.FLOAT, [2, 4]);
+  return b.build();
+}
 
 describe("checkModel", () => {
   it("finds nothing in a valid model with a subgraph reading outer values and a function call", () => {
@@ -335,6 +362,27 @@ describe("checkModel", () => {
       expect(report.errors).toBe(report.findings.filter((f) => f.severity === "error").length);
     });
   }
+
+  it("checks ORT's default-domain norms against ORT's schema: no error, and ORT runs them", async () => {
+    for (const [op, opset] of [
+      ["LayerNormalization", 14],
+      ["SimplifiedLayerNormalization", 14],
+      ["SimplifiedLayerNormalization", 21],
+    ] as const) {
+      const model = ortNormModel(op, opset);
+      const report = checkModel(model);
+      expect(report.errors, JSON.stringify(report.findings)).toBe(0);
+      const session = await ort.InferenceSession.create(encodeModel(model));
+      const x = new ort.Tensor("float32", Float32Array.from([1, 2, 3, 4, -1, 0, 1, 2]), [2, 4]);
+      const y = (await session.run({ x })).y!.data as Float32Array;
+      await session.release();
+      expect(Number.isFinite(y[0]!)).toBe(true);
+    }
+    // an unknown attribute is still found: the schema is checked, not skipped
+    const bad = ortNormModel("SimplifiedLayerNormalization", 14);
+    [...bad.graph][0]!.setAttribute(attr.int("groups", 2));
+    expect(codes(bad)).toContain("UNKNOWN_ATTRIBUTE");
+  });
 
   it("names the graph path and the node in a finding inside a subgraph", () => {
     const b = createBuilder({ opset: 21 });

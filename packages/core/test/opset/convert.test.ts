@@ -291,6 +291,24 @@ describe("convertOpset", () => {
     ]);
   });
 
+  it("carries ONNX Runtime's own default-domain norms (as its optimizer saves them) across opsets", async () => {
+    const build = () => {
+      const b = createBuilder({ opset: 14 });
+      const x = b.input("x", DataType.FLOAT, [2, 4]);
+      const scale = b.constant([1.5, 0.5, 2, 1], [4]);
+      const bias = b.constant([0.25, -1, 0, 1], [4]);
+      const norm = b.node("LayerNormalization", [x, scale, bias], { axis: -1, epsilon: 1e-5 });
+      const rms = b.node("SimplifiedLayerNormalization", [norm.output, scale], { epsilon: 1e-6 });
+      b.output(rms.output, "y");
+      return b.build();
+    };
+    // ORT's LayerNormalization-1 (opsets 1–16) is the standard LayerNormalization-17
+    const { model, conversion } = await convertAndCompare(build, 21, { x: feed([2, 4], 5) });
+    expect(conversion.adapters).toEqual([]);
+    expect(opTypes(model)).toEqual(["LayerNormalization", "SimplifiedLayerNormalization"]);
+    await convertAndCompare(build, 16, { x: feed([2, 4], 6) });
+  });
+
   it("keeps a value's declared type when a node is rewired through a Reshape", () => {
     const b = createBuilder({ opset: 12 });
     const x = b.input("x", DataType.FLOAT, [2, 3, 4]);

@@ -40,9 +40,12 @@ export function layerOf(node: Node, scope: GraphScope): Layer | string {
   const tensor = constantOf(weight);
   if (!weight || !tensor) {
     const via = weight?.producer();
-    return via?.opType === "Transpose"
-      ? "weight read through a Transpose (tied weights are not pruned)"
-      : "weight is computed at run time (not a constant)";
+    if (via?.opType === "Transpose")
+      return "weight read through a Transpose (tied weights are not pruned)";
+    // onnx's light models store every weight so: one value repeated, no magnitudes to rank
+    if (via?.opType === "ConstantOfShape")
+      return "weight is a ConstantOfShape fill (one value repeated: nothing to rank)";
+    return "weight is computed at run time (not a constant)";
   }
   if (tensor.dataType !== DataType.FLOAT) return "weight is not float32";
   const dims = tensor.dims;

@@ -10,6 +10,7 @@ import {
   type NameFilterOptions,
   type NamePattern,
   type Node,
+  nodesWithScope,
   type ScopeFilter,
   visitGraphsAsync,
 } from "@lathe/core";
@@ -125,6 +126,12 @@ export async function quantizeComponents(
   const coverage = new GraphCoverage();
   let before = 0;
   let after = 0;
+  let candidates: number | undefined;
+  if (options.candidate) {
+    candidates = 0;
+    for (const model of bundle.components.values())
+      for (const { node } of nodesWithScope(model)) if (options.candidate(node)) candidates++;
+  }
   for (const [component, model] of bundle.components) {
     before += constantBytes(model);
     const skip: ScopeFilter = (scope) => {
@@ -149,10 +156,13 @@ export async function quantizeComponents(
   for (const w of stats.warnings) logger.warn(w);
   for (const [reason, n] of coverage.notVisited)
     logger.info(`${n} graph(s) not visited: ${reason}`);
-  return {
-    stats,
-    statistics: { ...stats.toStatistics(before, after), ...coverage.toStatistics() },
+  const statistics: Record<string, number | string> = {
+    ...stats.toStatistics(before, after),
+    ...coverage.toStatistics(),
   };
+  // "nothing quantized" must say why; with no candidate at all, that is the reason
+  if (candidates !== undefined) statistics["candidate-nodes"] = candidates;
+  return { stats, statistics };
 }
 
 /** Function bodies hold no initializers, where quantized weights are stored. */

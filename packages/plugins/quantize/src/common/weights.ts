@@ -44,9 +44,24 @@ export function findConstantWeight(value: Value | undefined): ConstantWeight | u
   return undefined;
 }
 
-/** Why a weight cannot be quantized, or undefined when it can. */
-export function weightProblem(weight: ConstantWeight | undefined, minElements: number) {
-  if (!weight) return "weight is computed at run time (not a constant)";
+/**
+ * Why a non-constant weight is left alone: a `ConstantOfShape` fill (onnx's light models store
+ * every weight so) is one value repeated, which a quantized copy would only store larger.
+ */
+export function computedWeightReason(value: Value | undefined, name = "weight"): string {
+  const producer = value?.producer();
+  if (producer?.opType === "ConstantOfShape" && producer.domain === "")
+    return `${name} is a ConstantOfShape fill (one value repeated): a quantized copy would only be larger`;
+  return `${name} is computed at run time (not a constant)`;
+}
+
+/** Why a weight cannot be quantized, or undefined when it can; `value` is the node's weight input. */
+export function weightProblem(
+  weight: ConstantWeight | undefined,
+  minElements: number,
+  value?: Value,
+) {
+  if (!weight) return computedWeightReason(value);
   const { tensor } = weight;
   if (tensor.dataType !== DataType.FLOAT) return "weight is not float32";
   if (tensor.elementCount < minElements)

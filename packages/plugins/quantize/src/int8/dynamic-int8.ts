@@ -23,6 +23,7 @@ import {
 } from "../common/select.js";
 import { bytesOf, type StoredWeight, WeightCache } from "../common/weight-cache.js";
 import {
+  computedWeightReason,
   constantTensor,
   findConstantWeight,
   weightData,
@@ -149,7 +150,7 @@ function quantizeMatMulLike(node: Node, ctx: EmitContext): string | undefined {
   const aProblem = activationProblem(a, "A");
   if (aProblem || !a) return aProblem;
   const weight = findConstantWeight(node.inputs[1]);
-  const problem = weightProblem(weight, options.minElements);
+  const problem = weightProblem(weight, options.minElements, node.inputs[1]);
   if (problem || !weight) return problem;
   if (weight.tensor.dims.length !== 2) return `weight is ${weight.tensor.dims.length}-D, not 2-D`;
   let transposed = weight.transposed;
@@ -218,7 +219,7 @@ function quantizeConv(node: Node, ctx: EmitContext): string | undefined {
   if (xProblem || !x) return xProblem;
   const source = node.inputs[1];
   const tensor = constantTensor(source);
-  if (!source || !tensor) return "weight is computed at run time (not a constant)";
+  if (!source || !tensor) return computedWeightReason(source);
   const problem = weightProblem(
     { source, tensor, transposed: false, via: undefined },
     options.minElements,

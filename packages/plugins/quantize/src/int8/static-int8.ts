@@ -255,7 +255,7 @@ function describe(node: Node): Candidate | string {
   if (activation.type?.kind === "tensor" && activation.type.elemType !== DataType.FLOAT)
     return "input is not float32";
   const weight = findConstantWeight(node.inputs[1]);
-  const problem = weightProblem(weight, 0);
+  const problem = weightProblem(weight, 0, node.inputs[1]);
   if (problem || !weight) return problem ?? "no weight";
   const dims = weight.tensor.dims;
   const biasOf = (index: number) => {

@@ -6,7 +6,12 @@ import {
   type Tensor,
   type Value,
 } from "@lathe/core";
-import { type ConstantWeight, constantTensor, findConstantWeight } from "../common/weights.js";
+import {
+  type ConstantWeight,
+  computedWeightReason,
+  constantTensor,
+  findConstantWeight,
+} from "../common/weights.js";
 import { createBitsResolver } from "./bits.js";
 import type { WeightOnlyOptions } from "./options.js";
 
@@ -78,7 +83,7 @@ function matmulTarget(node: Node, options: WeightOnlyOptions): MatMulTarget | st
   if (aType && aType.elemType !== DataType.FLOAT) return "input A is not float32";
   if (aType?.shape && aType.shape.dims.length < 2) return "input A is 1-D";
   const weight = findConstantWeight(node.inputs[1]);
-  if (!weight) return "B is computed at run time (not a constant)";
+  if (!weight) return computedWeightReason(node.inputs[1], "B");
   const { tensor } = weight;
   if (tensor.dims.length !== 2) return `B is ${tensor.dims.length}-D, not 2-D`;
   if (tensor.dataType !== DataType.FLOAT) return "B is not float32";
