@@ -403,6 +403,11 @@ export const errors = {
     ),
   dataOptionsInvalid: (where: string, detail: string, hint: string) =>
     new LatheError("DATA_OPTIONS_INVALID", detail, { where, hint }),
+  dataDecodeFailed: (file: string, detail: string) =>
+    new LatheError("DATA_DECODE_FAILED", `cannot decode ${file}: ${detail}`, {
+      where: file,
+      hint: "replace or remove the file, or narrow the data set's path so it does not match it",
+    }),
   profileTraceInvalid: (file: string, detail: string) =>
     new LatheError("PROFILE_TRACE_INVALID", `not an ONNX Runtime profile trace: ${detail}`, {
       where: file,

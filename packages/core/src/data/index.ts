@@ -1,4 +1,7 @@
+export { type AudioOptions, type AudioWindow, audioSource } from "./audio.js";
+export { type ImagesOptions, imagesSource } from "./images.js";
 export { parseJsonRecords } from "./json.js";
+export type { FileLabels } from "./labels.js";
 export { encodeNpy, parseNpy } from "./npy.js";
 export { parseNpz } from "./npz.js";
 export { readTensorFile, tensorFileSets } from "./pb.js";
@@ -17,4 +20,5 @@ export {
   randomSource,
 } from "./sources.js";
 export { splitRecord } from "./split.js";
+export { type TextInputs, type TextLabels, type TextOptions, textSource } from "./text.js";
 export { readZip, type ZipMember } from "./zip.js";

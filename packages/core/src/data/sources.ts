@@ -13,11 +13,14 @@ import { defineDataSource } from "../plugin/define.js";
 import type { DataRecord, DataSet } from "../plugin/types.js";
 import { generateInputs } from "../runtime/inputs.js";
 import type { ValueSignature } from "../runtime/signature.js";
+import { audioSource } from "./audio.js";
+import { imagesSource } from "./images.js";
 import { parseJsonRecords } from "./json.js";
 import { parseNpy } from "./npy.js";
 import { parseNpz } from "./npz.js";
 import { readTensorFile, tensorFileSets } from "./pb.js";
 import { splitRecord } from "./split.js";
+import { textSource } from "./text.js";
 
 /**
  * Split the arrays along their first axis into one sample each (the axis kept, size 1);
@@ -254,4 +257,7 @@ export const builtinDataSources = [
   pbSource,
   jsonSource,
   randomSource,
+  imagesSource,
+  audioSource,
+  textSource,
 ] as const;

@@ -3,6 +3,249 @@
 
 import type { OptionsSchema } from "../plugin/types.js";
 
+/** The options of `audio`, from `AudioOptions`. */
+export const audioOptionsSchema: OptionsSchema = {
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    path: {
+      description:
+        "WAV files, relative to the recipe: a folder (every .wav under it), a glob, a file, or a list of them. Records follow the sorted paths.",
+      anyOf: [
+        {
+          type: "string",
+        },
+        {
+          type: "array",
+          items: {
+            type: "string",
+          },
+        },
+      ],
+    },
+    input: {
+      description: "The model input the samples feed (the record key).",
+      type: "string",
+    },
+    sampleRate: {
+      description:
+        "The rate the model reads, in Hz: files at another rate are resampled (band-limited sinc, as torchaudio). Default: each file's own rate.",
+      type: "integer",
+      minimum: 1,
+    },
+    window: {
+      description: "Cut each file into fixed windows; without it each whole file is one record.",
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        length: {
+          description: "Samples per window, at `sampleRate`.",
+          type: "integer",
+          minimum: 1,
+        },
+        hop: {
+          description:
+            "Samples from one window's start to the next's; default: `length` (no overlap).",
+          type: "integer",
+          minimum: 1,
+        },
+        last: {
+          description:
+            "The last window of a file, when shorter: `zeros` pads it with silence, `drop` leaves it out.",
+          enum: ["zeros", "drop"],
+          default: "zeros",
+        },
+      },
+      required: ["length"],
+    },
+    layout: {
+      description:
+        "Tensor dims: `NT` [1, samples], `NCT` [1, 1, samples] (1-D convolutions), `T` [samples].",
+      enum: ["NT", "NCT", "T"],
+      default: "NT",
+    },
+    dtype: {
+      description: "The element type.",
+      enum: ["float32", "float16"],
+      default: "float32",
+    },
+    labels: {
+      description:
+        "Labels for task metrics, one per file (every window of a file gets it): docs/data.md.",
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        from: {
+          description:
+            "`folders`: each file's class is the name of the folder it sits in (as torchvision's ImageFolder); otherwise a labels file, relative to the recipe: lines `file,label` (a comma or a tab between), the file named by its path relative to the labels file's folder or by its base name.",
+          type: "string",
+        },
+        classes: {
+          description:
+            "Class names in class-index order: a label that is one of them becomes its index. Default for `folders`: the folder names, sorted.",
+          type: "array",
+          items: {
+            type: "string",
+          },
+        },
+        key: {
+          description:
+            "The record key the labels are stored under (what `core/accuracy`'s `labels:` names).",
+          type: "string",
+          default: "label",
+        },
+      },
+      required: ["from"],
+    },
+  },
+  required: ["path", "input"],
+};
+
+/** The options of `images`, from `ImagesOptions`. */
+export const imagesOptionsSchema: OptionsSchema = {
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    path: {
+      description:
+        "PNG and JPEG files, relative to the recipe: a folder (every .png/.jpg/.jpeg under it), a glob (`photos/*.jpg`; `**` matches subfolders), a file, or a list of them. Records follow the sorted paths.",
+      anyOf: [
+        {
+          type: "string",
+        },
+        {
+          type: "array",
+          items: {
+            type: "string",
+          },
+        },
+      ],
+    },
+    input: {
+      description: "The model input the pixels feed (the record key).",
+      type: "string",
+    },
+    channels: {
+      description:
+        "Channel order: `rgb`, `bgr` (OpenCV-trained models) or `gray` (one channel, BT.601 luma). An alpha channel is dropped.",
+      enum: ["rgb", "bgr", "gray"],
+      default: "rgb",
+    },
+    resize: {
+      description:
+        "Bilinear resize (Pillow's, antialiased when shrinking): a number sets the shorter side and keeps the aspect ratio (torchvision's Resize(256)); `{ height, width }` is exact.",
+      anyOf: [
+        {
+          type: "number",
+        },
+        {
+          type: "object",
+          additionalProperties: false,
+          properties: {
+            height: {
+              description: "Rows, in pixels.",
+              type: "integer",
+              minimum: 1,
+            },
+            width: {
+              description: "Columns, in pixels.",
+              type: "integer",
+              minimum: 1,
+            },
+          },
+          required: ["height", "width"],
+        },
+      ],
+    },
+    crop: {
+      description: "Center crop after resizing: a number for a square, or `{ height, width }`.",
+      anyOf: [
+        {
+          type: "number",
+        },
+        {
+          type: "object",
+          additionalProperties: false,
+          properties: {
+            height: {
+              description: "Rows, in pixels.",
+              type: "integer",
+              minimum: 1,
+            },
+            width: {
+              description: "Columns, in pixels.",
+              type: "integer",
+              minimum: 1,
+            },
+          },
+          required: ["height", "width"],
+        },
+      ],
+    },
+    scale: {
+      description: "Pixel values (0–255) are multiplied by this first.",
+      type: "number",
+      default: 0.00392156862745098,
+    },
+    mean: {
+      description: "Subtracted after scaling: one value per channel, or one for all.",
+      type: "array",
+      items: {
+        type: "number",
+      },
+      default: [0],
+    },
+    std: {
+      description: "Divides after the mean: one value per channel, or one for all.",
+      type: "array",
+      items: {
+        type: "number",
+      },
+      default: [1],
+    },
+    layout: {
+      description:
+        "`NCHW` ([1, C, H, W], PyTorch exports) or `NHWC` ([1, H, W, C], TensorFlow exports).",
+      enum: ["NCHW", "NHWC"],
+      default: "NCHW",
+    },
+    dtype: {
+      description: "The tensor's element type; `uint8` feeds raw pixels (scale 1, mean 0, std 1).",
+      enum: ["float32", "float16", "uint8"],
+      default: "float32",
+    },
+    labels: {
+      description:
+        "Labels for task metrics: `{ from: folders }` or `{ from: labels.csv }` (docs/data.md).",
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        from: {
+          description:
+            "`folders`: each file's class is the name of the folder it sits in (as torchvision's ImageFolder); otherwise a labels file, relative to the recipe: lines `file,label` (a comma or a tab between), the file named by its path relative to the labels file's folder or by its base name.",
+          type: "string",
+        },
+        classes: {
+          description:
+            "Class names in class-index order: a label that is one of them becomes its index. Default for `folders`: the folder names, sorted.",
+          type: "array",
+          items: {
+            type: "string",
+          },
+        },
+        key: {
+          description:
+            "The record key the labels are stored under (what `core/accuracy`'s `labels:` names).",
+          type: "string",
+          default: "label",
+        },
+      },
+      required: ["from"],
+    },
+  },
+  required: ["path", "input"],
+};
+
 /** The options of `npy`, from `NpyOptions`. */
 export const npyOptionsSchema: OptionsSchema = {
   type: "object",
@@ -151,6 +394,133 @@ export const randomOptionsSchema: OptionsSchema = {
     },
   },
   required: ["inputs"],
+};
+
+/** The options of `text`, from `TextOptions`. */
+export const textOptionsSchema: OptionsSchema = {
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    path: {
+      description: "A text file or a .jsonl file, relative to the recipe.",
+      type: "string",
+    },
+    format: {
+      description:
+        "`lines`: each non-empty line is a record; `jsonl`: each line is a JSON object whose `field` is the text; `stream`: the whole file is one text, cut into windows of `maxLength` tokens (language-model calibration and held-out evaluation). Default: `jsonl` for .jsonl files, else `lines`.",
+      enum: ["lines", "jsonl", "stream"],
+    },
+    field: {
+      description: "The JSONL field holding the text.",
+      type: "string",
+      default: "text",
+    },
+    tokenizer: {
+      description:
+        "The model's tokenizer.json (Hugging Face format; a tokenizer_config.json beside it is read too), relative to the recipe, or `bytes`: UTF-8 bytes as ids, for byte-level models.",
+      type: "string",
+    },
+    byteOffset: {
+      description:
+        "Byte-level ids: added to every byte (models that keep the lowest ids for special tokens).",
+      type: "integer",
+      minimum: 0,
+      default: 0,
+    },
+    maxLength: {
+      description: "Tokens per record at most (and the window length for `stream`).",
+      type: "integer",
+      minimum: 1,
+      default: 128,
+    },
+    padding: {
+      description:
+        "`max-length` pads every record to maxLength (the mask marks the padding); `none` keeps each as long as its text.",
+      enum: ["none", "max-length"],
+      default: "none",
+    },
+    truncation: {
+      description:
+        "Cut texts longer than maxLength; false makes a longer text an error naming its line.",
+      type: "boolean",
+      default: true,
+    },
+    padId: {
+      description:
+        "The padding id; default: tokenizer.json's padding.pad_id, a [PAD]/<pad> token, else 0.",
+      type: "number",
+    },
+    addSpecialTokens: {
+      description:
+        "Add the tokenizer's special tokens ([CLS] … [SEP], <s> … </s>) around each text.",
+      type: "boolean",
+      default: true,
+    },
+    stride: {
+      description:
+        "`stream`: tokens from one window's start to the next's; default maxLength (no overlap).",
+      type: "integer",
+      minimum: 1,
+    },
+    inputs: {
+      description:
+        "Record keys for the model inputs; a model reads the ones named after its inputs.",
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        ids: {
+          description: "The token ids.",
+          type: "string",
+          default: "input_ids",
+        },
+        mask: {
+          description: "The attention mask: 1 for tokens, 0 for padding.",
+          type: "string",
+          default: "attention_mask",
+        },
+        typeIds: {
+          description: "Token type ids (all 0, one segment), for BERT-like models that read them.",
+          type: "string",
+        },
+        positions: {
+          description: "Position ids 0, 1, … along the sequence, for exports that read them.",
+          type: "string",
+        },
+      },
+    },
+    dtype: {
+      description: "The element type of ids, mask, type ids and positions.",
+      enum: ["int64", "int32"],
+      default: "int64",
+    },
+    labels: {
+      description: "Labels for task metrics, from a JSONL field.",
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        field: {
+          description:
+            "The JSONL field holding each line's label: a class index, a class name or a text.",
+          type: "string",
+        },
+        classes: {
+          description:
+            "Class names in class-index order: a label that is one of them becomes its index.",
+          type: "array",
+          items: {
+            type: "string",
+          },
+        },
+        key: {
+          description: "The record key the labels are stored under.",
+          type: "string",
+          default: "label",
+        },
+      },
+      required: ["field"],
+    },
+  },
+  required: ["path", "tokenizer"],
 };
 
 /** The options of `core/accuracy`, from `AccuracyOptions`. */

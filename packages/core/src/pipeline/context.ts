@@ -10,6 +10,7 @@ import type {
 } from "../plugin/types.js";
 import type { Recipe } from "../recipe/types.js";
 import { dataNamesIn } from "./data-digest.js";
+import { dataNames } from "./data-split.js";
 import type { PipelineEvent } from "./events.js";
 import type { PlannedStep } from "./plan.js";
 import { createPassRandom } from "./random.js";
@@ -54,7 +55,7 @@ export function createPassContext(parts: ContextParts): PassContext<Record<strin
   const readable = dataNamesIn(step.options, recipe.data);
   const data = (name: string): DataSet => {
     // A name the recipe lacks is reported as such by openRecipeData.
-    if (Object.hasOwn(recipe.data, name) && !readable.includes(name)) {
+    if (dataNames(recipe.data).has(name) && !readable.includes(name)) {
       throw errors.pluginContract(
         step.plugin.meta.name,
         `pass ${step.passId}`,

@@ -11,6 +11,7 @@ import { codeDigest } from "../plugin/code-digest.js";
 import type { PluginRegistry } from "../plugin/registry.js";
 import type { Recipe } from "../recipe/types.js";
 import { canonicalHash } from "./canonical-json.js";
+import { dataNames } from "./data-split.js";
 import { sha256File } from "./input.js";
 
 /**
@@ -20,9 +21,10 @@ import { sha256File } from "./input.js";
  */
 export function dataNamesIn(options: unknown, data: Recipe["data"]): string[] {
   const names = new Set<string>();
+  const known = dataNames(data);
   const visit = (value: unknown): void => {
     if (typeof value === "string") {
-      if (Object.hasOwn(data, value)) names.add(value);
+      if (known.has(value)) names.add(value);
     } else if (Array.isArray(value)) {
       for (const item of value) visit(item);
     } else if (typeof value === "object" && value !== null) {
@@ -62,7 +64,15 @@ export class DataDigests {
   }
 
   private async compute(name: string): Promise<string> {
-    const spec = this.recipe.data[name]!;
+    const named = dataNames(this.recipe.data).get(name)!;
+    // A split's part: the whole data set's digest, the split and which part.
+    if (named.part)
+      return canonicalHash({
+        data: await this.digest(named.entry),
+        split: named.spec.split ?? null,
+        part: named.part,
+      });
+    const { spec } = named;
     const source = this.registry.dataSources.get(spec.use);
     // An unknown source fails when the data is opened, with its own error; the key only needs
     // to be what the recipe says.

@@ -10,6 +10,7 @@ import type { DataRecord, DataSet } from "../plugin/types.js";
 import { recipeLocation } from "../recipe/location.js";
 import type { KeyPath } from "../recipe/node.js";
 import type { Recipe } from "../recipe/types.js";
+import { dataNames, splitPart } from "./data-split.js";
 
 export interface DataRequest {
   /** Who asks, for messages: `step "int8" (pass quantize/static-int8)`, `metric core/fidelity`. */
@@ -24,9 +25,9 @@ export function openRecipeData(
   name: string,
   request: DataRequest,
 ): DataSet {
-  const spec = recipe.data[name];
-  if (!spec) {
-    const known = Object.keys(recipe.data);
+  const named = dataNames(recipe.data).get(name);
+  if (!named) {
+    const known = [...dataNames(recipe.data).keys()];
     throw errors.dataUnknown(
       recipeLocation(recipe, request.at),
       name,
@@ -34,19 +35,23 @@ export function openRecipeData(
       known.length > 0 ? `data in this recipe: ${known.join(", ")}` : `add "${name}" under data:`,
     );
   }
+  const { entry, spec, part } = named;
   const source = registry.dataSources.get(spec.use);
   if (!source) {
     const known = [...registry.dataSources.keys()];
     throw errors.dataUnknown(
-      recipeLocation(recipe, ["data", name, "use"]),
-      name,
+      recipeLocation(recipe, ["data", entry, "use"]),
+      entry,
       `uses data source "${spec.use}", which no loaded plugin provides`,
       known.length > 0
         ? `data sources: ${known.join(", ")}`
         : "add the plugin that defines it to plugins:",
     );
   }
-  const where = recipeLocation(recipe, ["data", name]);
+  const where = recipeLocation(
+    recipe,
+    part ? ["data", entry, "split", "parts", part] : ["data", entry],
+  );
   const context = `data "${name}" (read by ${request.by}) cannot be read`;
   const baseDir = dirname(recipe.file);
   let opened: DataSet;
@@ -55,14 +60,28 @@ export function openRecipeData(
   } catch (error) {
     throw atRecipeKey(error, where, context);
   }
+  if (part && spec.split) opened = splitPart(opened, spec.split, part, where);
+  const located = opened;
+  const count = located.count;
   return {
-    name: opened.name,
+    name: located.name,
     async *records(): AsyncIterable<DataRecord> {
       try {
-        yield* opened.records();
+        yield* located.records();
       } catch (error) {
         throw atRecipeKey(error, where, context);
       }
     },
+    ...(count
+      ? {
+          async count() {
+            try {
+              return await count.call(located);
+            } catch (error) {
+              throw atRecipeKey(error, where, context);
+            }
+          },
+        }
+      : {}),
   };
 }

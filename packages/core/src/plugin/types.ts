@@ -63,6 +63,11 @@ export type DataRecord = Readonly<Record<string, Tensor>>;
 export interface DataSet {
   readonly name: string;
   records(): AsyncIterable<DataRecord>;
+  /**
+   * How many records `records()` yields, when the source knows without decoding them (a file
+   * per record): splits and progress use it; without it they count by reading the records.
+   */
+  count?(): Promise<number>;
 }
 
 /** Creates ONNX Runtime sessions for the recipe's target (implemented by the runtime). */

@@ -176,11 +176,43 @@ function inputOf(step: unknown): string | undefined {
 
 function checkData(recipe: Json, registry: PluginRegistry): Problem[] {
   if (!isMap(recipe.data)) return [];
-  return Object.entries(recipe.data).flatMap(([name, spec]) =>
+  const data = recipe.data;
+  const unknown = Object.entries(data).flatMap(([name, spec]) =>
     isMap(spec) && typeof spec.use === "string" && !registry.dataSources.has(spec.use)
       ? [unknownId(["data", name, "use"], "data source", spec.use, registry.dataSources)]
       : [],
   );
+  return [...unknown, ...checkSplits(data)];
+}
+
+/** Split parts are data set names: each unique, and at most one `rest` per split. */
+function checkSplits(data: Json): Problem[] {
+  const problems: Problem[] = [];
+  const owner = new Map<string, string>();
+  for (const [name, spec] of Object.entries(data)) {
+    const split = isMap(spec) && isMap(spec.split) ? spec.split : undefined;
+    if (!split || !isMap(split.parts)) continue;
+    const parts = Object.entries(split.parts);
+    for (const [part] of parts) {
+      const path: KeyPath = ["data", name, "split", "parts", part];
+      const other = Object.hasOwn(data, part) ? `the data set "${part}"` : owner.get(part);
+      if (other)
+        problems.push({
+          path,
+          message: `part "${part}" has the name of ${other}; a part's name is a data set name`,
+          hint: "give the part a name no data set or other part has",
+        });
+      else owner.set(part, `a part of "${name}"'s split`);
+    }
+    const rests = parts.filter(([, size]) => size === "rest");
+    if (rests.length > 1)
+      problems.push({
+        path: ["data", name, "split", "parts", rests[1]![0]],
+        message: `${rests.length} parts are "rest"; at most one part takes what the others leave`,
+        hint: "give the other parts a count or a fraction",
+      });
+  }
+  return problems;
 }
 
 function checkEvaluation(recipe: Json, registry: PluginRegistry): Problem[] {

@@ -295,6 +295,36 @@ export function coreSchema(): Record<string, unknown> {
             default: {},
             description: "The data source's options (a file path, a count, …).",
           },
+          split: {
+            type: "object",
+            additionalProperties: false,
+            required: ["parts"],
+            description:
+              "Cut the data set into disjoint named parts (calibration, evaluation), each usable as a data set name: a seeded shuffle of the records, cut in the order the parts are written (docs/data.md).",
+            properties: {
+              seed: {
+                type: "integer",
+                default: 0,
+                description: "The shuffle's seed: the same seed and records give the same parts.",
+              },
+              parts: {
+                type: "object",
+                minProperties: 1,
+                propertyNames: { pattern: ID_PATTERN },
+                description:
+                  "Part name → how many records: a count (16), a fraction of the data set (0.25), or `rest` (what the other parts leave).",
+                additionalProperties: {
+                  description:
+                    "How many records the part holds: a count, a fraction below 1, or `rest`.",
+                  anyOf: [
+                    { type: "integer", minimum: 1 },
+                    { type: "number", exclusiveMinimum: 0, exclusiveMaximum: 1 },
+                    { const: "rest" },
+                  ],
+                },
+              },
+            },
+          },
         },
       },
     },

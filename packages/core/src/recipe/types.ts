@@ -45,9 +45,19 @@ export interface TargetSpec {
 }
 
 export interface DataSpec {
-  /** Data source id (`npz`, `npy`, `pb`, `json`, `random`, or a plugin's). */
+  /** Data source id (`npz`, `npy`, `pb`, `json`, `random`, `images`, `audio`, `text`, or a plugin's). */
   readonly use: string;
   readonly options: Readonly<Record<string, unknown>>;
+  /** Cuts the data set into named parts, each usable as a data set name (docs/data.md). */
+  readonly split?: DataSplitSpec;
+}
+
+/** `split:` of a data set: disjoint parts chosen by a seeded shuffle of its records. */
+export interface DataSplitSpec {
+  /** The shuffle's seed. */
+  readonly seed: number;
+  /** Part name → a record count, a fraction of the records (below 1), or `rest`. */
+  readonly parts: Readonly<Record<string, number | "rest">>;
 }
 
 export interface StepSpec {

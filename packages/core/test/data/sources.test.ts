@@ -43,13 +43,16 @@ const npyBytes = (values: number[], shape: number[]) => {
 };
 
 describe("built-in data sources", () => {
-  test("the plugin ships npy, npz, pb, json and random with described options", () => {
+  test("the plugin ships npy, npz, pb, json, random, images, audio and text with described options", () => {
     expect(builtinDataPlugin.dataSources.map((s) => s.id)).toEqual([
       "npy",
       "npz",
       "pb",
       "json",
       "random",
+      "images",
+      "audio",
+      "text",
     ]);
     for (const s of builtinDataPlugin.dataSources) {
       for (const [key, schema] of Object.entries(s.options.properties)) {
