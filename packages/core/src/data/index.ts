@@ -1,4 +1,5 @@
 export { type AudioOptions, type AudioWindow, audioSource } from "./audio.js";
+export { countRecords } from "./count.js";
 export { type ImagesOptions, imagesSource } from "./images.js";
 export { parseJsonRecords } from "./json.js";
 export type { FileLabels } from "./labels.js";

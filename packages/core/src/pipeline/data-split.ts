@@ -7,6 +7,7 @@
  * its records in source order. The same seed, parts and records always give the same parts;
  * parts never overlap.
  */
+import { countRecords } from "../data/count.js";
 import { errors } from "../diagnostics.js";
 import type { DataRecord, DataSet } from "../plugin/types.js";
 import type { DataSpec, DataSplitSpec, Recipe } from "../recipe/types.js";
@@ -62,13 +63,6 @@ export function splitPart(
       }
     },
   };
-}
-
-async function countRecords(set: DataSet): Promise<number> {
-  if (set.count) return set.count();
-  let count = 0;
-  for await (const _ of set.records()) count++;
-  return count;
 }
 
 /** Part name → the record indices it holds, from a seeded shuffle of 0…count−1. */

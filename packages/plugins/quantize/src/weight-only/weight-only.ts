@@ -1,6 +1,7 @@
 import {
   type ActivationGram,
   collectGrams,
+  countRecords,
   type DataRecord,
   definePass,
   type Graph,
@@ -218,8 +219,11 @@ async function calibrate(
   const generated = gptq.calibration
     ? undefined
     : generateTokenRecords(model, gptq.samples, gptq.sequenceLength, ctx.random);
-  const records = generated ?? take(ctx.data(gptq.calibration as string).records(), gptq.samples);
-  ctx.progress.start(generated?.length ?? gptq.samples, "gptq calibration records");
+  const set = gptq.calibration ? ctx.data(gptq.calibration) : undefined;
+  const records = generated ?? take(set!.records(), gptq.samples);
+  // A data set with fewer records than `samples` would leave the progress short of its total.
+  const total = set ? Math.min(gptq.samples, await countRecords(set)) : generated!.length;
+  ctx.progress.start(total, "gptq calibration records");
   const grams = await collectGrams(model, activations, {
     sessions: ctx.sessions,
     records,
