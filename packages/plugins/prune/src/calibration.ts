@@ -85,7 +85,7 @@ function accumulate(
 }
 
 /** The recipe's data set (option `data`), or inputs generated from the recipe's seed and shapes. */
-async function calibrationRecords(
+export async function calibrationRecords(
   model: Model,
   context: PassContext<{ data?: string; samples: number }>,
 ): Promise<DataRecord[]> {
@@ -99,7 +99,7 @@ async function calibrationRecords(
     return records;
   }
   context.logger.warn(
-    `calibrating on ${context.options.samples} generated inputs: name a data set (\`data\`) of real inputs, or the activation norms Wanda weighs by will not be the real ones`,
+    `calibrating on ${context.options.samples} generated inputs: name a data set (\`data\`) of real inputs, or the activation statistics the criterion weighs by will not be the real ones`,
   );
   const signature: ValueSignature[] = model.graph.inputs
     .filter((v) => !model.graph.initializers.has(v.name))

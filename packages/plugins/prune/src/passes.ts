@@ -40,9 +40,9 @@ export interface NmOptions extends PruneCommonOptions {
 
 export const unstructuredPass = definePass<UnstructuredOptions>({
   id: "prune/unstructured",
-  summary: "Zeroes the least important weights of MatMul/Gemm/Conv layers (magnitude or Wanda).",
+  summary: "Zeroes the least important weights of MatMul/Gemm/Conv layers (magnitude, Wanda or SparseGPT).",
   description:
-    "Scores every weight by |W| (magnitude) or |W|·‖X‖ (Wanda: the input activation's norm per channel over calibration data) and zeroes the lowest `sparsity` of each layer (of each output with Wanda, as the paper does), or of all layers under one global threshold. Shared weights are pruned once; what is skipped is counted with its reason.",
+    "Scores every weight by |W| (magnitude) or |W|·‖X‖ (Wanda: the input activation's norm per channel over calibration data) and zeroes the lowest `sparsity` of each layer (of each output with Wanda, as the paper does), or of all layers under one global threshold. SparseGPT chooses the mask block by block by w²/[H⁻¹]ᵢᵢ from the layer Hessian and updates the remaining weights to make up for the pruned ones. Shared weights are pruned once; what is skipped is counted with its reason.",
   options: unstructuredOptionsSchema,
   async run(bundle, context) {
     const { sparsity, global } = context.options;
@@ -55,7 +55,7 @@ export const nmPass = definePass<NmOptions>({
   summary:
     "N:M semi-structured sparsity (2:4 by default): N of every M consecutive input weights kept.",
   description:
-    "Keeps, in every group of M consecutive input channels of each output, the N weights with the highest magnitude or Wanda score. NVIDIA's sparse tensor cores (TensorRT) run 2:4 faster; on the CPU the pattern changes fidelity only, and the pass says so.",
+    "Keeps, in every group of M consecutive input channels of each output, the N weights with the highest magnitude, Wanda or SparseGPT score (SparseGPT also updates the remaining weights). NVIDIA's sparse tensor cores (TensorRT) run 2:4 faster; on the CPU the pattern changes fidelity only, and the pass says so.",
   options: nmOptionsSchema,
   async run(bundle, context) {
     const { n, m } = context.options;

@@ -1,8 +1,12 @@
 import {
+  type ActivationGram,
   attr,
+  collectGrams,
   createNameFilter,
   DataType,
+  errors,
   graphScopes,
+  layerHessian,
   type Model,
   type ModelBundle,
   type NamePattern,
@@ -11,8 +15,9 @@ import {
   Tensor,
   type Value,
 } from "@lathe/core";
-import { activationNorms } from "./calibration.js";
+import { activationNorms, calibrationRecords } from "./calibration.js";
 import { type Layer, layerOf, PRUNABLE_OPS } from "./layers.js";
+import { pruneSparseGpt, type SparseGptPattern } from "./sparsegpt.js";
 import {
   applyMask,
   type Criterion,
@@ -25,7 +30,10 @@ import {
 /** What both passes share: which layers, by which criterion, calibrated on what. */
 export interface PruneCommonOptions {
   /**
-   * magnitude: |W|; wanda: |W|·‖X‖, the input activation's norm per channel over calibration data.
+   * magnitude: |W|; wanda: |W|·‖X‖, the input activation's norm per channel over calibration
+   * data; sparsegpt: second-order (OBS) saliency w²/[H⁻¹]ᵢᵢ with the layer Hessian
+   * H = 2XᵀX/n from calibration data, and the remaining weights updated to make up for the
+   * pruned ones (MatMul and Gemm only).
    * @default "magnitude"
    */
   criterion: Criterion;
@@ -54,15 +62,44 @@ export interface PruneCommonOptions {
    * @default 1024
    */
   minElements: number;
-  /** With wanda: a recipe data set of the model's inputs; without it, inputs are generated. */
+  /** With wanda or sparsegpt: a recipe data set of the model's inputs; without it, inputs are generated. */
   data?: string;
   /**
-   * With wanda: calibration records read (or generated).
+   * With wanda or sparsegpt: calibration records read (or generated).
    * @integer
    * @minimum 1
    * @default 8
    */
   samples: number;
+  /**
+   * SparseGPT settings (criterion: sparsegpt).
+   * @default {}
+   */
+  sparsegpt: SparseGptOptions;
+}
+
+/** SparseGPT settings. */
+export interface SparseGptOptions {
+  /**
+   * Input columns whose mask is chosen together (then updated before the rest); the paper's 128.
+   * @integer
+   * @minimum 1
+   * @default 128
+   */
+  blockSize: number;
+  /**
+   * Damping added to the Hessian diagonal, as a fraction of its mean.
+   * @exclusiveMinimum 0
+   * @default 0.01
+   */
+  dampPercent: number;
+}
+
+/** The SparseGPT sub-options with defaults, whatever the engine filled in. */
+export function sparseGptDefaults(
+  options: Partial<SparseGptOptions> | undefined,
+): SparseGptOptions {
+  return { blockSize: 128, dampPercent: 0.01, ...options };
 }
 
 export type Pattern =
@@ -76,6 +113,12 @@ export async function pruneBundle(
   context: PassContext<PruneCommonOptions>,
 ): Promise<{ bundle: ModelBundle; modified: boolean; statistics: PassStatistics }> {
   const options = context.options;
+  const sparsegpt = options.criterion === "sparsegpt";
+  if (sparsegpt && pattern.kind === "unstructured" && pattern.global)
+    throw errors.passOptionsInvalid(
+      context.passId,
+      "`global: true` cannot be used with criterion sparsegpt: SparseGPT chooses its mask block by block while it updates the weights, so there is no score to compare across layers; use wanda or magnitude with global, or drop global",
+    );
   const selected = createNameFilter(options);
   const stats = new Statistics();
   const components = new Map<string, Model>();
@@ -112,13 +155,26 @@ export async function pruneBundle(
           stats.skip(`input channels not a multiple of M = ${pattern.m}`);
           continue;
         }
-        if (options.criterion === "wanda" && scope.kind !== "main") {
-          stats.skip("inside a subgraph or function: its activations cannot be observed for wanda");
+        if (options.criterion !== "magnitude" && scope.kind !== "main") {
+          stats.skip(
+            `inside a subgraph or function: its activations cannot be observed for ${options.criterion}`,
+          );
+          continue;
+        }
+        if (sparsegpt && layer.spatial !== 1) {
+          stats.skip(
+            "sparsegpt prunes MatMul and Gemm weights (a Conv's Hessian is over its unfolded patches, not built)",
+          );
           continue;
         }
         seen.set(layer.weight, node.name);
         layers.push(layer);
       }
+    }
+    if (sparsegpt) {
+      await pruneSecondOrder(model, layers, pattern as SparseGptPattern, context, stats, name);
+      components.set(name, model);
+      continue;
     }
     const norms =
       options.criterion === "wanda" && layers.length > 0
@@ -162,6 +218,62 @@ export async function pruneBundle(
   };
 }
 
+/**
+ * SparseGPT on every layer: the layer Hessians from one calibration run of the unpruned model
+ * (every layer sees the original model's activations, as Wanda's norms here), then each
+ * weight pruned and updated on its own.
+ */
+async function pruneSecondOrder(
+  model: Model,
+  layers: readonly Layer[],
+  pattern: SparseGptPattern,
+  context: PassContext<PruneCommonOptions>,
+  stats: Statistics,
+  component: string,
+): Promise<void> {
+  if (layers.length === 0) return;
+  const settings = sparseGptDefaults(context.options.sparsegpt as Partial<SparseGptOptions>);
+  const activations = new Map<Value, number>();
+  for (const l of layers) if (l.activation) activations.set(l.activation, l.inputs);
+  const records = await calibrationRecords(model, context);
+  context.progress.start(records.length, "calibrating (layer Hessians)");
+  const grams: Map<Value, ActivationGram> = await collectGrams(model, activations, {
+    sessions: context.sessions,
+    records,
+    signal: context.signal,
+    onBatch: (n) => context.progress.advance(n),
+  });
+  context.progress.start(layers.length, `${component}: sparsegpt`);
+  for (const layer of layers) {
+    context.signal.throwIfAborted();
+    const gram = layer.activation ? grams.get(layer.activation) : undefined;
+    const hessian = gram ? layerHessian([gram]) : undefined;
+    if (!hessian) {
+      stats.skip("no calibration rows reached the layer's input");
+      continue;
+    }
+    const rows = layer.outputs;
+    const k = layer.inputs;
+    const stored = layer.tensor.toArray() as Float32Array;
+    const w = new Float32Array(rows * k);
+    for (let o = 0; o < rows; o++)
+      for (let i = 0; i < k; i++) w[o * k + i] = stored[layer.index(o, i, 0)] as number;
+    const result = pruneSparseGpt(w, rows, k, hessian, pattern, settings);
+    const values = new Float32Array(stored.length);
+    let zeros = 0;
+    for (let o = 0; o < rows; o++)
+      for (let i = 0; i < k; i++) {
+        const v = result.values[o * k + i] as number;
+        values[layer.index(o, i, 0)] = v;
+        if (v === 0) zeros++;
+      }
+    store(layer, values);
+    stats.pruned(component, layer, zeros);
+    stats.error(component, layer, result.error);
+    context.progress.advance(1, layer.node.name);
+  }
+}
+
 /** Each distinct activation read by a pruned layer, with the axis of its channels. */
 function activationsOf(layers: readonly Layer[]): Map<Value, number> {
   const out = new Map<Value, number>();
@@ -188,6 +300,7 @@ class Statistics {
   #elements = 0;
   readonly #skipped = new Map<string, number>();
   readonly #perLayer: [string, number][] = [];
+  readonly #errors: [string, number][] = [];
 
   skip(reason: string): void {
     this.#skipped.set(reason, (this.#skipped.get(reason) ?? 0) + 1);
@@ -204,6 +317,11 @@ class Statistics {
     ]);
   }
 
+  /** SparseGPT's output error increase of one layer (mean over calibration rows). */
+  error(component: string, layer: Layer, error: number): void {
+    this.#errors.push([`${component}:${layer.node.name}`, error]);
+  }
+
   report(): PassStatistics {
     const stats: PassStatistics = {
       "layers-pruned": this.layers,
@@ -213,6 +331,7 @@ class Statistics {
     };
     for (const [reason, n] of this.#skipped) stats[`skipped: ${reason}`] = n;
     for (const [layer, s] of this.#perLayer) stats[`sparsity.${layer}`] = round(s);
+    for (const [layer, e] of this.#errors) stats[`sparsegpt-error.${layer}`] = round(e);
     return stats;
   }
 }

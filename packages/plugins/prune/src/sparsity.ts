@@ -1,6 +1,6 @@
 import type { Layer } from "./layers.js";
 
-export type Criterion = "magnitude" | "wanda";
+export type Criterion = "magnitude" | "wanda" | "sparsegpt";
 
 /**
  * Importance of every weight, in the stored layout: |W| (magnitude), or |W|·‖X_c‖₂ with the

@@ -38,8 +38,8 @@ export const unstructuredOptionsSchema: OptionsSchema = {
     },
     criterion: {
       description:
-        "magnitude: |W|; wanda: |W|·‖X‖, the input activation's norm per channel over calibration data.",
-      enum: ["magnitude", "wanda"],
+        "magnitude: |W|; wanda: |W|·‖X‖, the input activation's norm per channel over calibration data; sparsegpt: second-order (OBS) saliency w²/[H⁻¹]ᵢᵢ with the layer Hessian H = 2XᵀX/n from calibration data, and the remaining weights updated to make up for the pruned ones (MatMul and Gemm only).",
+      enum: ["magnitude", "wanda", "sparsegpt"],
       default: "magnitude",
     },
     opTypes: {
@@ -80,14 +80,35 @@ export const unstructuredOptionsSchema: OptionsSchema = {
     },
     data: {
       description:
-        "With wanda: a recipe data set of the model's inputs; without it, inputs are generated.",
+        "With wanda or sparsegpt: a recipe data set of the model's inputs; without it, inputs are generated.",
       type: "string",
     },
     samples: {
-      description: "With wanda: calibration records read (or generated).",
+      description: "With wanda or sparsegpt: calibration records read (or generated).",
       type: "integer",
       minimum: 1,
       default: 8,
+    },
+    sparsegpt: {
+      description: "SparseGPT settings (criterion: sparsegpt).",
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        blockSize: {
+          description:
+            "Input columns whose mask is chosen together (then updated before the rest); the paper's 128.",
+          type: "integer",
+          minimum: 1,
+          default: 128,
+        },
+        dampPercent: {
+          description: "Damping added to the Hessian diagonal, as a fraction of its mean.",
+          type: "number",
+          exclusiveMinimum: 0,
+          default: 0.01,
+        },
+      },
+      default: {},
     },
   },
 };
@@ -111,8 +132,8 @@ export const nmOptionsSchema: OptionsSchema = {
     },
     criterion: {
       description:
-        "magnitude: |W|; wanda: |W|·‖X‖, the input activation's norm per channel over calibration data.",
-      enum: ["magnitude", "wanda"],
+        "magnitude: |W|; wanda: |W|·‖X‖, the input activation's norm per channel over calibration data; sparsegpt: second-order (OBS) saliency w²/[H⁻¹]ᵢᵢ with the layer Hessian H = 2XᵀX/n from calibration data, and the remaining weights updated to make up for the pruned ones (MatMul and Gemm only).",
+      enum: ["magnitude", "wanda", "sparsegpt"],
       default: "magnitude",
     },
     opTypes: {
@@ -153,14 +174,35 @@ export const nmOptionsSchema: OptionsSchema = {
     },
     data: {
       description:
-        "With wanda: a recipe data set of the model's inputs; without it, inputs are generated.",
+        "With wanda or sparsegpt: a recipe data set of the model's inputs; without it, inputs are generated.",
       type: "string",
     },
     samples: {
-      description: "With wanda: calibration records read (or generated).",
+      description: "With wanda or sparsegpt: calibration records read (or generated).",
       type: "integer",
       minimum: 1,
       default: 8,
+    },
+    sparsegpt: {
+      description: "SparseGPT settings (criterion: sparsegpt).",
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        blockSize: {
+          description:
+            "Input columns whose mask is chosen together (then updated before the rest); the paper's 128.",
+          type: "integer",
+          minimum: 1,
+          default: 128,
+        },
+        dampPercent: {
+          description: "Damping added to the Hessian diagonal, as a fraction of its mean.",
+          type: "number",
+          exclusiveMinimum: 0,
+          default: 0.01,
+        },
+      },
+      default: {},
     },
   },
 };
