@@ -1,4 +1,4 @@
-import { createBuilder, DataType, type Model, Tensor } from "@lathe/core";
+import { createBuilder, DataType, type Model, SeededRandom, Tensor } from "@lathe/core";
 import { gpt2, llama } from "@lathe/plugin-zoo";
 import * as ort from "onnxruntime-node";
 
@@ -59,13 +59,7 @@ function int64(rows: number[][]): ort.Tensor {
 
 function noise(dims: number[], seed: number): ort.Tensor {
   const n = dims.reduce((a, b) => a * b, 1);
-  const data = new Float32Array(n);
-  let s = seed;
-  for (let i = 0; i < n; i++) {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    data[i] = (s / 2 ** 32 - 0.5) * 0.5;
-  }
-  return new ort.Tensor("float32", data, dims);
+  return new ort.Tensor("float32", new SeededRandom(seed).uniforms(n, -0.25, 0.25), dims);
 }
 
 function prefill(length: number, vocab: number): Record<string, ort.Tensor> {

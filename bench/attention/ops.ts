@@ -6,7 +6,14 @@
  *
  *   node_modules/.bin/tsx --tsconfig bench/attention/tsconfig.json bench/attention/ops.ts [seq] [repeats]
  */
-import { createBuilder, DataType, encodeModel, type Model, Tensor } from "@lathe/core";
+import {
+  createBuilder,
+  DataType,
+  encodeModel,
+  type Model,
+  SeededRandom,
+  Tensor,
+} from "@lathe/core";
 import * as ort from "onnxruntime-node";
 import { sessionOptions } from "./cases.js";
 
@@ -63,13 +70,7 @@ function standard(): Model {
 
 function noise(dims: number[], seed: number): ort.Tensor {
   const n = dims.reduce((a, b) => a * b, 1);
-  const data = new Float32Array(n);
-  let s = seed;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    data[i] = s / 2 ** 32 - 0.5;
-  }
-  return new ort.Tensor("float32", data, dims);
+  return new ort.Tensor("float32", new SeededRandom(seed).uniforms(n, -0.5, 0.5), dims);
 }
 
 const bnsh = {

@@ -1,3 +1,4 @@
+import { SeededRandom } from "@lathe/core";
 import { gpt2 } from "@lathe/plugin-zoo";
 import * as ort from "onnxruntime-node";
 
@@ -20,11 +21,8 @@ export const PAST = Math.min(128, config.positions - 1);
 
 /** A seeded uniform generator in [0, 1). */
 export function random(seed: number) {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
+  const generator = new SeededRandom(seed);
+  return () => generator.uniform();
 }
 
 /** Inputs of the kvCache gpt2: `ids` after a seeded past of `past` positions. */

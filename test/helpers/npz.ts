@@ -1,4 +1,5 @@
 import { crc32 } from "node:zlib";
+import { SeededRandom } from "@lathe/core";
 
 /** An array as numpy.save writes it: int64 (BigInt64Array) or float32 (Float32Array). */
 export interface NpyArray {
@@ -62,12 +63,8 @@ export function npzBytes(arrays: Readonly<Record<string, NpyArray>>): Buffer {
 
 /** Token-id inputs of a decoder for `rows` × `length` tokens below `vocab`, from `seed`. */
 export function tokenInputs(rows: number, length: number, vocab: number, seed: number) {
-  const ids = new BigInt64Array(rows * length);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < ids.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    ids[i] = BigInt(s % vocab);
-  }
+  const random = new SeededRandom(seed);
+  const ids = BigInt64Array.from({ length: rows * length }, () => BigInt(random.int(vocab)));
   const positions = BigInt64Array.from({ length: rows * length }, (_, i) => BigInt(i % length));
   const shape = [rows, length];
   return {

@@ -17,6 +17,7 @@ export * from "./onnx/index.js";
 export * from "./opset/index.js";
 export * from "./pipeline/index.js";
 export * from "./plugin/index.js";
+export { type RandomState, SeededRandom } from "./random.js";
 export * from "./recipe/index.js";
 export * from "./rewrite/index.js";
 export * from "./runtime/index.js";

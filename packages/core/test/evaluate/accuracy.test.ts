@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -35,7 +36,7 @@ async function measure(data: DataRecord[], options: Record<string, unknown> = {}
   const b = createBuilder({ opset: 17 });
   const x = b.input("x", DataType.FLOAT, ["batch", 4]);
   b.output(b.MatMul(x, b.constant(W, [4, 3])), "scores");
-  const path = join(root, `m${Math.random().toString(36).slice(2)}.onnx`);
+  const path = join(root, `m${randomUUID()}.onnx`);
   await saveModel(b.build(), path);
   const context = {
     sessions: undefined as never,

@@ -1,4 +1,4 @@
-import { DataType, type Model, saveModel, Tensor } from "@lathe/core";
+import { DataType, type Model, SeededRandom, saveModel, Tensor } from "@lathe/core";
 import { gpt2 } from "../../../plugins/zoo/src/index.js";
 
 /** The zoo's tiny gpt2 `model` component. */
@@ -18,11 +18,8 @@ export function addNoise(model: Model, initializer: string, scale: number, seed 
   }
   const data = Float32Array.from(tensor.toArray() as Float32Array);
   const rms = Math.sqrt(data.reduce((s, x) => s + x * x, 0) / data.length);
-  let state = seed;
-  for (let i = 0; i < data.length; i++) {
-    state = (state * 1103515245 + 12345) % 2 ** 31;
-    data[i]! += (state / 2 ** 31 - 0.5) * 2 * scale * rms;
-  }
+  const noise = new SeededRandom(seed).uniforms(data.length, -scale * rms, scale * rms);
+  for (let i = 0; i < data.length; i++) data[i]! += noise[i]!;
   value!.constValue = Tensor.fromArray(DataType.FLOAT, tensor.dims, data, { name: tensor.name });
   return model;
 }

@@ -8,6 +8,7 @@ import {
   layerHessian,
   pinDeadInputs,
   quadraticError,
+  SeededRandom,
   solveCholesky,
   Tensor,
   upperCholeskyOfInverse,
@@ -16,12 +17,8 @@ import {
 import { describe, expect, it } from "vitest";
 
 function gaussian(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  const uniform = () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return (s + 1) / (2 ** 32 + 2);
-  };
-  return () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+  const random = new SeededRandom(seed);
+  return () => random.normal();
 }
 
 /** XᵀX of `rows` correlated rows of n features (+ `ridge` on the diagonal). */

@@ -21,6 +21,7 @@ import {
   type Model,
   OnnxFunction,
   proto,
+  SeededRandom,
   saveModel,
 } from "@lathe/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -97,13 +98,8 @@ function setExternal(key: string, value: string) {
 }
 
 function seededBytes(count: number, seed: number): Uint8Array {
-  const out = new Uint8Array(count);
-  let state = seed;
-  for (let i = 0; i < count; i++) {
-    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
-    out[i] = state >>> 24;
-  }
-  return out;
+  const random = new SeededRandom(seed);
+  return Uint8Array.from({ length: count }, () => random.nextUint32() >>> 24);
 }
 
 describe("files that are not ONNX models", () => {

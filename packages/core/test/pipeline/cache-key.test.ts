@@ -1,15 +1,10 @@
-import { canonicalJson, stepCacheKey } from "@lathe/core";
+import { canonicalJson, SeededRandom, stepCacheKey } from "@lathe/core";
 import { describe, expect, it } from "vitest";
 
 /** A small deterministic generator (tests must not depend on Math.random). */
 function generator(seed: number) {
-  let state = seed >>> 0 || 1;
-  const next = () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-  // Consecutive seeds start out correlated; a few draws spread them apart.
-  for (let i = 0; i < 4; i++) next();
+  const random = new SeededRandom(seed);
+  const next = () => random.uniform();
   const int = (n: number) => Math.floor(next() * n);
   const key = () => ["a", "b", "blockSize", "bits", "x", "é", "10", "z z"][int(8)]! + int(3);
   const value = (depth: number): unknown => {

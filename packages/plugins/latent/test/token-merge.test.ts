@@ -5,6 +5,7 @@ import {
   isLatheError,
   type Model,
   runPassStandalone,
+  SeededRandom,
   singleModelBundle,
   Tensor,
   type Value,
@@ -19,11 +20,7 @@ const sessions = createCpuSessions();
 const [WIDTH, HEADS] = [16, 2];
 
 function noise(length: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  return Float32Array.from({ length }, () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return (s / 2 ** 32 - 0.5) * 2;
-  });
+  return new SeededRandom(seed).uniforms(length, -1, 1);
 }
 
 /**

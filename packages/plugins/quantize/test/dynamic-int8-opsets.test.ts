@@ -1,5 +1,10 @@
-import { createBuilder, DataType, type ModelBundle, singleModelBundle } from "@lathe/core";
-import { Rng } from "@lathe/plugin-zoo";
+import {
+  createBuilder,
+  DataType,
+  type ModelBundle,
+  SeededRandom,
+  singleModelBundle,
+} from "@lathe/core";
 import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
 import { dynamicInt8Pass } from "../src/int8/dynamic-int8.js";
@@ -7,7 +12,7 @@ import { component, opCounts, relativeL2, runPass, session } from "./int8-fixtur
 
 /** An embedding → MatMul path and a Conv path, at `opset`. */
 function build(opset: number): ModelBundle {
-  const rng = new Rng(4);
+  const rng = new SeededRandom(4);
   const b = createBuilder({ opset });
   const ids = b.input("ids", DataType.INT64, [1, 4]);
   const image = b.input("image", DataType.FLOAT, [1, 3, 8, 8]);
@@ -26,7 +31,7 @@ function build(opset: number): ModelBundle {
 }
 
 async function outputs(bundle: ModelBundle): Promise<Record<string, Float32Array>> {
-  const rng = new Rng(9);
+  const rng = new SeededRandom(9);
   const s = await session(component(bundle));
   try {
     const out = await s.run({

@@ -3,10 +3,11 @@ import {
   DataType,
   encodeModel,
   type Model,
+  SeededRandom,
   singleModelBundle,
   Tensor,
 } from "@lathe/core";
-import { gpt2, llama, Rng, unet } from "@lathe/plugin-zoo";
+import { gpt2, llama, unet } from "@lathe/plugin-zoo";
 import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
 import { fp16Pass } from "../src/fp16/fp16.js";
@@ -80,7 +81,7 @@ describe("quantize/fp16", () => {
 
   it("converts tiny unet (Resize scales stay float32) with float32 I/O; PSNR against fp32", async () => {
     const build = () => unet.build(unet.presets.tiny, { seed: 5 });
-    const rng = new Rng(4);
+    const rng = new SeededRandom(4);
     const feeds: Feeds = {
       sample: new ort.Tensor("float32", rng.normals(2 * 4 * 8 * 8), [2, 4, 8, 8]),
       timestep: new ort.Tensor("float32", Float32Array.from([999, 500]), [2]),

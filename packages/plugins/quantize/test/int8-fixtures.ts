@@ -13,9 +13,10 @@ import {
   type PassResult,
   type Provider,
   runPassStandalone,
+  SeededRandom,
   Tensor,
 } from "@lathe/core";
-import { Rng, unet } from "@lathe/plugin-zoo";
+import { unet } from "@lathe/plugin-zoo";
 import * as ort from "onnxruntime-node";
 
 export interface TestRun {
@@ -168,7 +169,7 @@ export async function optimizedOps(model: Model): Promise<Record<string, number>
 
 /** Tiny UNet inputs as a diffusion pipeline feeds them: latents, a timestep, text states. */
 export function unetRecord(seed: number, size = 8, sequence = 7): DataRecord {
-  const rng = new Rng(seed);
+  const rng = new SeededRandom(seed);
   const context = unet.presets.tiny.contextDim;
   return {
     sample: Tensor.fromArray(DataType.FLOAT, [1, 4, size, size], rng.normals(4 * size * size)),

@@ -7,9 +7,9 @@ import {
   type Model,
   type ModelBundle,
   runPassStandalone,
+  SeededRandom,
   Tensor,
 } from "@lathe/core";
-import { Rng } from "@lathe/plugin-zoo";
 import { describe, expect, it } from "vitest";
 import { staticInt8Pass } from "../src/int8/static-int8.js";
 import { component, recordFeeds, relativeL2, runFloat, runPass, session } from "./int8-fixtures.js";
@@ -20,7 +20,7 @@ import { component, recordFeeds, relativeL2, runFloat, runPass, session } from "
  * so activations keep unit size through the layers.
  */
 function buildClassifier(opset: number): ModelBundle {
-  const rng = new Rng(11);
+  const rng = new SeededRandom(11);
   const b = createBuilder({ opset });
   const x = b.input("image", DataType.FLOAT, [1, 3, 8, 8]);
   const weights = (dims: number[], fanIn: number) =>
@@ -46,7 +46,7 @@ function buildClassifier(opset: number): ModelBundle {
 
 /** Images with real-image statistics: smooth, positive, mean-subtracted per channel. */
 function images(count: number, seed: number): DataRecord[] {
-  const rng = new Rng(seed);
+  const rng = new SeededRandom(seed);
   return Array.from({ length: count }, () => {
     const values = new Float32Array(3 * 64);
     const base = rng.normals(3);

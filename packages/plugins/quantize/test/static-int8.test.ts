@@ -1,5 +1,5 @@
-import { DataType, type Tensor } from "@lathe/core";
-import { gpt2, Rng, vae } from "@lathe/plugin-zoo";
+import { DataType, SeededRandom, type Tensor } from "@lathe/core";
+import { gpt2, vae } from "@lathe/plugin-zoo";
 import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
 import { staticInt8Pass } from "../src/int8/static-int8.js";
@@ -116,7 +116,7 @@ describe("quantize/static-int8", () => {
 
   it("quantizes both components of tiny vae on generated inputs", async () => {
     const build = () => vae.build(vae.presets.tiny, { seed: 2 });
-    const rng = new Rng(3);
+    const rng = new SeededRandom(3);
     const latentChannels = vae.presets.tiny.latentChannels;
     const image = { sample: new ort.Tensor("float32", rng.normals(3 * 32 * 32), [1, 3, 32, 32]) };
     const latent = {

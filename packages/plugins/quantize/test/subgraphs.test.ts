@@ -7,9 +7,9 @@ import {
   type Model,
   OnnxFunction,
   type PassDefinition,
+  SeededRandom,
   singleModelBundle,
 } from "@lathe/core";
-import { Rng } from "@lathe/plugin-zoo";
 import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
 import { fp16Pass } from "../src/fp16/fp16.js";
@@ -26,7 +26,7 @@ const [K, N] = [64, 32];
  *   y = If(cond) { MatMul(Relu(MatMul(x, W1)), W2) } else { MatMul(x, W3) };  z = Proj(y)
  */
 function branchModel(): Model {
-  const rng = new Rng(11);
+  const rng = new SeededRandom(11);
   const weights = (rows: number, cols: number) =>
     Float32Array.from({ length: rows * cols }, () => rng.normal() * 0.2);
   const b = createBuilder({ opset: 21, opsets: { "custom.ops": 1 } });
@@ -60,7 +60,7 @@ function weightsTensor(values: Float32Array) {
 
 async function outputs(model: Model): Promise<Float32Array[]> {
   const session = await ort.InferenceSession.create(encodeModel(model), { intraOpNumThreads: 1 });
-  const rng = new Rng(5);
+  const rng = new SeededRandom(5);
   const x = new ort.Tensor(
     "float32",
     Float32Array.from({ length: 3 * K }, () => rng.normal()),

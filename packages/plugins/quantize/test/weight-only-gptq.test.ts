@@ -5,6 +5,7 @@ import {
   encodeModel,
   type Model,
   quadraticError,
+  SeededRandom,
   singleModelBundle,
   Tensor,
 } from "@lathe/core";
@@ -16,12 +17,8 @@ import { weightOnlyPass } from "../src/weight-only/weight-only.js";
 import { component, opCounts, runPass } from "./int8-fixtures.js";
 
 function gaussian(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  const uniform = () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return (s + 1) / (2 ** 32 + 2);
-  };
-  return () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+  const random = new SeededRandom(seed);
+  return () => random.normal();
 }
 
 /**

@@ -4,6 +4,7 @@ import {
   DataType,
   encodeModel,
   type Model,
+  SeededRandom,
   singleModelBundle,
   Tensor,
   type Value,
@@ -39,11 +40,8 @@ async function runFloat(
 
 /** Seeded values with a few large ones, like trained weights. */
 function values(count: number, seed: number): Float32Array {
-  let s = seed >>> 0 || 1;
-  const next = () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
+  const random = new SeededRandom(seed);
+  const next = () => random.uniform();
   return Float32Array.from({ length: count }, () => {
     const u = next() * 2 - 1;
     return next() < 0.02 ? u * 8 : u;

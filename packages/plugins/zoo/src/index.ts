@@ -25,6 +25,5 @@ export type { UnetConfig } from "./models/unet-config.js";
 export { type VaeMetadata, vae } from "./models/vae.js";
 export type { VaeConfig } from "./models/vae-config.js";
 export { default } from "./plugin.js";
-export { Rng } from "./random.js";
 export { zooModels } from "./registry.js";
 export { type ConfigKey, type ConfigValue, defineZooModel, type ZooModel } from "./zoo-model.js";

@@ -1,4 +1,4 @@
-import type { Rng } from "./random.js";
+import type { SeededRandom } from "@lathe/core";
 
 /** Norm weights of planted outlier channels (the others are 1). */
 const GAIN_MIN = 15;
@@ -15,7 +15,7 @@ export class OutlierChannels {
   readonly #hidden: number;
   readonly #gains: Float32Array;
 
-  constructor(rng: Rng, hidden: number, count: number) {
+  constructor(rng: SeededRandom, hidden: number, count: number) {
     this.#hidden = hidden;
     this.channels = distinctChannels(rng, hidden, count);
     this.#gains = rng.uniforms(count, GAIN_MIN, GAIN_MAX);
@@ -32,7 +32,7 @@ export class OutlierChannels {
 }
 
 /** `count` distinct channels below `hidden` by a partial Fisher–Yates shuffle, ascending. */
-function distinctChannels(rng: Rng, hidden: number, count: number): number[] {
+function distinctChannels(rng: SeededRandom, hidden: number, count: number): number[] {
   const channels = Array.from({ length: hidden }, (_, i) => i);
   for (let i = 0; i < count; i++) {
     const j = i + rng.int(hidden - i);

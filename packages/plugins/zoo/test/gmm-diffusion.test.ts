@@ -1,4 +1,11 @@
-import { encodeModel, isLatheError, type Model, singleModelBundle, Tensor } from "@lathe/core";
+import {
+  encodeModel,
+  isLatheError,
+  type Model,
+  SeededRandom,
+  singleModelBundle,
+  Tensor,
+} from "@lathe/core";
 import type * as ort from "onnxruntime-node";
 import { beforeAll, describe, expect, it } from "vitest";
 import { exactNoisePrediction } from "../src/models/gmm-analytic.js";
@@ -8,7 +15,6 @@ import { marginalLogDensity, sampleMarginal } from "../src/models/gmm-mixture.js
 import { meanLogLikelihood, slicedWasserstein } from "../src/models/gmm-quality.js";
 import { type Denoiser, inferenceTimesteps, sampleDdim } from "../src/models/gmm-sampler.js";
 import { noiseSchedule } from "../src/models/gmm-schedule.js";
-import { Rng } from "../src/random.js";
 import { dimsOf } from "./helpers/graph.js";
 import { maxAbsDiff } from "./helpers/numbers.js";
 import { createSession, float32, floatOutput } from "./helpers/ort.js";
@@ -41,7 +47,7 @@ function dimsOfPort(model: Model, name: string) {
 
 /** Points drawn exactly from p_t, one timestep per row, cycling through `timesteps`. */
 function pointsAt({ mixture, schedule }: GmmMetadata, timesteps: number[], perStep: number) {
-  const rng = new Rng(11);
+  const rng = new SeededRandom(11);
   const rows = timesteps.flatMap((t) => Array<number>(perStep).fill(t));
   const samples = new Float32Array(rows.length * mixture.dim);
   timesteps.forEach((t, i) => {
@@ -151,7 +157,7 @@ describe("zoo gmm-diffusion", () => {
   it("predicts the analytic ε̂ within 1e-4 from t = 0 to T − 1 on ORT", async () => {
     const denoise = ortDenoiser(tinySession, 2);
     const fromMarginal = pointsAt(tinyModel, TIMESTEPS, 64);
-    const rng = new Rng(5);
+    const rng = new SeededRandom(5);
     const anywhere = Float32Array.from(fromMarginal.samples, () => 2 * rng.normal());
     for (const samples of [fromMarginal.samples, anywhere]) {
       const got = await denoise(samples, fromMarginal.rows);
@@ -213,9 +219,9 @@ describe("zoo gmm-diffusion", () => {
     const { mixture, schedule } = tinyModel;
     const denoise = ortDenoiser(tinySession, 2);
     const batch = 4000;
-    const exact = sampleMarginal(mixture, batch, new Rng(1));
-    const fine = await sampleDdim(denoise, schedule, 50, new Rng(2), { batch, dim: 2 });
-    const coarse = await sampleDdim(denoise, schedule, 5, new Rng(2), { batch, dim: 2 });
+    const exact = sampleMarginal(mixture, batch, new SeededRandom(1));
+    const fine = await sampleDdim(denoise, schedule, 50, new SeededRandom(2), { batch, dim: 2 });
+    const coarse = await sampleDdim(denoise, schedule, 5, new SeededRandom(2), { batch, dim: 2 });
     const [exactSw, fineSw, coarseSw] = [exact, fine, coarse].map((s) =>
       slicedWasserstein(mixture, s),
     );
@@ -235,7 +241,7 @@ describe("zoo gmm-diffusion", () => {
       means: [[1, -2, 0]],
       variances: [variances],
     } as const;
-    const samples = sampleMarginal(gaussian, 4000, new Rng(3));
+    const samples = sampleMarginal(gaussian, 4000, new SeededRandom(3));
     const negativeEntropy =
       -0.5 * variances.reduce((sum, v) => sum + 1 + Math.log(2 * Math.PI * v), 0);
     // The mean of 4000 log-densities has a standard error of sqrt(3/2)/sqrt(4000) ≈ 0.02.
@@ -250,7 +256,11 @@ describe("zoo gmm-diffusion", () => {
     expect(build({}, SEED + 1).mixture.means).not.toEqual(tinyModel.mixture.means);
     const denoise = ortDenoiser(tinySession, 2);
     const run = () =>
-      sampleDdim(denoise, tinyModel.schedule, 10, new Rng(4), { batch: 64, dim: 2, eta: 1 });
+      sampleDdim(denoise, tinyModel.schedule, 10, new SeededRandom(4), {
+        batch: 64,
+        dim: 2,
+        eta: 1,
+      });
     expect(await run()).toEqual(await run());
   });
 

@@ -5,6 +5,7 @@ import {
   isLatheError,
   type Model,
   type Node,
+  SeededRandom,
   Tensor,
   tensorType,
   type Value,
@@ -13,7 +14,6 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { unet } from "../src/models/unet.js";
 import { type UnetConfig, unetDims } from "../src/models/unet-config.js";
 import { parameterCount, unetStateDict } from "../src/models/unet-state-dict.js";
-import { Rng } from "../src/random.js";
 
 // The zoo does not depend on onnxruntime-node; @lathe/core does, so resolve it from there.
 const ort = createRequire(new URL("../../../core/package.json", import.meta.url))(
@@ -57,7 +57,7 @@ interface Inputs {
 
 /** Gaussian latents and text states, as a pipeline feeds them. */
 function inputs(batch: number, height: number, width: number, seed = 1): Inputs {
-  const rng = new Rng(seed);
+  const rng = new SeededRandom(seed);
   return {
     sample: rng.normals(batch * 4 * height * width),
     context: rng.normals(batch * SEQUENCE * CONTEXT),

@@ -1,4 +1,4 @@
-import { type Model, Tensor, type Value } from "@lathe/core";
+import { type Model, SeededRandom, Tensor, type Value } from "@lathe/core";
 import type * as ort from "onnxruntime-node";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type VaeMetadata, vae } from "../src/models/vae.js";
@@ -56,11 +56,8 @@ interface Latents extends Images {
 
 /** Smooth random images in [−1, 1]: a few random sinusoids per channel, like pictures more than noise. */
 function images(batch: number, height: number, width: number, seed: number): Images {
-  let s = seed >>> 0;
-  const uniform = () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 4294967296;
-  };
+  const random = new SeededRandom(seed);
+  const uniform = () => random.uniform();
   const data = new Float32Array(batch * 3 * height * width);
   for (let plane = 0; plane < batch * 3; plane++) {
     const waves = Array.from({ length: 4 }, () => ({

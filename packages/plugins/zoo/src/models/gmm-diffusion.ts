@@ -1,5 +1,4 @@
-import { errors, singleModelBundle } from "@lathe/core";
-import { Rng } from "../random.js";
+import { errors, SeededRandom, singleModelBundle } from "@lathe/core";
 import { type ConfigKey, defineZooModel } from "../zoo-model.js";
 import { buildGmmDenoiser, GMM_EXPORTER, schedulerConfig } from "./gmm-graph.js";
 import type { GmmMetadata } from "./gmm-metadata.js";
@@ -59,7 +58,12 @@ export const gmmDiffusion = defineZooModel<GmmDiffusionConfig>({
   build(config, { seed }) {
     checkConfig(config);
     const schedule = noiseSchedule(config.schedule, config.steps);
-    const mixture = drawMixture(config.dim, config.components, config.covariance, new Rng(seed));
+    const mixture = drawMixture(
+      config.dim,
+      config.components,
+      config.covariance,
+      new SeededRandom(seed),
+    );
     const metadata: GmmMetadata & Record<string, unknown> = {
       architecture: "GaussianMixtureDenoiser",
       config: { ...config },

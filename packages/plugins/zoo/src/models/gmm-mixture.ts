@@ -1,4 +1,4 @@
-import type { Rng } from "../random.js";
+import type { SeededRandom } from "@lathe/core";
 
 export const COVARIANCES = ["diagonal", "isotropic"] as const;
 /** `diagonal`: Σ_k = diag(s_k1², …, s_kd²); `isotropic`: Σ_k = s_k²·I. */
@@ -30,7 +30,7 @@ export function drawMixture(
   dim: number,
   components: number,
   covariance: Covariance,
-  rng: Rng,
+  rng: SeededRandom,
 ): GaussianMixture {
   const raw = Array.from({ length: components }, () => 0.5 + rng.uniform());
   const total = raw.reduce((sum, w) => sum + w, 0);
@@ -79,7 +79,7 @@ export function marginalLogDensity(
 export function sampleMarginal(
   mixture: GaussianMixture,
   count: number,
-  rng: Rng,
+  rng: SeededRandom,
   alphaBar = 1,
 ): Float32Array {
   const { dim, weights, means, variances } = mixture;

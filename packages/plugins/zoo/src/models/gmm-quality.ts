@@ -1,5 +1,4 @@
-import { LatheError } from "@lathe/core";
-import { Rng } from "../random.js";
+import { LatheError, SeededRandom } from "@lathe/core";
 import { type GaussianMixture, marginalLogDensity } from "./gmm-mixture.js";
 
 /**
@@ -39,7 +38,7 @@ export function slicedWasserstein(
   const { dim, weights, means, variances } = mixture;
   const { projections = 64, seed = 0 } = options;
   const count = rowCount(mixture, samples, "slicedWasserstein");
-  const rng = new Rng(seed);
+  const rng = new SeededRandom(seed);
   const projected = new Float64Array(count);
   let total = 0;
   for (let p = 0; p < projections; p++) {
@@ -133,7 +132,7 @@ function erfc(x: number): number {
   return x >= 0 ? value : 2 - value;
 }
 
-function unitVector(dim: number, rng: Rng): Float64Array {
+function unitVector(dim: number, rng: SeededRandom): Float64Array {
   const v = Float64Array.from({ length: dim }, () => rng.normal());
   const norm = Math.hypot(...v);
   return v.map((x) => x / norm);

@@ -1,5 +1,5 @@
+import type { SeededRandom } from "@lathe/core";
 import { LatheError } from "@lathe/core";
-import type { Rng } from "../random.js";
 
 /**
  * One call of an ε-predicting model: `sample` is row-major (batch × dim), `timesteps` holds one
@@ -66,7 +66,7 @@ export async function sampleDdim(
   denoise: Denoiser,
   schedule: { readonly alphasCumprod: readonly number[] },
   steps: number,
-  rng: Rng,
+  rng: SeededRandom,
   options: SamplerOptions,
 ): Promise<Float32Array> {
   const { batch, dim, eta = 0, spacing = "trailing" } = options;

@@ -1,5 +1,5 @@
+import { SeededRandom } from "@lathe/core";
 import { OutlierChannels } from "../outliers.js";
-import { Rng } from "../random.js";
 import type { Gpt2Dims } from "./gpt2-config.js";
 
 /** GPT2Config.initializer_range: N(0, 0.02) for Conv1D, Linear and Embedding weights. */
@@ -37,7 +37,7 @@ export class Gpt2Weights {
 
   constructor(dims: Gpt2Dims, seed: number) {
     this.#dims = dims;
-    const root = new Rng(seed);
+    const root = new SeededRandom(seed);
     const outlierRng = root.fork();
     this.#wteSeed = root.nextUint32();
     this.#wpeSeed = root.nextUint32();
@@ -49,19 +49,19 @@ export class Gpt2Weights {
   /** transformer.wte.weight [vocab, hidden], also the (tied) LM head. */
   tokenEmbedding(): Float32Array {
     const { vocab, hidden } = this.#dims;
-    return new Rng(this.#wteSeed).fastNormals(vocab * hidden, INIT_STD);
+    return new SeededRandom(this.#wteSeed).fastNormals(vocab * hidden, INIT_STD);
   }
 
   /** transformer.wpe.weight [positions, hidden] */
   positionEmbedding(): Float32Array {
     const { positions, hidden } = this.#dims;
-    return new Rng(this.#wpeSeed).fastNormals(positions * hidden, INIT_STD);
+    return new SeededRandom(this.#wpeSeed).fastNormals(positions * hidden, INIT_STD);
   }
 
   block(index: number): Gpt2BlockWeights {
     const seed = this.#blockSeeds[index];
     if (seed === undefined) throw new RangeError(`no transformer block ${index}`);
-    const rng = new Rng(seed);
+    const rng = new SeededRandom(seed);
     const { hidden, inner, layers } = this.#dims;
     const residualStd = INIT_STD / Math.sqrt(2 * layers);
     const matrix = (rows: number, cols: number, std: number) =>

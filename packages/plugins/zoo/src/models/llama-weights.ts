@@ -1,5 +1,5 @@
+import { SeededRandom } from "@lathe/core";
 import { OutlierChannels } from "../outliers.js";
-import { Rng } from "../random.js";
 import type { LlamaDims } from "./llama-config.js";
 
 /** transformers' LlamaPreTrainedModel._init_weights: N(0, initializer_range = 0.02) for Linear and Embedding. */
@@ -32,7 +32,7 @@ export class LlamaWeights {
 
   constructor(dims: LlamaDims, seed: number) {
     this.#dims = dims;
-    const root = new Rng(seed);
+    const root = new SeededRandom(seed);
     const outlierRng = root.fork();
     this.#embedSeed = root.nextUint32();
     this.#layerSeeds = Array.from({ length: dims.layers }, () => root.nextUint32());
@@ -44,13 +44,13 @@ export class LlamaWeights {
   /** [vocab, hidden] */
   embedding(): Float32Array {
     const { vocab, hidden } = this.#dims;
-    return new Rng(this.#embedSeed).fastNormals(vocab * hidden, INIT_STD);
+    return new SeededRandom(this.#embedSeed).fastNormals(vocab * hidden, INIT_STD);
   }
 
   layer(index: number): LlamaLayerWeights {
     const seed = this.#layerSeeds[index];
     if (seed === undefined) throw new RangeError(`no decoder layer ${index}`);
-    const rng = new Rng(seed);
+    const rng = new SeededRandom(seed);
     const { hidden, heads, kvHeads, headDim, intermediate } = this.#dims;
     const matrix = (rows: number, cols: number) => rng.fork().fastNormals(rows * cols, INIT_STD);
     return {
@@ -74,6 +74,6 @@ export class LlamaWeights {
   /** [hidden, vocab]; LLaMA does not tie it to the embedding. */
   lmHead(): Float32Array {
     const { vocab, hidden } = this.#dims;
-    return new Rng(this.#lmHeadSeed).fastNormals(hidden * vocab, INIT_STD);
+    return new SeededRandom(this.#lmHeadSeed).fastNormals(hidden * vocab, INIT_STD);
   }
 }

@@ -1,4 +1,4 @@
-import { Rng } from "../random.js";
+import { SeededRandom } from "@lathe/core";
 import type { StateDictEntry } from "./unet-state-dict.js";
 
 /**
@@ -24,36 +24,24 @@ export class UnetWeights {
         return new Float32Array(count);
       case "uniform": {
         const bound = 1 / Math.sqrt(entry.init.fanIn);
-        return uniforms(new Rng(this.#seed ^ hashName(entry.name)), count, -bound, bound);
+        return parameterStream(this.#seed ^ hashName(entry.name)).uniforms(count, -bound, bound);
       }
     }
   }
 }
 
 /**
- * `count` uniforms in [lo, hi) from an inlined xoshiro128** (`Rng.uniforms` calls a method per
- * value; SD 1.5 needs 860 M of them).
+ * A parameter's stream: a generator seeded by four draws of another, the second made odd (the
+ * zoo's UNet weights have always been drawn this way; changing it would change every weight).
  */
-function uniforms(rng: Rng, count: number, lo: number, hi: number): Float32Array {
-  const out = new Float32Array(count);
-  const scale = (hi - lo) / 4294967296;
-  let a = rng.nextUint32() | 0;
-  let b = rng.nextUint32() | 1; // xoshiro128** must not start from an all-zero state
-  let c = rng.nextUint32() | 0;
-  let d = rng.nextUint32() | 0;
-  for (let i = 0; i < count; i++) {
-    const b5 = Math.imul(b, 5);
-    const bits = Math.imul((b5 << 7) | (b5 >>> 25), 9) >>> 0;
-    const t = b << 9;
-    c ^= a;
-    d ^= b;
-    b ^= c;
-    a ^= d;
-    c ^= t;
-    d = (d << 11) | (d >>> 21);
-    out[i] = lo + bits * scale;
-  }
-  return out;
+function parameterStream(seed: number): SeededRandom {
+  const seeds = new SeededRandom(seed);
+  return new SeededRandom([
+    seeds.nextUint32(),
+    seeds.nextUint32() | 1,
+    seeds.nextUint32(),
+    seeds.nextUint32(),
+  ]);
 }
 
 /** FNV-1a of the parameter name. */

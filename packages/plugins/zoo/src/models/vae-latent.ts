@@ -1,4 +1,4 @@
-import { Rng } from "../random.js";
+import { SeededRandom } from "@lathe/core";
 import type { VaeDims } from "./vae-config.js";
 import { streamSeed } from "./vae-weights.js";
 
@@ -35,7 +35,7 @@ export interface LatentRedundancy {
  */
 export function plantRedundancy(dims: VaeDims, seed: number): LatentRedundancy {
   const { latentChannels: c, redundantRank: r, noise, scalingFactor } = dims;
-  const rng = new Rng(streamSeed(seed, "latent-redundancy"));
+  const rng = new SeededRandom(streamSeed(seed, "latent-redundancy"));
   const mixing = orthonormalColumns(c, r, rng);
   const gains = Array.from({ length: r }, (_, i) => 2 ** (-i / 2));
   const norm = Math.sqrt(c / gains.reduce((s, g) => s + g * g, 0));
@@ -87,7 +87,7 @@ export function plantRedundancy(dims: VaeDims, seed: number): LatentRedundancy {
 }
 
 /** C × r with orthonormal columns: Gram–Schmidt (twice, for float stability) on Gaussian columns. */
-function orthonormalColumns(rows: number, cols: number, rng: Rng): number[][] {
+function orthonormalColumns(rows: number, cols: number, rng: SeededRandom): number[][] {
   const columns: number[][] = [];
   for (let j = 0; j < cols; j++) {
     const v = Array.from(rng.normals(rows), Number);

@@ -1,3 +1,4 @@
+import { SeededRandom } from "@lathe/core";
 import type { ParameterSpec } from "./vae-state-dict.js";
 
 /**
@@ -27,34 +28,11 @@ export function streamSeed(seed: number, name: string): number {
   return hash >>> 0;
 }
 
-/** `count` draws of U(−bound, bound) from an inlined xoshiro128** (tight loop for speed). */
+/**
+ * `count` draws of U(−bound, bound) from the stream `seed` starts, its second state word made
+ * odd (the zoo's VAE weights have always been drawn this way; changing it would change them all).
+ */
 function uniformValues(count: number, bound: number, seed: number): Float32Array {
-  const out = new Float32Array(count);
-  // splitmix32 spreads the seed over the four words of state
-  let s = seed;
-  const next = () => {
-    s = (s + 0x9e3779b9) | 0;
-    let z = s;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-    return z ^ (z >>> 16);
-  };
-  let a = next();
-  let b = next() | 1; // never the all-zero state
-  let c = next();
-  let d = next();
-  const scale = (2 * bound) / 4294967296;
-  for (let i = 0; i < count; i++) {
-    const b5 = Math.imul(b, 5);
-    const bits = Math.imul((b5 << 7) | (b5 >>> 25), 9) >>> 0;
-    const t = b << 9;
-    c ^= a;
-    d ^= b;
-    b ^= c;
-    a ^= d;
-    c ^= t;
-    d = (d << 11) | (d >>> 21);
-    out[i] = bits * scale - bound;
-  }
-  return out;
+  const [a, b, c, d] = SeededRandom.splitmixState(seed);
+  return new SeededRandom([a, b | 1, c, d]).uniforms(count, -bound, bound);
 }
