@@ -16,6 +16,7 @@ export default defineConfig({
       "@lathe/plugin-diffusion": src("./packages/plugins/diffusion/src/index.ts"),
       "@lathe/plugin-latent": src("./packages/plugins/latent/src/index.ts"),
       "@lathe/plugin-prune": src("./packages/plugins/prune/src/index.ts"),
+      "@lathe/plugin-ctc": src("./packages/plugins/ctc/src/index.ts"),
     },
   },
   test: {

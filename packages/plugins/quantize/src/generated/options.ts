@@ -216,6 +216,12 @@ export const staticInt8OptionsSchema: OptionsSchema = {
       enum: ["minmax", "percentile", "entropy"],
       default: "minmax",
     },
+    entropyGuard: {
+      description:
+        "Entropy's squared-error guard: raise its threshold until clipping costs no more squared error than the full min/max range. KL divergence counts how much is clipped, not how far: without the guard it clipped up to 30 % of a text-line recognizer's activations (the strokes against the white background) and the recognizer read nothing.",
+      type: "boolean",
+      default: true,
+    },
     percentile: {
       description: "The percentile calibrator's percentile of |x|.",
       type: "number",

@@ -25,6 +25,8 @@ export interface CalibrationSetup {
   readonly percentile: number;
   /** Activations in symmetric ranges: one-sided tensors then use half the levels (default false). */
   readonly symmetric?: boolean;
+  /** Entropy's squared-error guard (calibrators.ts `guardedCut`; default false). */
+  readonly guard?: boolean;
   /** Records per session run: what bounds the activations held at once. */
   readonly batchSize: number;
   readonly signal?: AbortSignal;
@@ -80,6 +82,7 @@ export async function calibrateRanges(
       calibratedRange(setup.calibrator, seen, histograms.get(t), {
         percentile: setup.percentile,
         symmetric: setup.symmetric ?? false,
+        guard: setup.guard ?? false,
       }),
     );
   }

@@ -27,7 +27,12 @@ import { elementTypes, inferredElementTypes } from "../fp16/element-types.js";
 import { staticInt8OptionsSchema } from "../generated/options.js";
 import { calibrateRanges } from "./calibration.js";
 import { generateCalibrationRecords } from "./calibration-inputs.js";
-import { type CalibratedRange, narrowedRanges, type TensorRange } from "./calibrators.js";
+import {
+  COSTLY_CLIPPING,
+  type CalibratedRange,
+  narrowedRanges,
+  type TensorRange,
+} from "./calibrators.js";
 import {
   type ResolvedStaticInt8Options,
   resolveActivationType,
@@ -150,6 +155,7 @@ async function quantizeStatic(
     calibrator: options.calibrator,
     percentile: options.percentile,
     symmetric: options.activationSymmetric,
+    guard: options.entropyGuard,
     batchSize: options.batchSize,
     signal: ctx.signal,
     onBatch: (n) => ctx.progress.advance(n),
@@ -386,6 +392,26 @@ function reportNarrowed(
   ctx: PassContext<unknown>,
 ): void {
   if (calibrator === "minmax") return;
+  const guarded = [...ranges].filter(([, r]) => r.guarded).map(([v]) => v.name);
+  if (guarded.length > 0) {
+    const key = "entropy thresholds raised by the squared-error guard";
+    stats.extra[key] = Number(stats.extra[key] ?? 0) + guarded.length;
+    ctx.logger.info(
+      `${component}: the squared-error guard raised entropy's threshold on ${guarded.length} of ${ranges.size} tensors (KL would clip values that cost more than minmax's rounding): ${guarded.slice(0, 5).join(", ")}${guarded.length > 5 ? ", …" : ""}`,
+    );
+  }
+  const costly = [...ranges]
+    .filter(([, r]) => (r.errorRatio ?? 0) > COSTLY_CLIPPING)
+    .sort(([, a], [, b]) => b.errorRatio! - a.errorRatio!);
+  if (costly.length > 0) {
+    const named = costly
+      .slice(0, 5)
+      .map(([v, r]) => `${v.name} (${r.errorRatio!.toPrecision(3)}×)`)
+      .join(", ");
+    stats.warnings.push(
+      `${component}: ${calibrator} clipped ${costly.length} of ${ranges.size} tensors where clipping costs over ${COSTLY_CLIPPING}× the squared error of their min/max range: ${named}; the model may lose its task quality (a text-line recognizer read nothing): measure it on the task, or use minmax${calibrator === "entropy" ? " or entropyGuard: true" : ""}`,
+    );
+  }
   const narrowed = narrowedRanges(ranges);
   const key = "ranges narrower than 1/4 of minmax";
   stats.extra[key] = Number(stats.extra[key] ?? 0) + narrowed.length;

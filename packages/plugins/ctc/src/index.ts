@@ -1,0 +1,9 @@
+export {
+  alphabetFromLines,
+  type CtcAlphabet,
+  ctcGreedyDecode,
+  dictionaryLines,
+  editDistance,
+  type RecognitionScore,
+  scoreLines,
+} from "./decode.js";

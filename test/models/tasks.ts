@@ -1,0 +1,224 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { type DataRecord, DataType, parseNpy, Tensor } from "@lathe/core";
+import {
+  alphabetFromLines,
+  type CtcAlphabet,
+  ctcGreedyDecode,
+  dictionaryLines,
+  type RecognitionScore,
+  scoreLines,
+} from "@lathe/plugin-ctc";
+import * as ort from "onnxruntime-node";
+import type { OcrModel } from "./real-models.js";
+
+/**
+ * The task checks of the real trained models: each model's own quality measure on data with a
+ * known truth (test/models/make-data.py), for fp32 and for every quantized variant alike.
+ */
+
+export type Split = "calibration" | "evaluation";
+
+export async function openSession(model: string | Uint8Array): Promise<ort.InferenceSession> {
+  const options: ort.InferenceSession.SessionOptions = {
+    executionProviders: ["cpu"],
+    intraOpNumThreads: Number(process.env.LATHE_TASK_THREADS ?? 1),
+    logSeverityLevel: 3,
+  };
+  return typeof model === "string"
+    ? ort.InferenceSession.create(model, options)
+    : ort.InferenceSession.create(model, options);
+}
+
+// ---- text lines ------------------------------------------------------------------------------
+
+export interface TextLines {
+  /** The recognizer's input, [n, 3, 48, 320] in [-1, 1]. */
+  readonly images: Tensor;
+  readonly truth: readonly string[];
+}
+
+export function readTextLines(folder: string, split: Split): TextLines {
+  const path = join(folder, split, "images.npy");
+  const images = parseNpy(new Uint8Array(readFileSync(path)), path, "x");
+  const truth = dictionaryLines(readFileSync(join(folder, split, "labels.txt"), "utf8"));
+  return { images, truth };
+}
+
+/** PaddleOCR's classes: blank, the dictionary, a space. */
+export function ocrAlphabet(model: OcrModel): CtcAlphabet {
+  return alphabetFromLines(dictionaryLines(readFileSync(model.dictionary, "utf8")), {
+    append: [" "],
+  });
+}
+
+/** Rows of a float tensor's first axis, `size` at a time, as float32 records keyed `name`. */
+export function batches(tensor: Tensor, name: string, size: number): DataRecord[] {
+  const [n, ...rest] = tensor.dims as number[];
+  const per = rest.reduce((a, b) => a * b, 1);
+  const values = tensor.toArray() as Float32Array;
+  const records: DataRecord[] = [];
+  for (let start = 0; start < n!; start += size) {
+    const rows = Math.min(size, n! - start);
+    const slice = values.slice(start * per, (start + rows) * per);
+    records.push({ [name]: Tensor.fromArray(DataType.FLOAT, [rows, ...rest], slice) });
+  }
+  return records;
+}
+
+/** Recognizes every line (8 per run) and scores it against the truth. */
+export async function recognize(
+  session: ort.InferenceSession,
+  lines: TextLines,
+  alphabet: CtcAlphabet,
+): Promise<RecognitionScore & { lines: string[] }> {
+  const recognized: string[] = [];
+  for (const record of batches(lines.images, "x", 8)) {
+    const x = record.x!;
+    const feeds = { x: new ort.Tensor("float32", x.toArray() as Float32Array, [...x.dims]) };
+    const output = (await session.run(feeds))[session.outputNames[0]!]!;
+    // the white margin right of the text reads as a space: lines are compared trimmed
+    for (const line of ctcGreedyDecode(floats(output), output.dims, alphabet))
+      recognized.push(line.trim());
+  }
+  return { ...scoreLines(recognized, lines.truth), lines: recognized };
+}
+
+/** A float output as numbers (an fp16 model's output arrives as raw half bits). */
+export function floats(tensor: ort.Tensor): ArrayLike<number> {
+  if (tensor.type === "float16") return Float32Array.from(tensor.data as Uint16Array, halfToFloat);
+  return tensor.data as Float32Array;
+}
+
+function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exponent = (h >> 10) & 0x1f;
+  const fraction = h & 0x3ff;
+  if (exponent === 0) return sign * 2 ** -14 * (fraction / 1024);
+  if (exponent === 31) return fraction ? Number.NaN : sign * Number.POSITIVE_INFINITY;
+  return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
+}
+
+// ---- speech ----------------------------------------------------------------------------------
+
+export const FRAME = 512;
+export const CONTEXT = 64;
+const STATE = 128;
+
+export interface SpeechClip {
+  readonly samples: Float32Array;
+  /** One 0/1 per 512-sample frame: speech where a sentence was spoken. */
+  readonly labels: Uint8Array;
+}
+
+export function readSpeech(folder: string, split: Split): SpeechClip[] {
+  const dir = join(folder, split);
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".wav"))
+    .sort()
+    .map((file) => {
+      const samples = readWav16k(join(dir, file));
+      const text = readFileSync(join(dir, file.replace(/\.wav$/, ".labels")), "utf8").trim();
+      return { samples, labels: Uint8Array.from(text, (c) => (c === "1" ? 1 : 0)) };
+    });
+}
+
+/** 16-bit mono PCM at 16 kHz (what make-data.py writes), as floats in [-1, 1]. */
+function readWav16k(path: string): Float32Array {
+  const bytes = readFileSync(path);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let at = 12;
+  let format: { channels: number; rate: number; bits: number } | undefined;
+  while (at + 8 <= bytes.length) {
+    const id = bytes.toString("ascii", at, at + 4);
+    const size = view.getUint32(at + 4, true);
+    if (id === "fmt ")
+      format = {
+        channels: view.getUint16(at + 10, true),
+        rate: view.getUint32(at + 12, true),
+        bits: view.getUint16(at + 22, true),
+      };
+    if (id === "data") {
+      if (format?.channels !== 1 || format.rate !== 16000 || format.bits !== 16)
+        throw new Error(`${path}: expected 16-bit mono PCM at 16 kHz`);
+      const samples = new Float32Array(size / 2);
+      for (let i = 0; i < samples.length; i++)
+        samples[i] = view.getInt16(at + 8 + 2 * i, true) / 32768;
+      return samples;
+    }
+    at += 8 + size + (size & 1);
+  }
+  throw new Error(`${path}: no data chunk`);
+}
+
+/**
+ * Runs the detector over every clip as a stream (all clips side by side as the batch, state
+ * carried), as its runtime wrapper does: each call sees the last 64 samples of the previous
+ * chunk, then 512 new ones. Returns each clip's speech probability per frame, and, when
+ * `record` is given, the feeds of every record-th step (real inputs and recurrent states, for
+ * calibration).
+ */
+export async function detectSpeech(
+  session: ort.InferenceSession,
+  clips: readonly SpeechClip[],
+  record = 0,
+): Promise<{ probabilities: Float32Array[]; feeds: DataRecord[] }> {
+  const n = clips.length;
+  const steps = Math.max(...clips.map((c) => Math.floor(c.samples.length / FRAME)));
+  const probabilities = clips.map(() => new Float32Array(steps));
+  let state = new Float32Array(2 * n * STATE);
+  const sr = new ort.Tensor("int64", BigInt64Array.from([16000n]), []);
+  const feeds: DataRecord[] = [];
+  for (let t = 0; t < steps; t++) {
+    const input = new Float32Array(n * (CONTEXT + FRAME));
+    clips.forEach((clip, b) => {
+      const start = t * FRAME - CONTEXT;
+      for (let i = 0; i < CONTEXT + FRAME; i++)
+        input[b * (CONTEXT + FRAME) + i] = clip.samples[start + i] ?? 0;
+    });
+    if (record > 0 && t % record === record - 1)
+      feeds.push({
+        input: Tensor.fromArray(DataType.FLOAT, [n, CONTEXT + FRAME], input),
+        state: Tensor.fromArray(DataType.FLOAT, [2, n, STATE], state.slice()),
+        sr: Tensor.fromArray(DataType.INT64, [], [16000n]),
+      });
+    const out = await session.run({
+      input: new ort.Tensor("float32", input, [n, CONTEXT + FRAME]),
+      state: new ort.Tensor("float32", state, [2, n, STATE]),
+      sr,
+    });
+    const p = floats(out.output!);
+    for (let b = 0; b < n; b++) probabilities[b]![t] = p[b]!;
+    state = Float32Array.from(floats(out.stateN!));
+  }
+  return { probabilities, feeds };
+}
+
+export interface FrameScore {
+  readonly f1: number;
+  readonly precision: number;
+  readonly recall: number;
+}
+
+/** F1 of the frames called speech (probability ≥ threshold) against the labels. */
+export function speechF1(
+  clips: readonly SpeechClip[],
+  probabilities: readonly Float32Array[],
+  threshold = 0.5,
+): FrameScore {
+  let tp = 0;
+  let fp = 0;
+  let fn = 0;
+  clips.forEach((clip, b) => {
+    for (let f = 0; f < clip.labels.length; f++) {
+      const said = probabilities[b]![f]! >= threshold;
+      const truth = clip.labels[f] === 1;
+      if (said && truth) tp++;
+      else if (said) fp++;
+      else if (truth) fn++;
+    }
+  });
+  const precision = tp / Math.max(1, tp + fp);
+  const recall = tp / Math.max(1, tp + fn);
+  return { f1: (2 * precision * recall) / Math.max(1e-12, precision + recall), precision, recall };
+}
