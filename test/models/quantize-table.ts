@@ -172,7 +172,8 @@ export async function runVariant(task: RealTask, variant: Variant, fp32: TaskSco
     const score = await task.score(bytes);
     const skips = Object.entries(result.statistics ?? {})
       .filter(([key, value]) => key.startsWith("skipped: ") && value)
-      .map(([key, value]) => `${value} ${key}`);
+      // the reason without its parenthesized explanation: a table cell
+      .map(([key, value]) => `${value} ${key.replace(/ \(.*\)$/, "")}`);
     return {
       variant,
       score,

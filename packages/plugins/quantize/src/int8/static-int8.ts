@@ -28,8 +28,8 @@ import { staticInt8OptionsSchema } from "../generated/options.js";
 import { calibrateRanges } from "./calibration.js";
 import { generateCalibrationRecords } from "./calibration-inputs.js";
 import {
-  COSTLY_CLIPPING,
   type CalibratedRange,
+  COSTLY_CLIPPING,
   narrowedRanges,
   type TensorRange,
 } from "./calibrators.js";
