@@ -2,6 +2,7 @@ import { createRequire } from "node:module";
 import { definePlugin, PLUGIN_API_VERSION } from "@lathe/core";
 import { decodedPsnrMetric } from "./metric.js";
 import { pcaChannels } from "./pass.js";
+import { latentResolution } from "./resolution.js";
 import { tokenMerge } from "./token-merge/pass.js";
 
 const { name, version } = createRequire(import.meta.url)("../package.json") as {
@@ -18,6 +19,6 @@ export default definePlugin({
     description:
       "Latent-space reduction: fewer VAE latent channels by PCA, folded exactly into the encoder and decoder.",
   },
-  passes: [pcaChannels, tokenMerge],
+  passes: [pcaChannels, tokenMerge, latentResolution],
   metrics: [decodedPsnrMetric],
 });

@@ -75,6 +75,38 @@ export const pcaChannelsOptionsSchema: OptionsSchema = {
   },
 };
 
+/** The options of `latent/resolution`, from `LatentResolutionOptions`. */
+export const latentResolutionOptionsSchema: OptionsSchema = {
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    scale: {
+      description: "Latent height and width the denoiser runs at, as a share of the full size.",
+      type: "number",
+      exclusiveMinimum: 0,
+      exclusiveMaximum: 1,
+      default: 0.75,
+    },
+    multiple: {
+      description:
+        "The reduced height and width are rounded to a multiple of this (a UNet with L levels needs 2^(L−1)).",
+      type: "integer",
+      minimum: 1,
+      default: 8,
+    },
+    mode: {
+      description: "How the reduced latent is brought back to the full size before decoding.",
+      enum: ["linear", "nearest", "cubic"],
+      default: "linear",
+    },
+    decoder: {
+      description: "The VAE decoder component of a denoiser bundle.",
+      type: "string",
+      default: "vae_decoder",
+    },
+  },
+};
+
 /** The options of `latent/token-merge`, from `TokenMergeOptions`. */
 export const tokenMergeOptionsSchema: OptionsSchema = {
   type: "object",

@@ -20,7 +20,7 @@ const INT64_MAX = 9223372036854775807n;
  * - tokens at positions ≡ 0 (mod stride) are destinations, the others sources;
  * - each source's most similar destination by cosine similarity (MatMul, ArgMax); the r sources
  *   with the highest similarity (TopK, descending, lower index first on ties) are averaged into
- *   their destinations (ScatterElements add, divided by the counts);
+ *   their destinations (ScatterND add, divided by the counts);
  * - the region runs on [unmerged sources in TopK order ‖ destinations] (N − r tokens);
  * - its output is unmerged by one GatherND: every token takes the row it was merged into.
  */
@@ -77,10 +77,14 @@ export function wrapRegion(
   const kept = b.GatherND(xs, b.Unsqueeze(keptRank, last), { batch_dims: 1 });
   const moved = b.GatherND(xs, b.Unsqueeze(mergedRank, last), { batch_dims: 1 }); // [B, r, C]
   const dstOfColumn = b.Unsqueeze(dstOf, last); // [B, r, 1]
-  const summed = b.ScatterElements(xd, b.Expand(dstOfColumn, b.Shape(moved)), moved, {
-    axis: 1,
-    reduction: "add",
-  });
+  // (batch, destination) pairs: ScatterND adds whole rows, no index per channel to expand
+  const batchScalar = b.Squeeze(b.Slice(shape, int([0]), int([1])), int([0]));
+  const batchColumn = b.Expand(
+    b.Unsqueeze(b.Range(scalarInt(0), batchScalar, scalarInt(1)), int([1, 2])),
+    b.Shape(dstOfColumn),
+  ); // [B, r, 1]
+  const pairs = b.Concat(batchColumn, dstOfColumn, { axis: -1 }); // [B, r, 2]
+  const summed = b.ScatterND(xd, pairs, moved, { reduction: "add" });
   const batchNd = b.Slice(b.Shape(xd), int([0]), int([2]));
   const ones = (dims: Value) =>
     b.ConstantOfShape(dims, {
