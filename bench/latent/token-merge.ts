@@ -22,6 +22,7 @@ import {
   openSession,
   removeDeadCode,
   runPassStandalone,
+  SeededRandom,
   singleModelBundle,
   Tensor,
   tensorType,
@@ -35,12 +36,8 @@ const SIDE = Number(process.env.BENCH_SIDE ?? 64);
 const RATIOS = [0.3, 0.5, 0.7];
 const BLOCK = "/down_blocks.0/attentions.0/transformer_blocks.0/";
 
-function noise(length: number, seed: number, scale = 1): Float32Array {
-  let s = seed >>> 0;
-  return Float32Array.from({ length }, () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return (s / 2 ** 32 - 0.5) * 2 * scale;
-  });
+function noise(length: number, seed: number): Float32Array {
+  return new SeededRandom(seed).uniforms(length, -1, 1);
 }
 
 /** A fresh zoo unet small (same seed: the same weights); built anew instead of copied, for memory. */

@@ -6,6 +6,7 @@ import {
   type Model,
   type ModelBundle,
   runPassStandalone,
+  SeededRandom,
   Tensor,
 } from "@lathe/core";
 import { buildZooModel, zooModels } from "@lathe/plugin-zoo";
@@ -15,11 +16,7 @@ import { latentResolution } from "../src/index.js";
 const sessions = createCpuSessions();
 
 function noise(length: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  return Float32Array.from({ length }, () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return (s / 2 ** 32 - 0.5) * 2;
-  });
+  return new SeededRandom(seed).uniforms(length, -1, 1);
 }
 
 /** Bilinear resize with half-pixel centres (ONNX Resize linear, half_pixel) of [c, h, w] planes. */
