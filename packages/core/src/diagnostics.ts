@@ -283,7 +283,9 @@ export const errors = {
       `step "${step}" (pass ${pass} of ${plugin}) failed: ${cause instanceof Error ? cause.message : String(cause)}`,
       {
         where,
-        hint: `a reproducer (input reference and recipe slice) is in ${reproducer}; run with --verbose for the plugin's stack`,
+        // What the pass said to do comes first: a recipe mistake it found (the data set's
+        // channels, a missing calibration set) is fixed in the recipe, not in the plugin.
+        hint: `${isLatheError(cause) && cause.hint ? `${cause.hint}; ` : ""}a reproducer (input reference and recipe slice) is in ${reproducer}; run with --verbose for the plugin's stack`,
         cause,
       },
     ),

@@ -1,5 +1,6 @@
 export { type AudioOptions, type AudioWindow, audioSource } from "./audio.js";
 export { countRecords } from "./count.js";
+export { checkRecordFits, type InputSpec, recordMismatch } from "./fit.js";
 export { type ImagesOptions, imagesSource } from "./images.js";
 export { parseJsonRecords } from "./json.js";
 export type { FileLabels } from "./labels.js";

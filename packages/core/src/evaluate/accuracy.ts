@@ -1,3 +1,4 @@
+import { checkRecordFits } from "../data/fit.js";
 import { LatheError } from "../diagnostics.js";
 import { accuracyOptionsSchema } from "../generated/options.js";
 import { defineMetric } from "../plugin/define.js";
@@ -66,6 +67,7 @@ export const accuracyMetric = defineMetric<AccuracyOptions>({
             `data set "${options.data}" record ${read - 1} has no "${options.labels}"`,
             { hint: "name the record key that holds the labels with labels: <key>" },
           );
+        if (read === 1) checkRecordFits(record, session.inputs, options.data);
         const feeds: Record<string, DataRecord[string]> = {};
         for (const [name, tensor] of Object.entries(record))
           if (inputs.has(name)) feeds[name] = tensor;

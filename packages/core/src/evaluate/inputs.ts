@@ -3,6 +3,7 @@
  * from the component's signature (symbolic dims bound by the recipe's `target.shapes`, seeded by
  * the recipe's seed), so the reference and every candidate see exactly the same ones.
  */
+import { checkRecordFits } from "../data/fit.js";
 import { DataType } from "../ir/dtype.js";
 import type { DataRecord, DataSet } from "../plugin/types.js";
 import type { TargetSpec } from "../recipe/types.js";
@@ -25,6 +26,7 @@ export async function evaluationInputs(
   if (plan.data) {
     const records: DataRecord[] = [];
     for await (const record of plan.data.records()) {
+      if (records.length === 0) checkRecordFits(record, inputs, plan.data.name);
       // A data set may carry more arrays than this component reads (labels, other components').
       records.push(Object.fromEntries(Object.entries(record).filter(([name]) => names.has(name))));
       if (records.length >= plan.samples) break;

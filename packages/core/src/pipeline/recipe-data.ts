@@ -64,7 +64,8 @@ export function openRecipeData(
   const located = opened;
   const count = located.count;
   return {
-    name: located.name,
+    // The recipe's name for it (a split's part name), which is what messages should say.
+    name,
     async *records(): AsyncIterable<DataRecord> {
       try {
         yield* located.records();

@@ -196,6 +196,39 @@ passes:
     expectCounted(progress, 2 * 3);
   });
 
+  it("a data set that does not fit the model's input is an error naming what to change", async () => {
+    const dir = mkdtempSync(join(root, "mismatch-"));
+    const b = createBuilder({ opset: 17 });
+    const x = b.input("image", DataType.FLOAT, [1, 1, 4, 4]);
+    const w = b.constant([1, -1], [2, 1, 1, 1]);
+    b.output(b.Conv(x, w, undefined, {}), "maps");
+    await saveModel(b.build(), join(dir, "model.onnx"));
+    write(dir, { "pictures/a.png": png([10, 20, 30], 0) });
+    const recipe = (options: string) => `model: model.onnx
+data:
+  pictures:
+    use: images
+    options: { path: pictures, ${options} }
+passes:
+  int8:
+    use: quantize/static-int8
+    options: { calibration: pictures }
+`;
+    const failure = (options: string) =>
+      run(dir, recipe(options)).then(
+        () => expect.unreachable("the step should fail"),
+        (e: unknown) => e as Error & { hint?: string },
+      );
+    const channels = await failure("input: image");
+    expect(channels.message).toMatch(
+      /data "pictures": "image" is \[1, 3, 4, 4\] float32, but the model reads \[1, 1, 4, 4\] float32: dim 1 is 3, the model's is 1/,
+    );
+    expect(channels.hint).toMatch(/^the model reads one channel: set channels: gray; a reproducer/);
+    const name = await failure("input: pixel_values");
+    expect(name.message).toMatch(/its records hold "pixel_values", but the model reads "image"/);
+    expect(name.hint).toMatch(/images\/audio: input: image/);
+  });
+
   it("gptq: progress counts the records the data set has, when fewer than samples", async () => {
     const dir = mkdtempSync(join(root, "gptq-"));
     const b = createBuilder({ opset: 21 });

@@ -1,5 +1,6 @@
 import {
   addConstant,
+  checkRecordFits,
   type DataRecord,
   DataType,
   definePass,
@@ -55,7 +56,8 @@ export const staticInt8Pass = definePass<StaticInt8Options>({
     const { stats, statistics } = await quantizeComponents(
       bundle,
       ctx.logger,
-      ({ component, model }, s) => quantizeStatic(component, model, ctx, s),
+      ({ component, model }, s) =>
+        quantizeStatic(component, model, ctx, s, bundle.components.size > 1),
       {
         skipScope: (scope) =>
           scope.kind === "main"
@@ -88,6 +90,7 @@ async function quantizeStatic(
   model: Model,
   ctx: PassContext<ResolvedStaticInt8Options>,
   stats: QuantStats,
+  inBundle: boolean,
 ): Promise<void> {
   const { options } = ctx;
   const graph = model.graph;
@@ -136,7 +139,7 @@ async function quantizeStatic(
     for (const v of e.activations) tensors.add(v);
     if (!outputs.has(e.node.output)) tensors.add(e.node.output);
   }
-  const data = await calibrationRecords(component, model, ctx);
+  const data = await calibrationRecords(component, model, ctx, inBundle);
   if (!data) {
     for (const c of [...candidates, ...elementwise])
       stats.skip(c.node, "calibration data has none of this component's inputs");
@@ -330,18 +333,29 @@ async function calibrationRecords(
   component: string,
   model: Model,
   ctx: PassContext<StaticInt8Options>,
+  inBundle: boolean,
 ): Promise<CalibrationData | undefined> {
   const { options } = ctx;
-  const inputs = model.graph.inputs
-    .filter((v) => !model.graph.initializers.has(v.name))
-    .map((v) => v.name);
+  const fed = model.graph.inputs.filter((v) => !model.graph.initializers.has(v.name));
+  const inputs = fed.map((v) => v.name);
   if (options.calibration) {
     const set = ctx.data(options.calibration);
     // Records may carry several components' inputs: each component reads its own.
     const pick = (record: DataRecord): DataRecord =>
       Object.fromEntries(inputs.filter((n) => record[n]).map((n) => [n, record[n]!]));
     const { first, count } = await firstAndCount(set.records());
-    if (!first || !inputs.every((n) => first[n])) return undefined;
+    if (!first) return undefined;
+    // In a bundle, a data set may be another component's (the UNet's, not the VAE's): skip this
+    // one. Otherwise a record without the inputs, or with other dims, is the recipe's mistake.
+    if (inBundle && !inputs.some((n) => first[n])) return undefined;
+    checkRecordFits(
+      first,
+      fed.map((v) => {
+        const type = v.type?.kind === "tensor" ? v.type : undefined;
+        return { name: v.name, dataType: type?.elemType, dims: type?.shape?.dims };
+      }),
+      options.calibration,
+    );
     return {
       records: async function* () {
         for await (const record of set.records()) yield pick(record);
