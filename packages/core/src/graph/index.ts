@@ -15,6 +15,11 @@ export {
   type OrtFoldOptions,
 } from "./fold.js";
 export type { HostTensor } from "./host-tensor.js";
+export {
+  type InlineFunctionsOptions,
+  type InlineFunctionsReport,
+  inlineFunctions,
+} from "./inline-functions.js";
 export { NameScope } from "./naming.js";
 export { type ReplaceOptions, replaceNode, replaceSubgraph, replaceValue } from "./replace.js";
 export {

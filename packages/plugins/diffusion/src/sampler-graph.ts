@@ -140,7 +140,9 @@ export function buildSamplerGraph(
     b.output(b.Identity(output), SAMPLER_OUTPUT, DataType.FLOAT, dimsOf(sampleInput));
   }
   const model = b.build({ producerName: "lathe", irVersion: denoiser.irVersion });
+  // the inlined graphs still call their model-local functions: the sampler carries them
   for (const [key, fn] of denoiser.functions) model.functions.set(key, fn);
+  for (const [key, fn] of options.decoder?.model.functions ?? []) model.functions.set(key, fn);
   return model;
 }
 

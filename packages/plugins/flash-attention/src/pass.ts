@@ -7,9 +7,11 @@ import {
   GraphCoverage,
   graphScopes,
   inferShapes,
+  inlineFunctions,
   type Model,
   type ModelBundle,
   type NamePattern,
+  type OnnxFunction,
   type PassStatistics,
   type PassTarget,
   type RewriteReport,
@@ -69,13 +71,26 @@ export interface ComponentRewrite extends RewriteReport {
   readonly coverage: GraphCoverage;
   /** Softmax nodes in graphs the pass did not visit. */
   readonly anchorsNotVisited: number;
+  /** Calls of model-local functions holding a Softmax, inlined so their attention is fused. */
+  readonly inlinedCalls: number;
 }
 
-/** Function bodies are left alone: a fused replacement adds initializers, which they cannot hold. */
-const FUNCTION_BODIES: ScopeFilter = (scope) =>
-  scope.kind === "function"
-    ? "function body (a fused replacement adds initializers, which a function cannot hold; inline the function first)"
-    : undefined;
+/**
+ * Function bodies left in the model: those holding a Softmax were inlined at their calls (as
+ * ONNX Runtime does when it loads the model) unless the inliner refused them, with its reason.
+ */
+function functionBodies(refused: ReadonlyMap<string, string>): ScopeFilter {
+  return (scope) => {
+    if (scope.kind !== "function") return undefined;
+    const why = refused.get(scope.function!.key);
+    return why
+      ? `function body not inlined: ${why}`
+      : "function body (no Softmax in it, or no call of it)";
+  };
+}
+
+const holdsSoftmax = (fn: OnnxFunction) =>
+  [...fn.graph.allNodes()].some((n) => n.opType === "Softmax" && n.domain === "");
 
 /**
  * The pass's work on one bundle: every graph of each component (the main graph and If/Loop/Scan
@@ -89,6 +104,8 @@ export function rewriteAttention(
   const byName = createNameFilter(options);
   const results = new Map<string, ComponentRewrite>();
   for (const [name, model] of bundle.components) {
+    const inlined = inlineFunctions(model, { select: holdsSoftmax });
+    const skipFunction = functionBodies(inlined.refused);
     const component = withInferredShapes(model, () => {
       const reports: RewriteReport[] = [];
       let anchorsNotVisited = 0;
@@ -100,14 +117,14 @@ export function rewriteAttention(
           );
         },
         (scope) => {
-          const reason = FUNCTION_BODIES(scope);
+          const reason = skipFunction(scope);
           if (reason)
             for (const node of scope.graph.allNodes())
               if (node.opType === "Softmax") anchorsNotVisited++;
           return reason;
         },
       );
-      return { ...mergeReports(reports), coverage, anchorsNotVisited };
+      return { ...mergeReports(reports), coverage, anchorsNotVisited, inlinedCalls: inlined.calls };
     });
     results.set(name, component);
   }
@@ -180,6 +197,7 @@ export function attentionStatistics(
     for (const [reason, n] of Object.entries(report.declined)) add(`declined: ${reason}`, n);
     if (report.coverage) coverage.add(report.coverage);
     if (report.anchorsNotVisited) add("softmax-not-visited", report.anchorsNotVisited);
+    if (report.inlinedCalls !== undefined) add("function-calls-inlined", report.inlinedCalls);
   }
   return { ...stats, ...coverage.toStatistics() };
 }

@@ -40,7 +40,8 @@ export interface NmOptions extends PruneCommonOptions {
 
 export const unstructuredPass = definePass<UnstructuredOptions>({
   id: "prune/unstructured",
-  summary: "Zeroes the least important weights of MatMul/Gemm/Conv layers (magnitude, Wanda or SparseGPT).",
+  summary:
+    "Zeroes the least important weights of MatMul/Gemm/Conv layers (magnitude, Wanda or SparseGPT).",
   description:
     "Scores every weight by |W| (magnitude) or |W|·‖X‖ (Wanda: the input activation's norm per channel over calibration data) and zeroes the lowest `sparsity` of each layer (of each output with Wanda, as the paper does), or of all layers under one global threshold. SparseGPT chooses the mask block by block by w²/[H⁻¹]ᵢᵢ from the layer Hessian and updates the remaining weights to make up for the pruned ones. Shared weights are pruned once; what is skipped is counted with its reason.",
   options: unstructuredOptionsSchema,

@@ -14,7 +14,8 @@ export default definePlugin({
     name,
     version,
     apiVersion: PLUGIN_API_VERSION,
-    description: "Pruning: unstructured (magnitude, Wanda, SparseGPT) and N:M semi-structured sparsity.",
+    description:
+      "Pruning: unstructured (magnitude, Wanda, SparseGPT) and N:M semi-structured sparsity.",
   },
   passes: [unstructuredPass, nmPass],
   metrics: [sparsityMetric],

@@ -6,10 +6,12 @@ import {
   DataType,
   errors,
   graphScopes,
+  inlineFunctions,
   layerHessian,
   type Model,
   type ModelBundle,
   type NamePattern,
+  type OnnxFunction,
   type PassContext,
   type PassStatistics,
   Tensor,
@@ -122,7 +124,14 @@ export async function pruneBundle(
   const selected = createNameFilter(options);
   const stats = new Statistics();
   const components = new Map<string, Model>();
+  let inlinedCalls = 0;
   for (const [name, model] of bundle.components) {
+    // a function whose layers take their weight as a parameter (as module-per-function exports
+    // write them) is inlined at its calls, as ONNX Runtime does on load: the weight is then the
+    // caller's constant; weights stored inside a body are pruned there, once for every call
+    const inlined = inlineFunctions(model, { select: weightsAsParameters });
+    inlinedCalls += inlined.calls;
+    for (const [fn, why] of inlined.refused) stats.skip(`function ${fn} not inlined: ${why}`);
     const layers: Layer[] = [];
     const seen = new Map<Value, string>();
     for (const scope of graphScopes(model)) {
@@ -214,7 +223,7 @@ export async function pruneBundle(
   return {
     bundle: { components, metadata: bundle.metadata },
     modified: stats.layers > 0,
-    statistics: stats.report(),
+    statistics: { ...stats.report(), "function-calls-inlined": inlinedCalls },
   };
 }
 
@@ -272,6 +281,21 @@ async function pruneSecondOrder(
     stats.error(component, layer, result.error);
     context.progress.advance(1, layer.node.name);
   }
+}
+
+/** Whether a function's body has a prunable layer whose weight is one of its parameters. */
+function weightsAsParameters(fn: OnnxFunction): boolean {
+  const parameters = new Set(fn.graph.inputs);
+  for (const node of fn.graph.allNodes()) {
+    const weight = node.inputs[1];
+    if (
+      (PRUNABLE_OPS as readonly string[]).includes(node.opType) &&
+      weight &&
+      parameters.has(weight)
+    )
+      return true;
+  }
+  return false;
 }
 
 /** Each distinct activation read by a pruned layer, with the axis of its channels. */

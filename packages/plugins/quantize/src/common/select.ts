@@ -4,6 +4,7 @@ import {
   type Graph,
   GraphCoverage,
   type GraphScope,
+  inlineFunctions,
   type Logger,
   type Model,
   type ModelBundle,
@@ -132,9 +133,32 @@ export async function quantizeComponents(
     for (const model of bundle.components.values())
       for (const { node } of nodesWithScope(model)) if (options.candidate(node)) candidates++;
   }
+  let inlinedCalls = 0;
   for (const [component, model] of bundle.components) {
     before += constantBytes(model);
+    // a function whose body holds candidates is inlined at its calls (as ONNX Runtime does
+    // when it loads the model): its weights then sit in the graph that calls it
+    const candidate = options.candidate;
+    const inlined = candidate
+      ? inlineFunctions(model, { select: (fn) => [...fn.graph.allNodes()].some(candidate) })
+      : undefined;
+    inlinedCalls += inlined?.calls ?? 0;
+    if (inlined?.calls)
+      logger.info(
+        `inlined ${inlined.calls} call(s) of ${inlined.functions.join(", ")}: their bodies hold nodes to quantize`,
+      );
     const skip: ScopeFilter = (scope) => {
+      const refused = scope.kind === "function" && inlined?.refused.get(scope.function!.key);
+      if (refused && options.candidate) {
+        for (const node of scope.graph.allNodes())
+          if (options.candidate(node))
+            stats.skip(
+              node,
+              `in ${scope.path}: function not inlined: ${refused}`,
+              "function not inlined",
+            );
+        return `function body not inlined: ${refused}`;
+      }
       const reason = options.skipScope?.(scope);
       if (reason && options.candidate) {
         for (const node of scope.graph.allNodes())
@@ -162,11 +186,16 @@ export async function quantizeComponents(
   };
   // "nothing quantized" must say why; with no candidate at all, that is the reason
   if (candidates !== undefined) statistics["candidate-nodes"] = candidates;
+  statistics["function-calls-inlined"] = inlinedCalls;
   return { stats, statistics };
 }
 
-/** Function bodies hold no initializers, where quantized weights are stored. */
+/**
+ * Function bodies hold no initializers, where quantized weights are stored. Functions whose body
+ * holds candidates are inlined first (`quantizeComponents`), so this leaves only bodies with
+ * nothing to quantize, or ones the inliner refused (named with their reason).
+ */
 export const FUNCTION_BODIES_SKIPPED: ScopeFilter = (scope) =>
   scope.kind === "function"
-    ? "function body (it holds no initializers for quantized weights; inline the function first)"
+    ? "function body (it holds no initializers for quantized weights, and nothing to quantize)"
     : undefined;

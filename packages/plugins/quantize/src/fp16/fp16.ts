@@ -5,6 +5,7 @@ import {
   definePass,
   GraphCoverage,
   type GraphScope,
+  inlineFunctions,
   type Model,
   NameScope,
   Node,
@@ -62,9 +63,16 @@ export const fp16Pass = definePass<Fp16Options>({
     let before = 0;
     let after = 0;
     const coverage = new GraphCoverage();
+    let inlinedCalls = 0;
     for (const model of bundle.components.values()) {
       before += constantBytes(model);
-      coverage.add(convertModel(model, options, stats));
+      // a function's parameter types are known per call only: its calls are inlined first (as
+      // ONNX Runtime does when it loads the model), so its body converts like the caller's nodes
+      const inlined = inlineFunctions(model);
+      inlinedCalls += inlined.calls;
+      if (inlined.calls > 0)
+        ctx.logger.info(`inlined ${inlined.calls} call(s) of ${inlined.functions.join(", ")}`);
+      coverage.add(convertModel(model, options, stats, inlined.refused));
       after += constantBytes(model);
     }
     for (const [reason, n] of coverage.notVisited)
@@ -80,6 +88,7 @@ export const fp16Pass = definePass<Fp16Options>({
     statistics["weight-bytes-after"] = after;
     statistics["size-ratio"] = before > 0 ? Number((after / before).toFixed(4)) : 1;
     Object.assign(statistics, coverage.toStatistics());
+    statistics["function-calls-inlined"] = inlinedCalls;
     return { bundle, modified: stats.converted > 0, statistics };
   },
 });
@@ -89,7 +98,12 @@ export const fp16Pass = definePass<Fp16Options>({
  * inputs' and outputs' types, which its owner node fixes, with Casts at its borders). Element
  * types come from core's shape inference; returns the graphs visited and those left alone.
  */
-export function convertModel(model: Model, options: Fp16Options, stats: Fp16Stats): GraphCoverage {
+export function convertModel(
+  model: Model,
+  options: Fp16Options,
+  stats: Fp16Stats,
+  notInlined: ReadonlyMap<string, string> = new Map(),
+): GraphCoverage {
   // one element type per value, kept current as graphs are converted: a branch reads what its
   // enclosing graph became
   const known = inferredElementTypes(model);
@@ -98,7 +112,9 @@ export function convertModel(model: Model, options: Fp16Options, stats: Fp16Stat
     (scope) => convertGraph(scope, known, options, stats),
     (scope) =>
       scope.kind === "function"
-        ? "function body (its parameters' types are known per call only; inline the function first)"
+        ? notInlined.has(scope.function!.key)
+          ? `function body not inlined: ${notInlined.get(scope.function!.key)}`
+          : "function body (not called: its parameters' types are known per call only)"
         : undefined,
   );
 }
