@@ -70,7 +70,7 @@ function layers(w = W, wt = WT): Model {
 }
 
 const weight = (model: Model, name: string) =>
-  (model.graph.initializers.get(name)?.constValue as Tensor).toArray() as Float32Array;
+  (model.graph.initializers.get(name)!.constValue as Tensor).toArray() as Float32Array;
 
 /** ‖Y − Ŷ‖ / ‖Y‖ of each output over the held-out records, both models run on ORT. */
 async function outputErrors(reference: Model, candidate: Model): Promise<Record<string, number>> {
