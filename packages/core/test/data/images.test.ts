@@ -1,4 +1,5 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import {
@@ -57,6 +58,13 @@ const B = [50, 60, 70];
 const C = [90, 100, 110];
 const D = [130, 140, 150];
 
+/** A python with torch (LATHE_PYTHON, python3, Debian's), for the reference resize. */
+const torchPython = (
+  process.env.LATHE_PYTHON ? [process.env.LATHE_PYTHON] : ["python3", "/usr/bin/python3"]
+).find((python) => spawnSync(python, ["-c", "import torch"], { stdio: "ignore" }).status === 0);
+const NO_TORCH =
+  "PyTorch is not installed (apt-get install python3-torch, or LATHE_PYTHON): the resize is not compared with torch's";
+
 describe("images", () => {
   test("decodes a PNG; enlarging is half-pixel bilinear; scale, mean/std, NCHW", async () => {
     const dir = folder("up", { "a.png": png(2, 2, [A, B, C, D]) });
@@ -97,6 +105,48 @@ describe("images", () => {
     expect(values[2]).toBeCloseTo((first - 10) / 2, 4);
     expect(values[5]).toBeCloseTo((second - 20) / 4, 4);
   });
+
+  test.skipIf(!torchPython)(
+    `resize equals torch's interpolate(bilinear, antialias=True) when shrinking and enlarging${torchPython ? "" : ` (skipped: ${NO_TORCH})`}`,
+    async () => {
+      const dir = mkdtempSync(join(root, "torch-"));
+      const sizes = [
+        [3, 4],
+        [9, 11],
+        [2, 9],
+      ] as const;
+      const script = `
+import json, sys, torch
+torch.manual_seed(0)
+x = (torch.rand(1, 3, 5, 7) * 255).round()
+out = {"x": x.flatten().tolist()}
+for h, w in ${JSON.stringify(sizes)}:
+    y = torch.nn.functional.interpolate(x, size=(h, w), mode="bilinear", align_corners=False, antialias=True)
+    out[f"{h}x{w}"] = y.flatten().tolist()
+json.dump(out, open(sys.argv[1], "w"))
+`;
+      const result = spawnSync(torchPython!, ["-c", script, join(dir, "ref.json")], {
+        encoding: "utf8",
+      });
+      expect(result.status, result.stderr).toBe(0);
+      const ref = JSON.parse(readFileSync(join(dir, "ref.json"), "utf8")) as Record<
+        string,
+        number[]
+      >;
+      const image = new pngjs.PNG({ width: 7, height: 5 });
+      for (let p = 0; p < 35; p++)
+        image.data.set([ref.x![p]!, ref.x![35 + p]!, ref.x![70 + p]!, 255], p * 4);
+      writeFileSync(join(dir, "a.png"), pngjs.PNG.sync.write(image));
+      for (const [height, width] of sizes) {
+        const [record] = await read(dir, { path: "a.png", scale: 1, resize: { height, width } });
+        const got = record!.x!.toArray() as Float32Array;
+        const want = ref[`${height}x${width}`]!;
+        let worst = 0;
+        for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
+        expect(worst, `${height}×${width}`).toBeLessThan(1e-3);
+      }
+    },
+  );
 
   test("shorter-side resize keeps the aspect ratio, then a center crop; BGR and NHWC", async () => {
     // 2 rows × 4 columns: column k holds value 10·k in red, 0 in green, 255 in blue.
