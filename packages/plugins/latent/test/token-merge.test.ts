@@ -4,6 +4,7 @@ import {
   DataType,
   isLatheError,
   type Model,
+  OnnxFunction,
   runPassStandalone,
   SeededRandom,
   singleModelBundle,
@@ -279,3 +280,82 @@ describe.skipIf(typeof corpus === "string")(
     });
   },
 );
+
+/**
+ * The same self-attention as `selfAttention(false)`, inside a model-local function whose weights
+ * are parameters (as a module-per-function exporter writes it): the main graph passes its
+ * initializers to one call.
+ */
+function attentionInFunction(): Model {
+  const body = createBuilder({ opset: 14 });
+  const x = body.input("x", DataType.FLOAT);
+  const [wq, wk, wv, wo, bias] = ["wq", "wk", "wv", "wo", "bias"].map((n) =>
+    body.input(n, DataType.FLOAT),
+  ) as [Value, Value, Value, Value, Value];
+  // a function body holds no initializers: its constants are Constant nodes
+  const ints = (values: number[]) =>
+    body.Constant({ value: Tensor.fromArray(DataType.INT64, [values.length], values.map(BigInt)) });
+  const split = ints([0, -1, HEADS, WIDTH / HEADS]);
+  const heads = (t: Value) => body.Transpose(body.Reshape(t, split), { perm: [0, 2, 1, 3] });
+  const kT = body.Transpose(body.Reshape(body.MatMul(x, wk), split), { perm: [0, 2, 3, 1] });
+  const scale = body.Constant({
+    value: Tensor.fromArray(DataType.FLOAT, [], [1 / Math.sqrt(WIDTH / HEADS)]),
+  });
+  const probs = body.Softmax(body.Mul(body.MatMul(heads(body.MatMul(x, wq)), kT), scale), {
+    axis: -1,
+  });
+  const context = body.Reshape(
+    body.Transpose(body.MatMul(probs, heads(body.MatMul(x, wv))), { perm: [0, 2, 1, 3] }),
+    ints([0, -1, WIDTH]),
+  );
+  body.output(body.Add(body.MatMul(context, wo), bias), "y");
+  const b = createBuilder({ opset: 14, opsets: { local: 1 } });
+  const hidden = b.input("hidden_states", DataType.FLOAT, ["batch", "tokens", WIDTH]);
+  const weights = [1, 2, 3, 4].map((seed) =>
+    b.initializer(
+      Tensor.fromArray(
+        DataType.FLOAT,
+        [WIDTH, WIDTH],
+        noise(WIDTH * WIDTH, seed).map((v) => v * 0.5),
+      ),
+    ),
+  );
+  const biasValue = b.constant(noise(WIDTH, 9), [WIDTH]);
+  const out = b.op("Attention", [hidden, ...weights, biasValue], {}, { domain: "local" });
+  b.output(out, "out", DataType.FLOAT);
+  const model = b.build();
+  const fn = new OnnxFunction({
+    domain: "local",
+    name: "Attention",
+    graph: body.graph,
+    opsetImports: [["", 14]],
+  });
+  model.functions.set(fn.key, fn);
+  return model;
+}
+
+describe("latent/token-merge on attention inside a model-local function", () => {
+  it("inlines the call and merges as in the plain model (ORT, max abs ≤ 1e-5)", async () => {
+    const options = { options: { ratio: 0.5 } };
+    const plain = await runPassStandalone(
+      tokenMerge,
+      singleModelBundle(selfAttention(false).model),
+      options,
+    );
+    const inFunction = await runPassStandalone(
+      tokenMerge,
+      singleModelBundle(attentionInFunction()),
+      options,
+    );
+    const statistics = inFunction.result.statistics ?? {};
+    expect(statistics["function-calls-inlined"]).toBe(1);
+    expect(statistics.wrapped).toBe(1);
+    const model = inFunction.result.bundle.components.get("model") as Model;
+    expect(model.functions.size).toBe(0);
+    const feeds = {
+      hidden_states: Tensor.fromArray(DataType.FLOAT, [2, 24, WIDTH], noise(2 * 24 * WIDTH, 6)),
+    };
+    const reference = await run(plain.result.bundle.components.get("model") as Model, feeds);
+    expect(maxAbs(await run(model, feeds), reference)).toBeLessThan(1e-5);
+  });
+});

@@ -2,6 +2,8 @@ import {
   convertOpset,
   createBuilder,
   definePass,
+  graphScopes,
+  inlineFunctions,
   LatheError,
   type Model,
   type PassStatistics,
@@ -81,6 +83,19 @@ export const tokenMerge = definePass<TokenMergeOptions>({
       context.logger.info("ratio 0: no token is merged, the model is unchanged");
       return { bundle, modified: false, statistics: { blocks: 0, ratio: 0 } };
     }
+    // attention inside a model-local function is inlined at its calls (as ONNX Runtime does on
+    // load), so a module-per-function export is merged like any other
+    const inlined = inlineFunctions(model, { select: (fn) => attentionNodes(fn.graph).length > 0 });
+    if (inlined.calls > 0)
+      context.logger.info(`inlined ${inlined.calls} call(s) of ${inlined.functions.join(", ")}`);
+    // what stays in If/Loop/Scan bodies (or refused functions) is counted, not silently skipped
+    let elsewhere = 0;
+    for (const scope of graphScopes(model))
+      if (scope.kind !== "main") elsewhere += attentionNodes(scope.graph).length;
+    if (elsewhere > 0)
+      context.logger.info(
+        `${elsewhere} attention node(s) inside subgraphs or functions not merged: token merging wraps main-graph blocks`,
+      );
     const graph = model.graph;
     const cores = attentionNodes(graph);
     const found = cores.map((core) => attentionRegion(graph, core));
@@ -150,6 +165,8 @@ export const tokenMerge = definePass<TokenMergeOptions>({
       "self-attention blocks": selfAttention.length,
       wrapped: wrap.length,
       declined: declined.length,
+      "function-calls-inlined": inlined.calls,
+      "attention-not-visited: inside a subgraph or function (main-graph blocks only)": elsewhere,
     };
     for (const region of wrap)
       statistics[`merged.${region.block}.${region.site}`] =
