@@ -153,6 +153,15 @@ export const textSource = defineDataSource<TextOptions>({
         : loadTokenizer(context.resolve(options.tokenizer));
     return {
       name: "text",
+      // A record per non-empty line, known without tokenizing; windows depend on the tokens.
+      ...(format === "stream"
+        ? {}
+        : {
+            async count() {
+              const text = new TextDecoder().decode(await readDataFile(path));
+              return text.split(/\r?\n/).filter((line) => line.trim() !== "").length;
+            },
+          }),
       async *records(): AsyncIterable<DataRecord> {
         const encoder = await tokenizer();
         const padId = options.padId ?? encoder.padId;

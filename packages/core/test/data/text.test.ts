@@ -156,6 +156,10 @@ describe("text", () => {
     expect(records[0]!.input_ids!.dims).toEqual([1, 8]);
     expect(records[0]!.input_ids!.dataType).toBe(DataType.INT64);
     expect(ids(records[1]!)).toEqual([2, 5, 3, 0, 0, 0, 0, 0]);
+    const set = textSource.open({ path: "t.txt", tokenizer: "tokenizer.json" } as TextOptions, {
+      resolve: (p) => resolve(dir, p),
+    });
+    expect(await set.count!()).toBe(2);
   });
 
   test("byte-level BPE: merges by rank; truncation; no padding keeps each length; int32", async () => {

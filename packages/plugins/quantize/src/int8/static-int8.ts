@@ -1,7 +1,9 @@
 import {
   addConstant,
   checkRecordFits,
+  countRecords,
   type DataRecord,
+  type DataSet,
   DataType,
   definePass,
   type Graph,
@@ -343,7 +345,7 @@ async function calibrationRecords(
     // Records may carry several components' inputs: each component reads its own.
     const pick = (record: DataRecord): DataRecord =>
       Object.fromEntries(inputs.filter((n) => record[n]).map((n) => [n, record[n]!]));
-    const { first, count } = await firstAndCount(set.records());
+    const { first, count } = await firstAndCount(set);
     if (!first) return undefined;
     // In a bundle, a data set may be another component's (the UNet's, not the VAE's): skip this
     // one. Otherwise a record without the inputs, or with other dims, is the recipe's mistake.
@@ -440,16 +442,16 @@ function reportNarrowed(
   );
 }
 
+/** The first record (to check it fits) and how many there are, decoding as few as the source allows. */
 async function firstAndCount(
-  records: AsyncIterable<DataRecord>,
+  set: DataSet,
 ): Promise<{ first: DataRecord | undefined; count: number }> {
   let first: DataRecord | undefined;
-  let count = 0;
-  for await (const record of records) {
-    first ??= record;
-    count++;
+  for await (const record of set.records()) {
+    first = record;
+    break;
   }
-  return { first, count };
+  return { first, count: first ? await countRecords(set) : 0 };
 }
 
 /** Adds Q→DQ pairs on activations and DQ nodes on weights and biases. */
