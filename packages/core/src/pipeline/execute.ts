@@ -172,7 +172,7 @@ async function executeStep(
       recipe.passes[step.id]?.verify ?? recipe.verify,
       step.passId,
       `${step.plugin.meta.name}@${step.plugin.meta.version}`,
-      `${recipe.file} (passes.${step.id})`,
+      recipeLocation(recipe, ["passes", step.id]),
       (message) => plan.emit({ type: "step-log", step: step.id, level: "info", message }),
     );
     await cache.store(

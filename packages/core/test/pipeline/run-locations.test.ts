@@ -96,6 +96,15 @@ describe("errors raised while running name the recipe key, file:line:col", () =>
     expect(error?.hint).toContain("reproducer");
   });
 
+  it("a pass that writes an invalid model: the step", async () => {
+    const { file, error } = await runYaml(`${HEAD}passes:
+  bad:
+    use: test/forget-attribute
+`);
+    expect(error?.code).toBe("PASS_OUTPUT_INVALID");
+    expect(error?.where).toBe(`${file}:6:3 passes.bad`);
+  });
+
   it("a data set that cannot be read: its data: entry, and the step that read it", async () => {
     const { file, error } = await runYaml(`${HEAD}data:
   calibration:

@@ -6,6 +6,7 @@ import {
   isLatheError,
   type Model,
   runPassStandalone,
+  SeededRandom,
   singleModelBundle,
   Tensor,
 } from "@lathe/core";
@@ -19,12 +20,8 @@ const N = 24;
 const ROWS = 32;
 
 function gaussian(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  const uniform = () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return (s + 1) / (2 ** 32 + 2);
-  };
-  return () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+  const random = new SeededRandom(seed);
+  return () => random.normal();
 }
 
 /**
