@@ -11,3 +11,6 @@ export {
   unstructuredMask,
   weightScores,
 } from "./sparsity.js";
+export { type StructuredOptions, structuredPass } from "./structured/pass.js";
+export { type Moments, type Refit, ridgeRefit } from "./structured/reconstruct.js";
+export { traceGroup, type UnitGroup } from "./structured/trace.js";

@@ -206,3 +206,97 @@ export const nmOptionsSchema: OptionsSchema = {
     },
   },
 };
+
+/** The options of `prune/structured`, from `StructuredOptions`. */
+export const structuredOptionsSchema: OptionsSchema = {
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    heads: {
+      description:
+        "Share of each attention block's heads removed (under grouped-query attention a unit is one key/value head with its group of query heads).",
+      type: "number",
+      minimum: 0,
+      exclusiveMaximum: 1,
+      default: 0,
+    },
+    channels: {
+      description:
+        "Share of each MLP's intermediate channels removed (GPT-2 c_fc/c_proj, LLaMA gate/up/down, GEGLU halves together).",
+      type: "number",
+      minimum: 0,
+      exclusiveMaximum: 1,
+      default: 0,
+    },
+    layers: {
+      description:
+        "Transformer blocks removed whole (the ones whose output differs least from their input on the calibration data, ShortGPT's block influence): a cheap draft model.",
+      type: "integer",
+      minimum: 0,
+      default: 0,
+    },
+    criterion: {
+      description:
+        "magnitude: ‖weights‖ of the unit; wanda: Σ‖X_p‖·|W_p| over the rows that read it; flap: Σ Var(X_p)·‖W_p‖² (the fluctuation metric). wanda and flap calibrate.",
+      enum: ["magnitude", "wanda", "flap"],
+      default: "magnitude",
+    },
+    global: {
+      description:
+        "One ratio over all blocks (scores normalized per block) instead of the same share of every block: blocks with many unimportant units lose more.",
+      type: "boolean",
+      default: false,
+    },
+    multipleOf: {
+      description:
+        "The kept width of every pruned layer is rounded to a multiple of this (kernels run fastest on multiples of 8).",
+      type: "integer",
+      minimum: 1,
+      default: 8,
+    },
+    reconstruct: {
+      description:
+        "Refit the layer that reads the pruned units on calibration activations (ridge least squares, closed form) so its output matches the original's, the removed units' mean contribution going into its bias; the per-layer error before and after is reported.",
+      type: "boolean",
+      default: false,
+    },
+    ridge: {
+      description: "The ridge λ of the refit, relative to the mean variance of the kept channels.",
+      type: "number",
+      minimum: 0,
+      default: 0.01,
+    },
+    include: {
+      description:
+        "Patterns on the names of the layers that produce the units (JavaScript regular expressions, searched anywhere in the name); empty: all.",
+      type: "array",
+      items: {
+        description: "A regular expression searched in a node's name.",
+        type: "string",
+        format: "regex",
+      },
+      default: [],
+    },
+    exclude: {
+      description: "Patterns on the names of the producing layers left alone.",
+      type: "array",
+      items: {
+        description: "A regular expression searched in a node's name.",
+        type: "string",
+        format: "regex",
+      },
+      default: [],
+    },
+    data: {
+      description:
+        "A recipe data set of the model's inputs (wanda, flap, reconstruct, layers); without it, inputs are generated.",
+      type: "string",
+    },
+    samples: {
+      description: "Calibration records read (or generated).",
+      type: "integer",
+      minimum: 1,
+      default: 8,
+    },
+  },
+};
