@@ -150,10 +150,13 @@ export function analyzeAttention(
   if (bias && biasRank !== undefined && biasRank !== (merged ? 3 : 4))
     return decline(`the additive mask has rank ${biasRank}, not ${merged ? 3 : 4}`);
 
-  const fusedOp = chooseOp(causal, !!k.past, options, model);
+  let fusedOp = chooseOp(causal, !!k.past, options, model);
   if (typeof fusedOp !== "string") return decline(fusedOp.reason);
-  const rotary =
-    fusedOp === "GroupQueryAttention" ? foldableRotary(match.value("q"), k) : undefined;
+  let rotary = fusedOp === "GroupQueryAttention" ? foldableRotary(match.value("q"), k) : undefined;
+  if (fusedOp === "GroupQueryAttention" && cachedStepAsMultiHead(options, k, rotary)) {
+    fusedOp = "MultiHeadAttention";
+    rotary = undefined;
+  }
   // non-causal grouped-query attention: MultiHeadAttention over the keys and values repeat_kv
   // widened (its contrib op has one head count)
   const repeated = fusedOp === "MultiHeadAttention" && k.groups > 1;
@@ -254,6 +257,21 @@ function chooseOp(
   if (cached)
     return { reason: "non-causal attention over a KV cache has no contrib replacement here" };
   return "MultiHeadAttention";
+}
+
+/**
+ * A causal step over a KV cache on the CPU runs as MultiHeadAttention (`unidirectional`, the
+ * cache as its past) when it has one head count and no rotation to fold: ORT's CPU
+ * GroupQueryAttention zero-fills its whole present cache before copying the past into it, one
+ * more write of the cache per step, which made GPT-2's decode step at past 1024 slower than the
+ * unfused Concat (bench/README.md, Attention). MultiHeadAttention concatenates without it.
+ */
+function cachedStepAsMultiHead(
+  options: AttentionOptions,
+  k: HeadsOperand,
+  rotary: { q: Rotary; k: Rotary } | undefined,
+): boolean {
+  return options.target === "cpu" && !!k.past && k.groups === 1 && !rotary;
 }
 
 /** The model's float type, read from its first float output (fp32 when none says). */

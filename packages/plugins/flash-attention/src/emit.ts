@@ -53,10 +53,23 @@ export function emitAttention(
     : undefined;
   let out: Value;
   if (block.fusedOp === "MultiHeadAttention") {
-    out = b.domain(MICROSOFT).MultiHeadAttention(q3, k3, v3, undefined, undefined, bias, {
-      num_heads: block.heads,
-      scale: block.scale,
-    });
+    // a causal step over a cache (analyze.ts: cachedStepAsMultiHead): MultiHeadAttention's
+    // unidirectional mask counts from the bottom-right corner (query i sees keys up to P + i)
+    const node = b.node(
+      "MultiHeadAttention",
+      [q3, k3, v3, undefined, undefined, bias, k.past, v.past],
+      {
+        num_heads: block.heads,
+        scale: block.scale,
+        unidirectional: block.causal ? 1 : undefined,
+      },
+      { domain: MICROSOFT, outputs: k.past ? 3 : 1 },
+    );
+    out = node.outputs[0]!;
+    if (k.present && v.present) {
+      replacements.set(k.present, node.outputs[1]!);
+      replacements.set(v.present, node.outputs[2]!);
+    }
   } else {
     // GQA takes lengths instead of a mask: every row sees the whole cache (seqlens_k = T − 1),
     // causality is its own, and padding comes in as attention_bias.

@@ -88,8 +88,13 @@ describe.each([
     expect(model.graph.outputs.map((v) => v.name)).toEqual(
       original.graph.outputs.map((v) => v.name),
     );
+    // on the CPU a cached causal step is MultiHeadAttention when there is one head count and no
+    // rotation to fold (GPT-2), GroupQueryAttention otherwise (LLaMA: 2 key/value heads, RoPE)
+    const fusedOp = m.kvHeads === m.heads ? "MultiHeadAttention" : "GroupQueryAttention";
+    expect(opCounts(model)[fusedOp]).toBe(m.layers);
     const [a, b] = [await session(original), await session(model)];
-    // an empty cache with a 5-token prompt (the first step), then single-token decode steps
+    // an empty cache with a 5-token prompt (the first step), then single-token decode steps; the
+    // second row's first two cached tokens are padding once the cache holds four
     for (const [past, length] of [
       [0, 5],
       [1, 1],
@@ -99,7 +104,10 @@ describe.each([
       const ids = [0, 1].map((r) => Array.from({ length }, (_, i) => (5 * i + r + 2) % m.vocab));
       const feeds: Record<string, import("onnxruntime-node").Tensor> = {
         input_ids: int64(ids),
-        attention_mask: int64([Array(past + length).fill(1), Array(past + length).fill(1)]),
+        attention_mask: int64([
+          Array(past + length).fill(1),
+          Array.from({ length: past + length }, (_, i) => (past >= 4 && i < 2 ? 0 : 1)),
+        ]),
         position_ids: int64(ids.map((row) => row.map((_, i) => past + i))),
       };
       for (let i = 0; i < m.layers; i++) {
