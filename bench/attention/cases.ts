@@ -11,24 +11,38 @@ export interface BenchCase {
    * (issue 14: no leftover overhead around the fused op).
    */
   readonly floor: number | "predicted";
+  /**
+   * false: both contenders run with ORT's memory pattern off. With it on, the second run
+   * allocates the pattern's block while the arena still holds the first run's buffers: at 8192
+   * tokens the unfused model then needs more than this VM's 23 GB (OOM-killed at 24.3 GB).
+   */
+  readonly memPattern?: false;
   /** Peak RSS during the runs: fused at most this fraction of unfused (1: not more). */
   readonly memoryRatio?: number;
   /** Also time the model with attention deleted: the bound no attention rewrite can beat. */
   readonly bound: boolean;
   /** Timed runs per BENCH_REPEATS: short runs need many to get past this VM's noise. */
   readonly repeatScale: number;
+  /**
+   * The latency floor is read from this many alternating pairs per BENCH_REPEATS in one process
+   * (interleaved.ts: the median of the per-pair ratios), for steps too short to compare across
+   * two processes on a shared VM.
+   */
+  readonly pairs?: number;
   model(): Model;
   feeds(): Record<string, ort.Tensor>;
 }
 
 /**
  * The session options of every contender: ONNX Runtime's defaults, as Lathe opens sessions
- * (memory pattern on, ORT's thread count), unless BENCH_MEM_PATTERN=0 or BENCH_THREADS=n.
+ * (memory pattern on, CPU arena on, ORT's thread count), unless BENCH_MEM_PATTERN=0,
+ * BENCH_ARENA=0 or BENCH_THREADS=n, or the case turns the memory pattern off for both.
  */
-export function sessionOptions(): ort.InferenceSession.SessionOptions {
+export function sessionOptions(bench?: BenchCase): ort.InferenceSession.SessionOptions {
   const threads = Number(process.env.BENCH_THREADS ?? 0);
   return {
-    enableMemPattern: process.env.BENCH_MEM_PATTERN !== "0",
+    enableMemPattern: process.env.BENCH_MEM_PATTERN !== "0" && bench?.memPattern !== false,
+    enableCpuMemArena: process.env.BENCH_ARENA !== "0",
     ...(threads > 0 ? { intraOpNumThreads: threads } : {}),
   };
 }
@@ -132,6 +146,7 @@ export const CASES: Record<string, BenchCase> = {
     title: "gpt2 (GPT-2-small shapes, positions 8192) prefill, seq 8192",
     floor: 0.7,
     memoryRatio: 0.5,
+    memPattern: false,
     bound: false,
     repeatScale: 1,
     model: () => component(gpt2.build(GPT2_SMALL_8K, { seed: 1 })),
@@ -150,6 +165,7 @@ export const CASES: Record<string, BenchCase> = {
     floor: 1.0,
     bound: false,
     repeatScale: 20,
+    pairs: 100,
     model: () => component(gpt2.build({ ...GPT2_SMALL_2K, kvCache: true }, { seed: 1 })),
     feeds: () => {
       const past = 1024;

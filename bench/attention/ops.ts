@@ -1,10 +1,15 @@
 /**
- * One causal attention op alone, every CPU form side by side in one process (runs rotating,
- * medians): the unfused export (MatMul, scale, Where(tril), Softmax, MatMul), com.microsoft
- * GroupQueryAttention and MultiHeadAttention (unidirectional), and the standard ONNX Attention
- * (opset 23, is_causal). GPT-2-small shapes by default: 12 heads of 64.
+ * One causal attention op alone, every CPU form side by side in one process (every form once a
+ * round, order rotating; medians and the median of each form's per-round ratio to the unfused
+ * op, with its 95 % interval): the unfused export (MatMul, scale, Where(tril), Softmax, MatMul),
+ * com.microsoft GroupQueryAttention (alone, and with a zero padding bias expanded to [1, 1, S, T]
+ * as the pass emits it for models with an attention mask), GroupQueryAttention on query chunks
+ * (BENCH_BLOCKS, default 256,512: chunked prefill, each chunk a cached step over the keys before
+ * it), MultiHeadAttention (unidirectional) and the standard ONNX Attention (opset 23, is_causal).
+ * Every form is checked against the unfused result (max abs ≤ 1e-4) first. GPT-2-small shapes:
+ * 12 heads of 64.
  *
- *   node_modules/.bin/tsx --tsconfig bench/attention/tsconfig.json bench/attention/ops.ts [seq] [repeats]
+ *   node_modules/.bin/tsx --tsconfig bench/attention/tsconfig.json bench/attention/ops.ts [seq] [rounds]
  */
 import {
   createBuilder,
@@ -16,9 +21,10 @@ import {
 } from "@lathe/core";
 import * as ort from "onnxruntime-node";
 import { sessionOptions } from "./cases.js";
+import { formatPaired, median, pairedRatio } from "./paired.js";
 
 const SEQ = Number(process.argv[2] ?? 2048);
-const REPEATS = Number(process.argv[3] ?? 5);
+const REPEATS = Number(process.argv[3] ?? 21);
 const [HEADS, HEAD] = [12, 64];
 const HIDDEN = HEADS * HEAD;
 
@@ -34,9 +40,12 @@ function unfused(): Model {
   return b.build();
 }
 
-function contrib(op: "GroupQueryAttention" | "MultiHeadAttention"): Model {
+function contrib(op: "GroupQueryAttention" | "MultiHeadAttention", padding = false): Model {
   const b = createBuilder({ opset: 17 });
   const [q, k, v] = ["q", "k", "v"].map((n) => b.input(n, DataType.FLOAT, [1, SEQ, HIDDEN]));
+  const bias = padding
+    ? b.Expand(b.constant(new Array(SEQ).fill(0), [1, 1, 1, SEQ]), b.int64s([1, 1, SEQ, SEQ]))
+    : undefined;
   const out =
     op === "GroupQueryAttention"
       ? b.node(
@@ -49,6 +58,10 @@ function contrib(op: "GroupQueryAttention" | "MultiHeadAttention"): Model {
             undefined,
             b.constant([SEQ - 1], [1], DataType.INT32),
             b.constant([SEQ], [], DataType.INT32),
+            undefined,
+            undefined,
+            undefined,
+            bias,
           ],
           { num_heads: HEADS, kv_num_heads: HEADS },
           { domain: "com.microsoft", outputs: 3 },
@@ -58,6 +71,42 @@ function contrib(op: "GroupQueryAttention" | "MultiHeadAttention"): Model {
           unidirectional: 1,
         });
   b.output(out, "out", DataType.FLOAT);
+  return b.build();
+}
+
+/**
+ * GroupQueryAttention on query chunks of `block` rows (chunked prefill): chunk c runs as a cached
+ * step, its own keys new and the keys before it as the past, so each chunk's call reads the keys
+ * up to its own end only.
+ */
+function queryTiled(block: number): Model {
+  const b = createBuilder({ opset: 17 });
+  const [q, k, v] = ["q", "k", "v"].map((n) => b.input(n, DataType.FLOAT, [1, SEQ, HIDDEN]));
+  const bnsh = (x: typeof q) =>
+    b.Transpose(b.Reshape(x!, b.int64s([0, 0, HEADS, HEAD])), { perm: [0, 2, 1, 3] });
+  const [kHeads, vHeads] = [bnsh(k), bnsh(v)];
+  const slice = (x: typeof q, from: number, to: number, axis: number) =>
+    b.Slice(x!, b.int64s([from]), b.int64s([to]), b.int64s([axis]));
+  const outs = [];
+  for (let from = 0; from < SEQ; from += block) {
+    const to = Math.min(SEQ, from + block);
+    const node = b.node(
+      "GroupQueryAttention",
+      [
+        slice(q, from, to, 1),
+        slice(k, from, to, 1),
+        slice(v, from, to, 1),
+        from ? slice(kHeads, 0, from, 2) : undefined,
+        from ? slice(vHeads, 0, from, 2) : undefined,
+        b.constant([to - 1], [1], DataType.INT32),
+        b.constant([to], [], DataType.INT32),
+      ],
+      { num_heads: HEADS, kv_num_heads: HEADS },
+      { domain: "com.microsoft", outputs: 3 },
+    );
+    outs.push(node.outputs[0]!);
+  }
+  b.output(outs.length > 1 ? b.Concat(...outs, { axis: 1 }) : outs[0]!, "out", DataType.FLOAT);
   return b.build();
 }
 
@@ -97,6 +146,19 @@ const variants: Record<
 > = {
   unfused: { model: unfused, feeds: bnsh, bsd: false },
   GroupQueryAttention: { model: () => contrib("GroupQueryAttention"), feeds: bsd, bsd: true },
+  "GroupQueryAttention + padding bias": {
+    model: () => contrib("GroupQueryAttention", true),
+    feeds: bsd,
+    bsd: true,
+  },
+  ...Object.fromEntries(
+    (process.env.BENCH_BLOCKS ?? "256,512")
+      .split(",")
+      .map((block) => [
+        `GroupQueryAttention, query chunks of ${block}`,
+        { model: () => queryTiled(Number(block)), feeds: bsd, bsd: true },
+      ]),
+  ),
   "MultiHeadAttention unidirectional": {
     model: () => contrib("MultiHeadAttention"),
     feeds: bsd,
@@ -140,13 +202,14 @@ for (let r = 0; r < REPEATS; r++)
     await sessions[name]!.run(variants[name]!.feeds);
     times[name]!.push(performance.now() - start);
   }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const unfusedMs = median(times.unfused!);
 console.log(
-  `\none causal attention op, ${HEADS} heads × ${HEAD}, sequence ${SEQ}, threads ${process.env.BENCH_THREADS ?? "default"}, ${REPEATS} runs rotating, medians\n`,
+  `\none causal attention op, ${HEADS} heads × ${HEAD}, sequence ${SEQ}, threads ${process.env.BENCH_THREADS ?? "default"}, ${REPEATS} rounds (every form once a round, order rotating)\n`,
 );
-console.log("| form | ms | / unfused |\n|---|---|---|");
+console.log(
+  "| form | median ms | / unfused (medians) | / unfused, per round: median (95 % CI) |\n|---|---|---|---|",
+);
 for (const name of names)
   console.log(
-    `| ${name} | ${median(times[name]!).toFixed(1)} | ${(median(times[name]!) / unfusedMs).toFixed(2)} |`,
+    `| ${name} | ${median(times[name]!).toFixed(1)} | ${(median(times[name]!) / unfusedMs).toFixed(2)} | ${name === "unfused" ? "1" : formatPaired(pairedRatio(times[name]!, times.unfused!))} |`,
   );
