@@ -13,13 +13,14 @@ import {
   type Recipe,
   saveModel,
 } from "@lathe/core";
+import { maxAbsDiff } from "@lathe/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import zooPlugin, { buildZooSource, zooModels } from "../../../plugins/zoo/src/index.js";
 import { type ExecutedSteps, executeSteps } from "../../src/pipeline/execute.js";
 import { openRecipeInput } from "../../src/pipeline/input.js";
 import { planRun } from "../../src/pipeline/run-plan.js";
 import { StepRecord } from "../../src/pipeline/step-record.js";
-import { maxAbsDiff, runLm } from "./ort-helpers.js";
+import { runLm } from "./ort-helpers.js";
 import { makeRecipe, type Steps, stageGraph, TEST_PLUGIN } from "./recipe-fixture.js";
 
 const root = await mkdtemp(join(tmpdir(), "lathe-execute-"));

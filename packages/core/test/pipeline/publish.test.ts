@@ -9,9 +9,10 @@ import {
   runPipeline,
   saveModel,
 } from "@lathe/core";
+import { maxAbsDiff } from "@lathe/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import zooPlugin, { buildZooSource, zooModels } from "../../../plugins/zoo/src/index.js";
-import { maxAbsDiff, runLm } from "./ort-helpers.js";
+import { runLm } from "./ort-helpers.js";
 import { makeRecipe, TEST_PLUGIN } from "./recipe-fixture.js";
 
 const root = await mkdtemp(join(tmpdir(), "lathe-publish-"));

@@ -18,9 +18,10 @@ import {
   type RunResult,
   runPipeline,
 } from "@lathe/core";
+import { maxAbsDiff } from "@lathe/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import zooPlugin, { buildZooSource, zooModels } from "../../../plugins/zoo/src/index.js";
-import { gelu, maxAbsDiff, runLm } from "./ort-helpers.js";
+import { gelu, runLm } from "./ort-helpers.js";
 import { makeRecipe, type Steps, TEST_PLUGIN } from "./recipe-fixture.js";
 
 const root = await mkdtemp(join(tmpdir(), "lathe-run-"));

@@ -31,12 +31,6 @@ export function exactEndpoint(g: Gaussian, x: Float64Array, start: TimePoint): F
   });
 }
 
-export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let max = 0;
-  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs((a[i] ?? 0) - (b[i] ?? 0)));
-  return max;
-}
-
 export function normals(count: number, seed = 1): Float64Array {
   const random = createPassRandom(seed, "test", "normals");
   return Float64Array.from({ length: count }, () => random.normal());

@@ -6,10 +6,10 @@ import {
   runPassStandalone,
   singleModelBundle,
 } from "@lathe/core";
+import { maxAbsDiff } from "@lathe/core/testing";
 import { buildZooModel, zooModels } from "@lathe/plugin-zoo";
 import { describe, expect, it } from "vitest";
 import { distillSteps, drawSamples, gmmQuality, trajectoryErrorMetric } from "../src/index.js";
-import { maxAbsDiff } from "./gaussian.js";
 
 const gmm = buildZooModel(zooModels, "gmm-diffusion", { size: "d16" }).bundle;
 const sessions = createCpuSessions();

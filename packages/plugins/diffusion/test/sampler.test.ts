@@ -1,4 +1,5 @@
 import { createCpuSessions, DataType, type Model, type ModelBundle, Tensor } from "@lathe/core";
+import { maxAbsDiff } from "@lathe/core/testing";
 import { buildZooModel, zooModels } from "@lathe/plugin-zoo";
 import { describe, expect, it } from "vitest";
 import {
@@ -12,7 +13,7 @@ import {
   SAMPLER_INPUT,
   SOLVERS,
 } from "../src/index.js";
-import { maxAbsDiff, normals } from "./gaussian.js";
+import { normals } from "./gaussian.js";
 
 const sessions = createCpuSessions();
 

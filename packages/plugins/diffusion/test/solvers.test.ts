@@ -1,3 +1,4 @@
+import { maxAbsDiff } from "@lathe/core/testing";
 import { describe, expect, it } from "vitest";
 import {
   alphasCumprodFor,
@@ -11,7 +12,7 @@ import {
   SOLVERS,
   varianceExploding,
 } from "../src/index.js";
-import { exactEndpoint, gaussianDenoiser, maxAbsDiff, normals, startOf } from "./gaussian.js";
+import { exactEndpoint, gaussianDenoiser, normals, startOf } from "./gaussian.js";
 
 const gaussian = { mean: [1.5, -0.5, 0.2], std: [0.3, 1.2, 0.05] };
 const linear = discreteVp(alphasCumprodFor("linear", 1000));

@@ -8,6 +8,7 @@ import {
   runPassStandalone,
   Tensor,
 } from "@lathe/core";
+import { maxAbsDiff } from "@lathe/core/testing";
 import { buildZooModel, zooModels } from "@lathe/plugin-zoo";
 import { describe, expect, it } from "vitest";
 import { pcaChannels } from "../src/index.js";
@@ -30,12 +31,6 @@ async function run(
   const [out] = await sessions.run(model, [feeds]);
   const t = Object.values(out!)[0]!;
   return { values: t.toArray() as Float32Array, dims: t.dims };
-}
-
-function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
 }
 
 describe("latent/pca-channels on the zoo vae (planted rank 2 of 4 channels)", () => {
@@ -75,7 +70,7 @@ describe("latent/pca-channels on the zoo vae (planted rank 2 of 4 channels)", ()
         }
       }
     }
-    expect(maxAbs(projectedMean, expected)).toBeLessThan(1e-4);
+    expect(maxAbsDiff(projectedMean, expected)).toBeLessThan(1e-4);
 
     const decodedFolded = await run(result.result.bundle.components.get("vae_decoder")!, {
       latent_sample: Tensor.fromArray(DataType.FLOAT, [2, 2, 4, 4], projectedMean),
@@ -83,7 +78,7 @@ describe("latent/pca-channels on the zoo vae (planted rank 2 of 4 channels)", ()
     const decodedReference = await run(original.components.get("vae_decoder")!, {
       latent_sample: Tensor.fromArray(DataType.FLOAT, [2, 4, 4, 4], reconstructed),
     });
-    expect(maxAbs(decodedFolded.values, decodedReference.values)).toBeLessThan(1e-4);
+    expect(maxAbsDiff(decodedFolded.values, decodedReference.values)).toBeLessThan(1e-4);
   });
 
   it("with k = C the encode–decode pipeline is unchanged, at another resolution too", async () => {
@@ -106,7 +101,7 @@ describe("latent/pca-channels on the zoo vae (planted rank 2 of 4 channels)", ()
       const b = await run(result.result.bundle.components.get("vae_decoder")!, {
         latent_sample: Tensor.fromArray(DataType.FLOAT, latentDims, mean(zf)),
       });
-      expect(maxAbs(a.values, b.values)).toBeLessThan(1e-4);
+      expect(maxAbsDiff(a.values, b.values)).toBeLessThan(1e-4);
     }
   });
 
@@ -167,6 +162,6 @@ describe("a VAE without quant convs (SD3/FLUX style)", () => {
     const b = await run(result.result.bundle.components.get("vae_decoder")!, {
       latent_sample: Tensor.fromArray(DataType.FLOAT, [1, 4, 4, 4], zf.values.slice(0, 64)),
     });
-    expect(maxAbs(a.values, b.values)).toBeLessThan(1e-4);
+    expect(maxAbsDiff(a.values, b.values)).toBeLessThan(1e-4);
   });
 });

@@ -9,6 +9,7 @@ import {
   SeededRandom,
   Tensor,
 } from "@lathe/core";
+import { maxAbsDiff } from "@lathe/core/testing";
 import { buildZooModel, zooModels } from "@lathe/plugin-zoo";
 import { describe, expect, it } from "vitest";
 import { latentResolution } from "../src/index.js";
@@ -46,13 +47,6 @@ async function run(model: Model, feeds: Record<string, Tensor>) {
   return { values: t.toArray() as Float32Array, dims: t.dims };
 }
 
-function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs((a[i] ?? 0) - (b[i] ?? 0)));
-  return m;
-}
-
 /** A stand-in for a distill-steps sampler bundle: noise [1, 4, 8, 8] → 2·noise. */
 function samplerBundle(output: "sample" | "image"): ModelBundle {
   const b = createBuilder({ opset: 14 });
@@ -84,7 +78,7 @@ describe("latent/resolution", () => {
       8,
       8,
     );
-    expect(maxAbs(out.values, expected)).toBeLessThan(1e-5);
+    expect(maxAbsDiff(out.values, expected)).toBeLessThan(1e-5);
   });
 
   it("a pipeline bundle: sample_size shrinks and the VAE decoder resizes the latent first", async () => {
@@ -104,7 +98,7 @@ describe("latent/resolution", () => {
       latent_sample: Tensor.fromArray(DataType.FLOAT, [1, 4, 8, 8], bilinear(z, 4, 6, 6, 8, 8)),
     });
     expect(image.dims).toEqual(reference.dims);
-    expect(maxAbs(image.values, reference.values)).toBeLessThan(1e-4);
+    expect(maxAbsDiff(image.values, reference.values)).toBeLessThan(1e-4);
     // the denoiser is untouched (its spatial dims are dynamic)
     const unet = (b: ModelBundle) => (b.components.get("unet") as Model).graph.nodeCount;
     expect(unet(result.result.bundle)).toBe(unet(bundle()));

@@ -11,6 +11,7 @@ import {
   Tensor,
   type Value,
 } from "@lathe/core";
+import { maxAbsDiff } from "@lathe/core/testing";
 import flashAttention from "@lathe/plugin-flash-attention";
 import { buildZooModel, zooModels } from "@lathe/plugin-zoo";
 import { describe, expect, it } from "vitest";
@@ -62,13 +63,6 @@ async function run(model: Model, feeds: Record<string, Tensor>): Promise<Float32
   return Object.values(out ?? {})[0]?.toArray() as Float32Array;
 }
 
-function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs((a[i] ?? 0) - (b[i] ?? 0)));
-  return m;
-}
-
 function project(tokens: Tokens, weight: Float32Array): Tokens {
   const { batch, n, width } = tokens;
   const values = new Float32Array(batch * n * width);
@@ -118,9 +112,11 @@ describe("latent/token-merge on one attention block", () => {
             n,
           );
           const actual = await run(merged, feed(hidden));
-          expect(maxAbs(actual, expected.values), `batch ${batch}, ${n} tokens`).toBeLessThan(1e-4);
+          expect(maxAbsDiff(actual, expected.values), `batch ${batch}, ${n} tokens`).toBeLessThan(
+            1e-4,
+          );
           // merging changed the output: the merged block is not the original
-          expect(maxAbs(actual, await run(original, feed(hidden)))).toBeGreaterThan(1e-3);
+          expect(maxAbsDiff(actual, await run(original, feed(hidden)))).toBeGreaterThan(1e-3);
         }
       });
     }
@@ -143,7 +139,7 @@ describe("latent/token-merge on one attention block", () => {
     const feeds = {
       hidden_states: Tensor.fromArray(DataType.FLOAT, [2, 37, WIDTH], noise(2 * 37 * WIDTH, 5)),
     };
-    expect(maxAbs(await run(model, feeds), await run(original, feeds))).toBeLessThan(1e-5);
+    expect(maxAbsDiff(await run(model, feeds), await run(original, feeds))).toBeLessThan(1e-5);
   });
 
   it("refuses a model without self-attention, saying what it looks for", async () => {
@@ -263,7 +259,7 @@ describe.skipIf(typeof corpus === "string")(
       const none = await runPassStandalone(tokenMerge, await load(), { options: { ratio: 0.01 } });
       const identity = none.result.bundle.components.get("model") as Model;
       const f = feeds(2, 9, 3);
-      expect(maxAbs(await run(identity, f), await run(original, f))).toBeLessThan(1e-5);
+      expect(maxAbsDiff(await run(identity, f), await run(original, f))).toBeLessThan(1e-5);
       const half = await runPassStandalone(tokenMerge, await load(), {
         options: { ratio: 0.5, merge: ["self-attention", "cross-attention", "feed-forward"] },
       });
@@ -356,6 +352,6 @@ describe("latent/token-merge on attention inside a model-local function", () => 
       hidden_states: Tensor.fromArray(DataType.FLOAT, [2, 24, WIDTH], noise(2 * 24 * WIDTH, 6)),
     };
     const reference = await run(plain.result.bundle.components.get("model") as Model, feeds);
-    expect(maxAbs(await run(model, feeds), reference)).toBeLessThan(1e-5);
+    expect(maxAbsDiff(await run(model, feeds), reference)).toBeLessThan(1e-5);
   });
 });

@@ -9,6 +9,7 @@ import {
   Tensor,
   type Value,
 } from "@lathe/core";
+import { maxAbsDiff } from "@lathe/core/testing";
 import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
 import {
@@ -115,12 +116,6 @@ function product(x: Float32Array, w: Float32Array, m: number, k: number, n: numb
       out[i * n + j] = s;
     }
   return out;
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs((a[i] as number) - (b[i] as number)));
-  return m;
 }
 
 function tensorOf(model: Model, name: string | undefined): Tensor {

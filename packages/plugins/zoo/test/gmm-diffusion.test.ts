@@ -6,6 +6,7 @@ import {
   singleModelBundle,
   Tensor,
 } from "@lathe/core";
+import { maxAbsDiff } from "@lathe/core/testing";
 import type * as ort from "onnxruntime-node";
 import { beforeAll, describe, expect, it } from "vitest";
 import { exactNoisePrediction } from "../src/models/gmm-analytic.js";
@@ -16,7 +17,6 @@ import { meanLogLikelihood, slicedWasserstein } from "../src/models/gmm-quality.
 import { type Denoiser, inferenceTimesteps, sampleDdim } from "../src/models/gmm-sampler.js";
 import { noiseSchedule } from "../src/models/gmm-schedule.js";
 import { dimsOf } from "./helpers/graph.js";
-import { maxAbsDiff } from "./helpers/numbers.js";
 import { createSession, float32, floatOutput } from "./helpers/ort.js";
 
 const SEED = 7;

@@ -1,10 +1,11 @@
 import { DataType, type Model, type Node } from "@lathe/core";
+import { maxAbsDiff } from "@lathe/core/testing";
 import { beforeAll, describe, expect, it } from "vitest";
 import { gpt2 } from "../src/models/gpt2.js";
 import type { Gpt2Config } from "../src/models/gpt2-config.js";
 import { arange, CausalLm, cacheNames, ones } from "./helpers/causal-lm.js";
 import { constantTensor, dimsOf, floats, node, parentPath, scopeOps } from "./helpers/graph.js";
-import { maxAbsDiff, std } from "./helpers/numbers.js";
+import { std } from "./helpers/numbers.js";
 import { createSession, floatOutput, int64 } from "./helpers/ort.js";
 import { buildError, expectDeterministic, expectOutlierNorms } from "./helpers/zoo.js";
 

@@ -1,4 +1,5 @@
 import { DataType, type Model, type Node } from "@lathe/core";
+import { maxAbsDiff } from "@lathe/core/testing";
 import { beforeAll, describe, expect, it } from "vitest";
 import { llama } from "../src/models/llama.js";
 import type { LlamaConfig } from "../src/models/llama-config.js";
@@ -12,7 +13,6 @@ import {
   parentPath,
   scopeOps,
 } from "./helpers/graph.js";
-import { maxAbsDiff } from "./helpers/numbers.js";
 import { int64 } from "./helpers/ort.js";
 import { buildError, expectDeterministic, expectOutlierNorms } from "./helpers/zoo.js";
 

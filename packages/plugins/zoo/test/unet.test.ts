@@ -10,6 +10,7 @@ import {
   tensorType,
   type Value,
 } from "@lathe/core";
+import { maxAbsDiff } from "@lathe/core/testing";
 import { beforeAll, describe, expect, it } from "vitest";
 import { unet } from "../src/models/unet.js";
 import { type UnetConfig, unetDims } from "../src/models/unet-config.js";
@@ -770,13 +771,6 @@ function erf(x: number): number {
     t *
     (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
   return Math.sign(x) * (1 - poly * Math.exp(-a * a));
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let max = 0;
-  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs((a[i] ?? 0) - (b[i] ?? 0)));
-  return max;
 }
 
 function rms(values: Float32Array): number {

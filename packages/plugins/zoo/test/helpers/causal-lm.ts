@@ -1,7 +1,8 @@
 import type { Model } from "@lathe/core";
+import { maxAbsDiff } from "@lathe/core/testing";
 import type * as ort from "onnxruntime-node";
 import { expect } from "vitest";
-import { argmax, maxAbsDiff } from "./numbers.js";
+import { argmax } from "./numbers.js";
 import { createSession, type Feeds, float32, floatOutput, int64 } from "./ort.js";
 
 /** What a decoder's inputs and cache look like, as the zoo's LLMs name them. */
