@@ -4,6 +4,7 @@
  * (best of gits / oss / refine), and the issue's floors, measured on held-out noises.
  *
  *   pnpm bench:diffusion:gmm     # BENCH_TRAIN (256 noises), BENCH_EVAL (1024), BENCH_KS (4,5,6,8,10,12,16)
+ *                                # BENCH_METHOD (best: gits, oss and refine; or one of them)
  */
 import { createCpuSessions, createPassRandom, type Model } from "@lathe/core";
 import {
@@ -13,6 +14,7 @@ import {
   CLEAN,
   distillSchedule,
   drawNoise,
+  type Method,
   openDenoiser,
   planSolver,
   readDiffusionSpec,
@@ -31,6 +33,7 @@ const KS = (process.env.BENCH_KS ?? "4,5,6,8,10,12,16").split(",").map(Number);
 const LEARN_KS = (process.env.BENCH_LEARN_KS ?? "5,8").split(",").map(Number);
 const SOLVER = (process.env.BENCH_SOLVER ?? "dpmpp-2m") as Solver;
 const REFINE_RUNS = Number(process.env.BENCH_REFINE_RUNS ?? 400);
+const METHOD = (process.env.BENCH_METHOD ?? "best") as Method;
 
 const bundle = gmmDiffusion.build(gmmDiffusion.presets.d64 as never, { seed: 0 });
 const { mixture } = readGmmMetadata(bundle);
@@ -109,7 +112,7 @@ const trainDenoiser = await openDenoiser(sessions, model, spec, {
   sampleShape: [width],
 });
 console.log(
-  `\nLearned (${SOLVER}, ${TRAIN} training noises: half fit, half validate; refine ${REFINE_RUNS} runs), on the ${EVAL} held-out noises:\n`,
+  `\nLearned (${SOLVER}, method ${METHOD}, ${TRAIN} training noises: half fit, half validate; refine ${REFINE_RUNS} runs), on the ${EVAL} held-out noises:\n`,
 );
 console.log(
   "| K | method | timesteps | RMSE | flips | sliced W2 | best baseline RMSE | gain | search s |\n|---|---|---|---|---|---|---|---|---|",
@@ -120,7 +123,7 @@ for (const k of LEARN_KS) {
   const result = await distillSchedule(spec.noise, trainDenoiser.denoise, trainNoise, width, {
     steps: k,
     solver: SOLVER,
-    method: "best",
+    method: METHOD,
     teacherSteps: 200,
     teacherSolver: "dpmpp-2m",
     validationFraction: 0.5,
