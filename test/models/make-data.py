@@ -1,10 +1,10 @@
 """Task data for the real trained models (test/models), made at test time from known truth.
 
     make-data.py text  OUT   text lines rendered with Pillow and the DejaVu fonts: OUT/<split>/NNN.png
-                             (48 x 320, black on white), OUT/<split>/labels.txt (one line each) and
-                             OUT/<split>/images.npy (float32 [n, 3, 48, 320], the recognizer's input)
-    make-data.py speech OUT  sentences spoken by espeak-ng, joined with known silences, 16 kHz mono:
-                             OUT/<split>/NNN.wav and OUT/<split>/NNN.labels (one 0/1 per 512-sample frame)
+                             (48 x 320, black on white) and OUT/<split>/labels.csv (`NNN.png,<line>`)
+    make-data.py speech OUT  sentences spoken by espeak-ng (22.05 kHz mono), joined with known silences:
+                             OUT/<split>/NNN.wav and OUT/<split>/NNN.labels (one 0/1 per 512-sample
+                             frame at 16 kHz, the rate the detector reads)
 
 Both are deterministic: fixed strings and a seeded generator. Splits: `calibration` and
 `evaluation` share no line and no sentence.
@@ -22,7 +22,8 @@ import numpy as np
 
 HEIGHT, WIDTH = 48, 320
 FRAME = 512
-RATE = 16000
+RATE = 16000  # the detector's rate: the audio data source resamples to it
+SPEECH_RATE = 22050  # espeak-ng's
 
 WORDS = (
     "river stone market quiet seven orange planet window number garden silver yellow "
@@ -80,15 +81,11 @@ def make_text(out):
                 continue
             seen.add(line)
             lines.append(line)
-        images = []
         for i, line in enumerate(lines):
-            image = render(line, fonts[i % len(fonts)], rng.choice([26, 28, 30]))
-            image.save(os.path.join(folder, f"{i:03d}.png"))
-            images.append(np.asarray(image, dtype=np.float32).transpose(2, 0, 1))
-        # the recognizer's input, as PaddleOCR prepares it: NCHW, (x / 255 - 0.5) / 0.5
-        np.save(os.path.join(folder, "images.npy"), (np.stack(images) / 255 - 0.5) / 0.5)
-        with open(os.path.join(folder, "labels.txt"), "w") as f:
-            f.write("\n".join(lines) + "\n")
+            render(line, fonts[i % len(fonts)], rng.choice([26, 28, 30])).save(os.path.join(folder, f"{i:03d}.png"))
+        # the images data source's labels file: the file, a comma, the transcript
+        with open(os.path.join(folder, "labels.csv"), "w") as f:
+            f.write("".join(f"{i:03d}.png,{line}\n" for i, line in enumerate(lines)))
 
 
 SENTENCES = [
@@ -112,20 +109,16 @@ SENTENCES = [
 
 
 def speak(text, voice, speed, pitch):
+    """The utterance at espeak-ng's rate, without its own leading and trailing silence."""
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "s.wav")
         subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch), "-w", path, text], check=True)
         with wave.open(path) as w:
-            rate = w.getframerate()
+            if w.getframerate() != SPEECH_RATE:
+                sys.exit(f"espeak-ng wrote {w.getframerate()} Hz, expected {SPEECH_RATE}")
             samples = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).astype(np.float64) / 32768
-    # band-limited resampling to 16 kHz (FFT): espeak-ng writes 22050 Hz
-    n = int(round(len(samples) * RATE / rate))
-    spectrum = np.fft.rfft(samples)
-    keep = n // 2 + 1
-    resampled = np.fft.irfft(spectrum[:keep] if keep <= len(spectrum) else np.pad(spectrum, (0, keep - len(spectrum))), n) * n / len(samples)
-    # the utterance without espeak's own leading and trailing silence
-    loud = np.nonzero(np.abs(resampled) > 0.01)[0]
-    return resampled[loud[0] : loud[-1] + 1]
+    loud = np.nonzero(np.abs(samples) > 0.01)[0]
+    return samples[loud[0] : loud[-1] + 1]
 
 
 def make_speech(out):
@@ -137,26 +130,28 @@ def make_speech(out):
         os.makedirs(folder)
         for c in range(clips):
             pieces, truth = [], []
-            pieces.append(np.zeros(int(RATE * rng.uniform(0.3, 1.0))))
+            pieces.append(np.zeros(int(SPEECH_RATE * rng.uniform(0.3, 1.0))))
             truth.append(np.zeros(len(pieces[-1]), dtype=bool))
             for _ in range(3):
                 speech = speak(rng.choice(sentences), rng.choice(voices), rng.randint(140, 190), rng.randint(35, 65))
                 speech *= rng.uniform(0.3, 0.9) / max(1e-9, np.abs(speech).max())
                 pieces.append(speech)
                 truth.append(np.ones(len(speech), dtype=bool))
-                gap = np.zeros(int(RATE * rng.uniform(0.6, 1.6)))
+                gap = np.zeros(int(SPEECH_RATE * rng.uniform(0.6, 1.6)))
                 pieces.append(gap)
                 truth.append(np.zeros(len(gap), dtype=bool))
             audio = np.concatenate(pieces)
             audio += noise.normal(0, 10 ** (-45 / 20), len(audio))  # a quiet room, not digital silence
             is_speech = np.concatenate(truth)
-            frames = len(audio) // FRAME
-            labels = [int(is_speech[f * FRAME : (f + 1) * FRAME].mean() >= 0.5) for f in range(frames)]
+            # frames of the 16 kHz stream, mapped back onto the 22.05 kHz truth by time
+            frames = (len(audio) * RATE // SPEECH_RATE) // FRAME
+            at = lambda f: round(f * FRAME * SPEECH_RATE / RATE)
+            labels = [int(is_speech[at(f) : at(f + 1)].mean() >= 0.5) for f in range(frames)]
             pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2")
             with wave.open(os.path.join(folder, f"{c:03d}.wav"), "wb") as w:
                 w.setnchannels(1)
                 w.setsampwidth(2)
-                w.setframerate(RATE)
+                w.setframerate(SPEECH_RATE)
                 w.writeframes(pcm.tobytes())
             with open(os.path.join(folder, f"{c:03d}.labels"), "w") as f:
                 f.write("".join(map(str, labels)) + "\n")
@@ -166,4 +161,4 @@ if __name__ == "__main__":
     kind, out = sys.argv[1], sys.argv[2]
     {"text": make_text, "speech": make_speech}[kind](out)
     with open(os.path.join(out, "manifest.json"), "w") as f:
-        json.dump({"kind": kind, "frame": FRAME, "rate": RATE, "height": HEIGHT, "width": WIDTH}, f)
+        json.dump({"kind": kind, "frame": FRAME, "rate": RATE, "speechRate": SPEECH_RATE, "height": HEIGHT, "width": WIDTH}, f)

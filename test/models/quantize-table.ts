@@ -82,12 +82,12 @@ export async function ocrTask(): Promise<RealTask | string> {
   const data = taskData("text");
   if (typeof data === "string") return data;
   const alphabet = ocrAlphabet(model);
-  const evaluation = readTextLines(data.folder, "evaluation");
+  const evaluation = await readTextLines(data.folder, "evaluation");
   return {
     model: "PP-OCRv4 recognizer",
     path: model.path,
     measure: "1 − CER",
-    calibration: batches(readTextLines(data.folder, "calibration").images, "x", 4),
+    calibration: batches((await readTextLines(data.folder, "calibration")).images, "x", 4),
     async score(candidate) {
       const session = await openSession(candidate);
       try {
@@ -109,12 +109,13 @@ export async function vadTask(): Promise<RealTask | string> {
   if (typeof model === "string") return model;
   const data = taskData("speech");
   if (typeof data === "string") return data;
-  const evaluation = readSpeech(data.folder, "evaluation");
+  const evaluation = await readSpeech(data.folder, "evaluation");
   // real calibration records: chunks of the calibration clips with the states fp32 carried there
   const reference = await openSession(model.path);
   let calibration: DataRecord[];
   try {
-    calibration = (await detectSpeech(reference, readSpeech(data.folder, "calibration"), 8)).feeds;
+    const clips = await readSpeech(data.folder, "calibration");
+    calibration = (await detectSpeech(reference, clips, 8)).feeds;
   } finally {
     await reference.release();
   }

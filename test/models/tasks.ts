@@ -1,6 +1,6 @@
-import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
-import { type DataRecord, DataType, parseNpy, Tensor } from "@lathe/core";
+import { readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { audioSource, type DataRecord, DataType, imagesSource, Tensor } from "@lathe/core";
 import {
   alphabetFromLines,
   type CtcAlphabet,
@@ -38,11 +38,43 @@ export interface TextLines {
   readonly truth: readonly string[];
 }
 
-export function readTextLines(folder: string, split: Split): TextLines {
-  const path = join(folder, split, "images.npy");
-  const images = parseNpy(new Uint8Array(readFileSync(path)), path, "x");
-  const truth = dictionaryLines(readFileSync(join(folder, split, "labels.txt"), "utf8"));
-  return { images, truth };
+/**
+ * The `images` data source's options for the rendered lines, PaddleOCR's preprocessing: BGR,
+ * (x / 255 − 0.5) / 0.5; the transcripts come with them from `labels.csv` (key `text`). The
+ * recipe example (recipes/ocr-int8-cer.yaml) reads them the same way.
+ */
+export const TEXT_LINE_IMAGES = {
+  input: "x",
+  channels: "bgr",
+  mean: [0.5],
+  std: [0.5],
+  labels: { from: "labels.csv", key: "text" },
+} as const;
+
+export async function readTextLines(folder: string, split: Split): Promise<TextLines> {
+  const dir = join(folder, split);
+  const set = imagesSource.open(
+    { path: ".", ...TEXT_LINE_IMAGES, mean: [0.5], std: [0.5] },
+    { resolve: (path) => resolve(dir, path) },
+  );
+  const rows: Float32Array[] = [];
+  const truth: string[] = [];
+  let dims: readonly number[] = [];
+  for await (const record of set.records()) {
+    dims = record.x!.dims;
+    rows.push(record.x!.toArray() as Float32Array);
+    truth.push(record.text!.toStrings()[0]!);
+  }
+  const images = new Float32Array(rows.reduce((n, r) => n + r.length, 0));
+  let at = 0;
+  for (const row of rows) {
+    images.set(row, at);
+    at += row.length;
+  }
+  return {
+    images: Tensor.fromArray(DataType.FLOAT, [rows.length, ...dims.slice(1)], images),
+    truth,
+  };
 }
 
 /** PaddleOCR's classes: blank, the dictionary, a space. */
@@ -111,44 +143,24 @@ export interface SpeechClip {
   readonly labels: Uint8Array;
 }
 
-export function readSpeech(folder: string, split: Split): SpeechClip[] {
+/**
+ * The clips through the `audio` data source (resampled from espeak-ng's 22.05 kHz to the 16 kHz
+ * the detector reads), each with its frame labels from `NNN.labels`.
+ */
+export async function readSpeech(folder: string, split: Split): Promise<SpeechClip[]> {
   const dir = join(folder, split);
-  return readdirSync(dir)
-    .filter((f) => f.endsWith(".wav"))
-    .sort()
-    .map((file) => {
-      const samples = readWav16k(join(dir, file));
-      const text = readFileSync(join(dir, file.replace(/\.wav$/, ".labels")), "utf8").trim();
-      return { samples, labels: Uint8Array.from(text, (c) => (c === "1" ? 1 : 0)) };
-    });
-}
-
-/** 16-bit mono PCM at 16 kHz (what make-data.py writes), as floats in [-1, 1]. */
-function readWav16k(path: string): Float32Array {
-  const bytes = readFileSync(path);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let at = 12;
-  let format: { channels: number; rate: number; bits: number } | undefined;
-  while (at + 8 <= bytes.length) {
-    const id = bytes.toString("ascii", at, at + 4);
-    const size = view.getUint32(at + 4, true);
-    if (id === "fmt ")
-      format = {
-        channels: view.getUint16(at + 10, true),
-        rate: view.getUint32(at + 12, true),
-        bits: view.getUint16(at + 22, true),
-      };
-    if (id === "data") {
-      if (format?.channels !== 1 || format.rate !== 16000 || format.bits !== 16)
-        throw new Error(`${path}: expected 16-bit mono PCM at 16 kHz`);
-      const samples = new Float32Array(size / 2);
-      for (let i = 0; i < samples.length; i++)
-        samples[i] = view.getInt16(at + 8 + 2 * i, true) / 32768;
-      return samples;
-    }
-    at += 8 + size + (size & 1);
-  }
-  throw new Error(`${path}: no data chunk`);
+  const set = audioSource.open(
+    { path: ".", input: "audio", sampleRate: 16000, layout: "T" },
+    { resolve: (path) => resolve(dir, path) },
+  );
+  const samples: Float32Array[] = [];
+  for await (const record of set.records()) samples.push(record.audio!.toArray() as Float32Array);
+  // the source reads the folder's WAV files sorted by path, as make-data.py numbers them
+  return samples.map((clip, i) => {
+    const file = join(dir, `${String(i).padStart(3, "0")}.labels`);
+    const text = readFileSync(file, "utf8").trim();
+    return { samples: clip, labels: Uint8Array.from(text, (c) => (c === "1" ? 1 : 0)) };
+  });
 }
 
 /**
