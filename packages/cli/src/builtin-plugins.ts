@@ -5,6 +5,7 @@ import {
   builtinOnnxPlugin,
   type Plugin,
 } from "@lathe/core";
+import ctcPlugin from "@lathe/plugin-ctc";
 import diffusionPlugin from "@lathe/plugin-diffusion";
 import flashAttentionPlugin from "@lathe/plugin-flash-attention";
 import latentPlugin from "@lathe/plugin-latent";
@@ -27,6 +28,7 @@ export const builtinPlugins: readonly Plugin[] = [
   diffusionPlugin,
   latentPlugin,
   prunePlugin,
+  ctcPlugin,
 ];
 
 const require = createRequire(import.meta.url);

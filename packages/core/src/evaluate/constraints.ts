@@ -1,6 +1,7 @@
 /**
  * Recipe constraints: `<metric>.<value> <op> <bound>`, where the bound is a number, `reference`
- * (the input model's value) or `<k> * reference`. docs/evaluate.md has the grammar.
+ * (the input model's value) or `<k> * reference`, either optionally `+ <d>` or `- <d>`
+ * (`cer.cer <= reference + 0.02`: an absolute allowance). docs/evaluate.md has the grammar.
  */
 
 export type Comparison = "<" | "<=" | ">" | ">=";
@@ -16,6 +17,8 @@ export interface Constraint {
   /** The number, or the factor applied to the reference's value when `relative`. */
   readonly bound: number;
   readonly relative: boolean;
+  /** Added to the reference's (scaled) value: `reference + 0.02` (0 when not written). */
+  readonly offset: number;
   /** Where the recipe lists it (`file:line:col evaluate.constraints[0]`), when it does. */
   readonly where?: string;
 }
@@ -34,7 +37,9 @@ export class ConstraintSyntaxError extends Error {
 const VALUE = /^\s*([A-Za-z_][\w-]*)\.([\w-]+(?:\.[\w-]+)*)\s*/;
 const OPERATOR = /^(<=|>=|<|>)\s*/;
 const NUMBER = /^[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?/;
-const REFERENCE = /^reference\s*$/;
+const REFERENCE = /^reference\s*/;
+/** `+ d` or `- d` after `reference`. */
+const OFFSET = /^([+-])\s*((?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*$/;
 
 export function parseConstraint(text: string): Constraint {
   let rest = text;
@@ -60,9 +65,25 @@ export function parseConstraint(text: string): Constraint {
   rest = rest.slice(operator[0].length);
   let bound = 1;
   let relative = false;
-  if (REFERENCE.test(rest)) {
+  let offset = 0;
+  const reference = () => {
+    const word = REFERENCE.exec(rest);
+    if (!word) return false;
+    rest = rest.slice(word[0].length);
     relative = true;
-  } else {
+    if (rest.trim() === "") return true;
+    const plus = OFFSET.exec(rest);
+    if (!plus) {
+      throw new ConstraintSyntaxError(
+        `unexpected "${rest.trim()}" after reference (write \`reference + 0.02\` or \`reference - 0.02\` for an allowance)`,
+        at(),
+      );
+    }
+    offset = (plus[1] === "-" ? -1 : 1) * Number(plus[2]);
+    rest = "";
+    return true;
+  };
+  if (!reference()) {
     const number = NUMBER.exec(rest);
     if (!number) {
       throw new ConstraintSyntaxError(
@@ -75,10 +96,9 @@ export function parseConstraint(text: string): Constraint {
     const times = /^\s*\*\s*/.exec(rest);
     if (times) {
       rest = rest.slice(times[0].length);
-      if (!REFERENCE.test(rest)) {
+      if (!reference()) {
         throw new ConstraintSyntaxError("only `reference` may follow `*`", at());
       }
-      relative = true;
     } else if (rest.trim() !== "") {
       throw new ConstraintSyntaxError(
         `unexpected "${rest.trim()}" after the number (write \`${bound} * reference\` for a bound relative to the input model)`,
@@ -93,6 +113,7 @@ export function parseConstraint(text: string): Constraint {
     op: operator[1] as Comparison,
     bound,
     relative,
+    offset,
   };
 }
 
@@ -151,11 +172,15 @@ function check(
         ...at,
       };
     }
-    limit = c.bound * base;
+    limit = c.bound * base + c.offset;
   }
   const passed = compare(value, c.op, limit);
+  const allowance =
+    c.offset === 0 ? "" : ` ${c.offset > 0 ? "+" : "−"} ${fmt(Math.abs(c.offset))}`;
   const shown =
-    base === undefined ? fmt(limit) : `${fmt(limit)} (${fmt(c.bound)} × reference ${fmt(base)})`;
+    base === undefined
+      ? fmt(limit)
+      : `${fmt(limit)} (${c.bound === 1 ? "" : `${fmt(c.bound)} × `}reference ${fmt(base)}${allowance})`;
   const reason = Number.isNaN(value)
     ? `${name} is NaN`
     : `${name} = ${fmt(value)} ${passed ? "" : "not "}${c.op} ${shown}`;

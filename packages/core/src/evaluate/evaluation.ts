@@ -5,7 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { join, resolve as resolvePath } from "node:path";
 import type { ModelBundle } from "../bundle.js";
 import { atRecipeKey, errors, isLatheError } from "../diagnostics.js";
 import { canonicalHash } from "../pipeline/canonical-json.js";
@@ -99,6 +99,8 @@ export interface EvaluationParts {
   readonly sessions: SessionFactory;
   /** The data set `name`, asked for by `metric`. */
   data(name: string, metric: MetricUse): DataSet;
+  /** Resolves a metric's own file paths (relative to the recipe); default: the working folder. */
+  resolve?(path: string): string;
   /**
    * Where a metric is listed in the recipe (`file:line:col evaluate.metrics.core/latency`): a
    * metric that cannot measure the reference fails there. None: its own error's `where`.
@@ -150,6 +152,7 @@ export async function evaluateModels(parts: EvaluationParts): Promise<Evaluation
             target: parts.target,
             seed: parts.seed,
             data: (name) => readData(parts, metric, name),
+            resolve: (path) => (parts.resolve ? parts.resolve(path) : resolvePath(path)),
             logger,
             shared: <T>(k: string, compute: () => Promise<T>) => {
               let entry = shared.get(k);

@@ -3,7 +3,7 @@
  * published candidate, read from their files, then constraints, the selection, and the report
  * section. The measuring itself is in ../evaluate.
  */
-import { join, relative } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { loadBundle } from "../bundle-file.js";
 import { errors } from "../diagnostics.js";
 import { type Constraint, parseConstraint } from "../evaluate/constraints.js";
@@ -101,6 +101,7 @@ export async function evaluateStep(
         by: `metric ${metric.definition.id}`,
         at: ["evaluate", "metrics", metric.definition.id],
       }),
+    resolve: (path) => resolve(dirname(recipe.file), path),
     locateMetric: (metric) => recipeLocation(recipe, ["evaluate", "metrics", metric.definition.id]),
     signal: parts.signal,
     cacheDir: join(parts.cacheDir, "evaluations"),

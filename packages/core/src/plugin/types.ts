@@ -175,6 +175,8 @@ export interface MetricContext {
   /** The recipe's seed: generated inputs derive from it, so every model sees the same ones. */
   readonly seed: number;
   data(name: string): DataSet;
+  /** Resolves a path relative to the recipe file (a metric's own files: a recognizer's alphabet). */
+  resolve(path: string): string;
   readonly logger: Logger;
   /**
    * A value computed once per evaluation run and shared by every candidate's measurement (the

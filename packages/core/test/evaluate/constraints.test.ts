@@ -29,6 +29,15 @@ describe("parseConstraint", () => {
       { metric: "fidelity", key: "logits.kl", op: ">", bound: -0.001 },
     ],
     ["  my-metric.value-x >= .5  ", { metric: "my-metric", key: "value-x", bound: 0.5 }],
+    [
+      "recognition.cer <= reference + 0.02",
+      { metric: "recognition", key: "cer", bound: 1, relative: true, offset: 0.02 },
+    ],
+    [
+      "accuracy.top1 >= 0.99*reference-1e-3",
+      { metric: "accuracy", key: "top1", bound: 0.99, relative: true, offset: -0.001 },
+    ],
+    ["fidelity.top1 >= 0.98", { offset: 0 }],
   ])("%s", (text, expected) => {
     expect(parseConstraint(text)).toMatchObject(expected);
   });
@@ -40,6 +49,8 @@ describe("parseConstraint", () => {
     ["latency.p50 <= fast", /expected a number/, 15],
     ["latency.p50 <= 0.5 * baseline", /only `reference`/, 21],
     ["latency.p50 <= 0.5 reference", /unexpected "reference"/, 19],
+    ["recognition.cer <= reference * 2", /unexpected "\* 2" after reference/, 29],
+    ["recognition.cer <= reference + x", /reference \+ 0.02/, 29],
   ])("rejects %s", (text, message, column) => {
     try {
       parseConstraint(text);
@@ -69,6 +80,15 @@ describe("judge", () => {
     const verdict = judge(constraints, values, reference);
     expect(verdict.accepted).toBe(accepted);
     expect(verdict.checks.map((c) => c.passed)).toEqual(passed);
+  });
+
+  it("an allowance on the reference: reference + d", () => {
+    const allowance = [parseConstraint("recognition.cer <= reference + 0.02")];
+    const ref = { recognition: { cer: 0.01 } };
+    expect(judge(allowance, { recognition: { cer: 0.03 } }, ref).accepted).toBe(true);
+    const failed = judge(allowance, { recognition: { cer: 0.031 } }, ref).checks[0]!;
+    expect(failed.passed).toBe(false);
+    expect(failed.reason).toBe("recognition.cer = 0.031 not <= 0.03 (reference 0.01 + 0.02)");
   });
 
   it("says why", () => {

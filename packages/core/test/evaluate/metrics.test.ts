@@ -44,6 +44,7 @@ function context<O>(candidatePath: string, options: O): MetricContext & { option
     data: () => {
       throw new Error("no data");
     },
+    resolve: (path) => path,
     logger: { debug() {}, info() {}, warn() {} },
     shared: <T>(key: string, compute: () => Promise<T>) => {
       if (!shared.has(key)) shared.set(key, compute());

@@ -7,3 +7,5 @@ export {
   type RecognitionScore,
   scoreLines,
 } from "./decode.js";
+export { type RecognitionMetricOptions, recognitionMetric } from "./metric.js";
+export { default } from "./plugin.js";
