@@ -51,7 +51,7 @@ describe.skipIf(typeof text === "string")("images source on the rendered text li
 const speech = taskData("speech");
 describe.skipIf(typeof speech === "string")("audio source on the synthesized speech", () => {
   if (typeof speech === "string") it.skip(speech, () => {});
-  it("reads the 16-bit clips as samples / 32768, in the 512-sample frames the labels count", async () => {
+  it("reads the 16-bit clips as samples / 32768; at 16 kHz, in the 512-sample frames the labels count", async () => {
     const { folder } = speech as { folder: string };
     const split = join(folder, "evaluation");
     const clips = readdirSync(split)
@@ -62,10 +62,13 @@ describe.skipIf(typeof speech === "string")("audio source on the synthesized spe
       input: "audio",
       window: { length: 512, last: "drop" },
     };
-    const records = await all(audioSource.open(options, { resolve: (p) => join(split, p) }));
-    // The labels file has one 0/1 per whole 512-sample frame: as many as the windows.
+    const resolve = (p: string) => join(split, p);
+    const records = await all(audioSource.open(options, { resolve }));
+    // The labels file has one 0/1 per whole 512-sample frame of the 16 kHz stream the detector
+    // reads (make-data writes espeak-ng's 22.05 kHz): as many as the resampled windows.
     const labels = readFileSync(join(split, clips[0]!.replace(".wav", ".labels")), "utf8").trim();
-    expect(records).toHaveLength(labels.length);
+    const resampled = await all(audioSource.open({ ...options, sampleRate: 16000 }, { resolve }));
+    expect(resampled).toHaveLength(labels.length);
     // The samples, read by hand from the data chunk (make-data writes a plain 44-byte header).
     const bytes = readFileSync(join(split, clips[0]!));
     for (const [w, record] of records.entries()) {

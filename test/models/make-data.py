@@ -1,7 +1,8 @@
 """Task data for the real trained models (test/models), made at test time from known truth.
 
     make-data.py text  OUT   text lines rendered with Pillow and the DejaVu fonts: OUT/<split>/NNN.png
-                             (48 x 320, black on white) and OUT/<split>/labels.csv (`NNN.png,<line>`)
+                             (48 x 320, black on white), OUT/<split>/labels.csv (`NNN.png,<line>`) and
+                             OUT/<split>/images.npy (numpy's preparation of the recognizer's input)
     make-data.py speech OUT  sentences spoken by espeak-ng (22.05 kHz mono), joined with known silences:
                              OUT/<split>/NNN.wav and OUT/<split>/NNN.labels (one 0/1 per 512-sample
                              frame at 16 kHz, the rate the detector reads)
@@ -81,8 +82,14 @@ def make_text(out):
                 continue
             seen.add(line)
             lines.append(line)
+        images = []
         for i, line in enumerate(lines):
-            render(line, fonts[i % len(fonts)], rng.choice([26, 28, 30])).save(os.path.join(folder, f"{i:03d}.png"))
+            image = render(line, fonts[i % len(fonts)], rng.choice([26, 28, 30]))
+            image.save(os.path.join(folder, f"{i:03d}.png"))
+            images.append(np.asarray(image, dtype=np.float32).transpose(2, 0, 1))
+        # the recognizer's input prepared by numpy, (x / 255 - 0.5) / 0.5: what
+        # data-sources.test.ts holds the images data source to
+        np.save(os.path.join(folder, "images.npy"), (np.stack(images) / 255 - 0.5) / 0.5)
         # the images data source's labels file: the file, a comma, the transcript
         with open(os.path.join(folder, "labels.csv"), "w") as f:
             f.write("".join(f"{i:03d}.png,{line}\n" for i, line in enumerate(lines)))
