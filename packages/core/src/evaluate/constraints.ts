@@ -175,8 +175,7 @@ function check(
     limit = c.bound * base + c.offset;
   }
   const passed = compare(value, c.op, limit);
-  const allowance =
-    c.offset === 0 ? "" : ` ${c.offset > 0 ? "+" : "−"} ${fmt(Math.abs(c.offset))}`;
+  const allowance = c.offset === 0 ? "" : ` ${c.offset > 0 ? "+" : "−"} ${fmt(Math.abs(c.offset))}`;
   const shown =
     base === undefined
       ? fmt(limit)
