@@ -30,8 +30,8 @@ function noise(length: number, seed: number): Float32Array {
  * to_out with bias), or fused as flash-attention/rewrite writes it (MultiHeadAttention over the
  * [batch, tokens, width] projections). Input [batch, tokens, 16], tokens symbolic.
  */
-function selfAttention(fused: boolean): { model: Model; keyWeight: Float32Array } {
-  const b = createBuilder({ opset: 14 });
+function selfAttention(fused: boolean, opset = 14): { model: Model; keyWeight: Float32Array } {
+  const b = createBuilder({ opset });
   const x = b.input("hidden_states", DataType.FLOAT, ["batch", "tokens", WIDTH]);
   const weights = [1, 2, 3, 4].map((seed) => noise(WIDTH * WIDTH, seed).map((v) => v * 0.5));
   const w = (i: number) =>
@@ -77,49 +77,54 @@ function project(tokens: Tokens, weight: Float32Array): Tokens {
 }
 
 describe("latent/token-merge on one attention block", () => {
-  for (const fused of [false, true]) {
-    for (const similarity of ["hidden", "keys"] as const) {
-      it(`${fused ? "fused MultiHeadAttention" : "unfused Softmax"}, ${similarity}: equals the TypeScript merge → block → unmerge, at several token counts`, async () => {
-        const { model: original, keyWeight } = selfAttention(fused);
-        const { model: copy } = selfAttention(fused);
-        const result = await runPassStandalone(tokenMerge, singleModelBundle(copy), {
-          options: { ratio: 0.5, similarity },
-        });
-        expect(result.result.statistics?.wrapped).toBe(1);
-        const merged = result.result.bundle.components.get("model") as Model;
-        expect(merged.opset("")).toBe(16);
-        for (const [batch, n] of [
-          [1, 16],
-          [2, 23],
-          [1, 40],
-        ] as const) {
-          const hidden: Tokens = {
-            values: noise(batch * n * WIDTH, 100 + n),
-            batch,
-            n,
-            width: WIDTH,
-          };
-          const metric = similarity === "keys" ? project(hidden, keyWeight) : hidden;
-          const reference = mergeReference(hidden, metric, 0.5, 4);
-          expect(reference.r).toBe(Math.min(Math.floor(n * 0.5), n - Math.ceil(n / 4)));
-          const feed = (t: Tokens) => ({
-            hidden_states: Tensor.fromArray(DataType.FLOAT, [t.batch, t.n, t.width], t.values),
-          });
-          const blockOut = await run(original, feed(reference.tokens));
-          const expected = unmergeReference(
-            { ...reference.tokens, values: blockOut },
-            reference.rows,
-            n,
-          );
-          const actual = await run(merged, feed(hidden));
-          expect(maxAbsDiff(actual, expected.values), `batch ${batch}, ${n} tokens`).toBeLessThan(
-            1e-4,
-          );
-          // merging changed the output: the merged block is not the original
-          expect(maxAbsDiff(actual, await run(original, feed(hidden)))).toBeGreaterThan(1e-3);
-        }
+  const cases = [
+    [false, "hidden", 14],
+    [false, "keys", 14],
+    [true, "hidden", 14],
+    [true, "keys", 14],
+    [false, "hidden", 18], // reductions take their axes as an input from opset 18
+  ] as const;
+  for (const [fused, similarity, opset] of cases) {
+    it(`${fused ? "fused MultiHeadAttention" : "unfused Softmax"}, ${similarity}, opset ${opset}: equals the TypeScript merge → block → unmerge, at several token counts`, async () => {
+      const { model: original, keyWeight } = selfAttention(fused, opset);
+      const { model: copy } = selfAttention(fused, opset);
+      const result = await runPassStandalone(tokenMerge, singleModelBundle(copy), {
+        options: { ratio: 0.5, similarity },
       });
-    }
+      expect(result.result.statistics?.wrapped).toBe(1);
+      const merged = result.result.bundle.components.get("model") as Model;
+      expect(merged.opset("")).toBe(Math.max(opset, 16));
+      for (const [batch, n] of [
+        [1, 16],
+        [2, 23],
+        [1, 40],
+      ] as const) {
+        const hidden: Tokens = {
+          values: noise(batch * n * WIDTH, 100 + n),
+          batch,
+          n,
+          width: WIDTH,
+        };
+        const metric = similarity === "keys" ? project(hidden, keyWeight) : hidden;
+        const reference = mergeReference(hidden, metric, 0.5, 4);
+        expect(reference.r).toBe(Math.min(Math.floor(n * 0.5), n - Math.ceil(n / 4)));
+        const feed = (t: Tokens) => ({
+          hidden_states: Tensor.fromArray(DataType.FLOAT, [t.batch, t.n, t.width], t.values),
+        });
+        const blockOut = await run(original, feed(reference.tokens));
+        const expected = unmergeReference(
+          { ...reference.tokens, values: blockOut },
+          reference.rows,
+          n,
+        );
+        const actual = await run(merged, feed(hidden));
+        expect(maxAbsDiff(actual, expected.values), `batch ${batch}, ${n} tokens`).toBeLessThan(
+          1e-4,
+        );
+        // merging changed the output: the merged block is not the original
+        expect(maxAbsDiff(actual, await run(original, feed(hidden)))).toBeGreaterThan(1e-3);
+      }
+    });
   }
 
   it("ratio 0 leaves the model unchanged; a ratio that merges no token is the identity", async () => {
