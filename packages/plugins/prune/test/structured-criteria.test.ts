@@ -6,7 +6,7 @@ import {
   singleModelBundle,
   Tensor,
 } from "@lathe/core";
-import { gpt2 } from "@lathe/plugin-zoo";
+import { gpt2, llama } from "@lathe/plugin-zoo";
 import { describe, expect, it } from "vitest";
 import { structuredPass } from "../src/index.js";
 import { clone, feedsFor, maxAbsDiff, run, weight } from "./structured-helpers.js";
@@ -157,6 +157,24 @@ describe("prune/structured importance", () => {
     expect(reasons).toEqual([
       "skipped: the layer reading the units has a weight computed at run time (not a constant)",
     ]);
+  });
+});
+
+describe("prune/structured include/exclude", () => {
+  const llamaTiny = () =>
+    llama.build(llama.presets.tiny, { seed: 3 }).components.get("model") as Model;
+  it.each([
+    { options: { include: ["self_attn"] }, heads: 2, channels: 0 },
+    // k_proj is one of the head groups' producers: the heads stay, the MLPs go
+    { options: { exclude: ["k_proj"] }, heads: 0, channels: 88 },
+  ])("$options: a group is pruned when all its producing layers are selected", async (m) => {
+    const result = await runPassStandalone(structuredPass, singleModelBundle(llamaTiny()), {
+      options: { heads: 0.5, channels: 0.25, multipleOf: 4, ...m.options },
+    });
+    const stats = result.result.statistics ?? {};
+    expect(stats["heads-removed"]).toBe(m.heads);
+    expect(stats["channels-removed"]).toBe(m.channels);
+    expect(stats["skipped: not selected by include/exclude"]).toBeGreaterThan(0);
   });
 });
 

@@ -268,7 +268,7 @@ export const structuredOptionsSchema: OptionsSchema = {
     },
     include: {
       description:
-        "Patterns on the names of the layers that produce the units (JavaScript regular expressions, searched anywhere in the name); empty: all.",
+        "Patterns on the names of the layers that produce the units (JavaScript regular expressions, searched anywhere in the name); a group is pruned when all its producing layers are selected (q, k and v of a head together); empty: all.",
       type: "array",
       items: {
         description: "A regular expression searched in a node's name.",

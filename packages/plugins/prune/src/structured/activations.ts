@@ -1,4 +1,5 @@
 import {
+  collectGrams,
   decodeModel,
   encodeModel,
   type Model,
@@ -17,40 +18,25 @@ export class ChannelStatistics {
   rows = 0;
   readonly sum: Float64Array;
   readonly sumSquares: Float64Array;
-  /** Σ x xᵀ, row-major channels × channels (upper triangle accumulated, mirrored by `finish`). */
-  readonly moment: Float64Array | undefined;
+  /** Σ x xᵀ, row-major channels × channels (from ORT's GEMM: core's `collectGrams`). */
+  moment: Float64Array | undefined;
 
-  constructor(channels: number, moment: boolean) {
+  constructor(channels: number) {
     this.channels = channels;
     this.sum = new Float64Array(channels);
     this.sumSquares = new Float64Array(channels);
-    this.moment = moment ? new Float64Array(channels * channels) : undefined;
   }
 
   add(values: Float32Array): void {
     const k = this.channels;
-    const m = this.moment;
     for (let r = 0; r + k <= values.length; r += k) {
       this.rows++;
       for (let i = 0; i < k; i++) {
         const x = values[r + i] as number;
         this.sum[i] = (this.sum[i] as number) + x;
         this.sumSquares[i] = (this.sumSquares[i] as number) + x * x;
-        if (!m || x === 0) continue;
-        const row = i * k;
-        for (let j = i; j < k; j++)
-          m[row + j] = (m[row + j] as number) + x * (values[r + j] as number);
       }
     }
-  }
-
-  /** Mirrors the upper triangle of the moment matrix. */
-  finish(): void {
-    const m = this.moment;
-    if (!m) return;
-    const k = this.channels;
-    for (let i = 0; i < k; i++)
-      for (let j = i + 1; j < k; j++) m[j * k + i] = m[i * k + j] as number;
   }
 
   mean(i: number): number {
@@ -95,8 +81,7 @@ export async function collectStatistics(
     names.push(value.name);
   }
   const stats = new Map<Value, ChannelStatistics>();
-  for (const [value, channels] of values)
-    stats.set(value, new ChannelStatistics(channels, withMoments));
+  for (const [value, channels] of values) stats.set(value, new ChannelStatistics(channels));
   const records = await calibrationRecords(model, context);
   const session = context.sessions.open ? await context.sessions.open(copy) : undefined;
   try {
@@ -115,6 +100,16 @@ export async function collectStatistics(
   } finally {
     await session?.release();
   }
-  for (const stat of stats.values()) stat.finish();
+  if (withMoments) {
+    // Σ x xᵀ by ORT's GEMM (JavaScript would spend minutes on a 3072-wide MLP input)
+    context.progress.start(records.length, "calibrating (second moments)");
+    const grams = await collectGrams(model, values, {
+      sessions: context.sessions,
+      records,
+      signal: context.signal,
+      onBatch: (n) => context.progress.advance(n),
+    });
+    for (const [value, stat] of stats) stat.moment = grams.get(value)?.xtx;
+  }
   return stats;
 }

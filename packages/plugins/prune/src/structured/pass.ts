@@ -93,7 +93,8 @@ export interface StructuredOptions {
   ridge: number;
   /**
    * Patterns on the names of the layers that produce the units (JavaScript regular expressions,
-   * searched anywhere in the name); empty: all.
+   * searched anywhere in the name); a group is pruned when all its producing layers are
+   * selected (q, k and v of a head together); empty: all.
    * @default []
    */
   include: NamePattern[];
@@ -173,17 +174,20 @@ async function pruneModel(
     if (node.domain !== "" || (node.opType !== "MatMul" && node.opType !== "Gemm")) continue;
     if (!constantOf(node.inputs[1]) || covered.has(node)) continue;
     stats.candidate();
-    if (selected(node.name)) {
-      stats.skip("not selected by include/exclude");
-      continue;
-    }
     const group = traceGroup(node, graph);
     if (typeof group === "string") {
-      stats.skip(group, `${component}:${node.name}`);
+      if (selected(node.name)) stats.skip("not selected by include/exclude");
+      else stats.skip(group, `${component}:${node.name}`);
       context.logger.debug(`prune/structured: ${node.name}: ${group}`);
       continue;
     }
-    for (const slot of group.constants) if (slot.role === "producer") covered.add(slot.node);
+    const producers = group.constants.filter((slot) => slot.role === "producer");
+    for (const slot of producers) covered.add(slot.node);
+    // a group is pruned when all its producing layers are selected (q, k and v of a head together)
+    if (producers.some((slot) => selected(slot.node.name))) {
+      stats.skip("not selected by include/exclude");
+      continue;
+    }
     groups.push({ group, name: `${component}:${node.name}` });
   }
 

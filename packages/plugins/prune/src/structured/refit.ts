@@ -42,7 +42,6 @@ export function refitConsumers(
     const stored = current.toArray() as Float32Array;
     // W as [K, N]: a Gemm with transB stores [N, K]
     const transposed = slot.axis === 1;
-    const K = transposed ? cols : rows;
     const N = transposed ? rows : cols;
     const W = transposed ? transpose(stored, rows, cols) : stored;
     const bias = biasOf(slot.node, N);
@@ -53,7 +52,6 @@ export function refitConsumers(
       keep,
       ridge,
     );
-    void K;
     const newW = Float32Array.from(refit.weight);
     const storedNew = transposed ? transpose(newW, keep.length, N) : newW;
     replaced.set(

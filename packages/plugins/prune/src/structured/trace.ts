@@ -144,7 +144,6 @@ class Tracer {
   readonly io: TrackedAxis[] = [];
   readonly parent: number[] = [];
   readonly #queue: Node[] = [];
-  readonly #done = new Set<Node>();
   readonly #graph: Graph;
   attention = false;
 
@@ -258,7 +257,6 @@ class Tracer {
       const seen = this.#seenCount.get(key);
       if (seen === count) continue;
       this.#seenCount.set(key, count);
-      this.#done.add(node);
       this.#visit(node);
     }
   }

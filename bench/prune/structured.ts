@@ -1,0 +1,297 @@
+/**
+ * Structured pruning benchmark, side by side in one run on ONNX Runtime's CPU provider.
+ *
+ * Zoo gpt2 at GPT-2-small size (124 M parameters, ~500 MB fp32) with outlier channels planted
+ * (`BENCH_OUTLIERS`, like trained LLMs' activation outliers). Cases, all from the same weights:
+ * - fp32: the reference;
+ * - structured: 30 % of every MLP's channels and 25 % of every block's heads removed
+ *   (`prune/structured`, FLAP's fluctuation criterion on the calibration tokens);
+ * - structured + reconstruct: the same units, the reading layers refitted (ridge closed form);
+ * - structured + int4: the structured model (exported with a KV cache; units chosen by magnitude,
+ *   the same sizes) quantized to 4-bit weights (`quantize/weight-only`, RTN, blocks of 32).
+ * Measured: prefill latency at 1 × 128 tokens (no cache), the decode step with a past of 128
+ * (the KV-cache export), file size, logits KL(fp32 ‖ candidate) on held-out sequences, and
+ * each pass's time and peak RSS (VmHWM, reset before each pass). Latencies are medians over
+ * `BENCH_REPEATS` rounds, the models interleaved in every round (the machine is shared).
+ *
+ *   pnpm bench:prune:structured   # BENCH_GPT2 (small|tiny), BENCH_OUTLIERS (6),
+ *                                 # BENCH_CALIBRATION (8), BENCH_EVALUATION (4), BENCH_REPEATS (9),
+ *                                 # BENCH_THREADS (intra-op threads, 2)
+ *
+ * Floors (issue 17): prefill ≤ 0.75 × fp32 and size ≤ 0.8 × for structured; KL with reconstruct
+ * at least 40 % lower than without; decode step of structured + int4 ≤ 0.35 × fp32.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import {
+  createPassRandom,
+  type DataRecord,
+  decodeModel,
+  encodeModel,
+  generateInputs,
+  type Model,
+  type PassDefinition,
+  runPassStandalone,
+  singleModelBundle,
+  type TensorType,
+} from "@lathe/core";
+import { gpt2 } from "@lathe/plugin-zoo";
+import * as ort from "onnxruntime-node";
+import { structuredPass } from "../../packages/plugins/prune/src/index.js";
+import { generateTokenRecords } from "../../packages/plugins/quantize/src/weight-only/calibration.js";
+import { weightOnlyPass } from "../../packages/plugins/quantize/src/weight-only/weight-only.js";
+
+const PRESET = process.env.BENCH_GPT2 ?? "small";
+const OUTLIERS = Number(process.env.BENCH_OUTLIERS ?? 6);
+const CALIBRATION = Number(process.env.BENCH_CALIBRATION ?? 8);
+const EVALUATION = Number(process.env.BENCH_EVALUATION ?? 4);
+const REPEATS = Number(process.env.BENCH_REPEATS ?? 9);
+const THREADS = Number(process.env.BENCH_THREADS ?? 2);
+/** BENCH_RECONSTRUCT=0 leaves the reconstruct case out (its refit is float64 JavaScript: minutes at GPT-2-small size). */
+const RECONSTRUCT = (process.env.BENCH_RECONSTRUCT ?? "1") !== "0";
+const SEQUENCE = 128;
+
+const log = (m: string) => process.stderr.write(`${m}\n`);
+
+const STRUCTURED = { heads: 0.25, channels: 0.3, criterion: "flap" as const, multipleOf: 8 };
+
+function peakMb(): number {
+  const status = readFileSync("/proc/self/status", "utf8");
+  return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+/** One pass on a fresh copy of `bytes`: the model, its time and the process's peak RSS. */
+async function runPass(
+  bytes: Uint8Array,
+  // biome-ignore lint/suspicious/noExplicitAny: passes with their own option types
+  pass: PassDefinition<any>,
+  options: Record<string, unknown>,
+  calibration: DataRecord[],
+): Promise<{
+  bytes: Uint8Array;
+  seconds: number;
+  peakMb: number;
+  statistics: Record<string, unknown>;
+}> {
+  const bundle = singleModelBundle(decodeModel(bytes));
+  global.gc?.();
+  writeFileSync("/proc/self/clear_refs", "5"); // resets VmHWM to the current RSS
+  const start = performance.now();
+  const { result } = await runPassStandalone(pass, bundle, {
+    options,
+    data: { calibration },
+    logger: { debug() {}, info() {}, warn: log },
+    verify: "none",
+  } as Parameters<typeof runPassStandalone>[2]);
+  const seconds = (performance.now() - start) / 1000;
+  const peak = peakMb();
+  return {
+    bytes: encodeModel(result.bundle.components.get("model") as Model),
+    seconds,
+    peakMb: peak,
+    statistics: result.statistics ?? {},
+  };
+}
+
+async function session(bytes: Uint8Array): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(bytes, {
+    intraOpNumThreads: THREADS,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: "all",
+  });
+}
+
+function toOrt(record: DataRecord): Record<string, ort.Tensor> {
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const [name, t] of Object.entries(record))
+    feeds[name] = new ort.Tensor(t.dataType === 7 ? "int64" : "float32", t.toArray() as never, [
+      ...t.dims,
+    ]);
+  return feeds;
+}
+
+/** Decode-step feeds for a KV-cache export: one token after `PAST` cached ones. */
+function decodeFeeds(model: Model): Record<string, ort.Tensor> {
+  const signature = model.graph.inputs.map((v) => {
+    const type = v.type as TensorType;
+    return {
+      name: v.name,
+      dataType: type.elemType,
+      dims: (type.shape?.dims ?? []).map((d) => (d === null ? "unknown" : d)),
+    };
+  });
+  const record = generateInputs(signature, {
+    dims: { batch_size: 1, sequence_length: 1 },
+    past: PAST,
+    seed: 3,
+    vocabSize: 1000,
+  });
+  return toOrt(record);
+}
+
+/** KL(reference ‖ candidate) of the softmaxed logits, mean over positions. */
+function klDivergence(reference: Float32Array[], candidate: Float32Array[], vocab: number): number {
+  let total = 0;
+  let positions = 0;
+  reference.forEach((ref, r) => {
+    const cand = candidate[r] as Float32Array;
+    for (let at = 0; at < ref.length; at += vocab) {
+      const lse = (x: Float32Array) => {
+        let max = Number.NEGATIVE_INFINITY;
+        for (const v of x) max = Math.max(max, v);
+        let sum = 0;
+        for (const v of x) sum += Math.exp(v - max);
+        return max + Math.log(sum);
+      };
+      const p = ref.subarray(at, at + vocab);
+      const q = cand.subarray(at, at + vocab);
+      const [lp, lq] = [lse(p), lse(q)];
+      let kl = 0;
+      for (let i = 0; i < vocab; i++) {
+        const a = (p[i] as number) - lp;
+        kl += Math.exp(a) * (a - ((q[i] as number) - lq));
+      }
+      total += kl;
+      positions++;
+    }
+  });
+  return total / positions;
+}
+
+async function logits(s: ort.InferenceSession, records: DataRecord[]): Promise<Float32Array[]> {
+  const out: Float32Array[] = [];
+  for (const r of records) out.push((await s.run(toOrt(r))).logits?.data as Float32Array);
+  return out;
+}
+
+/** Median latency of each session, the sessions interleaved within every round. */
+async function interleaved(
+  runs: readonly { session: ort.InferenceSession; feeds: Record<string, ort.Tensor> }[],
+): Promise<number[]> {
+  for (const r of runs) await r.session.run(r.feeds); // warm-up
+  const times = runs.map(() => [] as number[]);
+  for (let i = 0; i < REPEATS; i++)
+    for (const [k, r] of runs.entries()) {
+      const start = performance.now();
+      await r.session.run(r.feeds);
+      times[k]?.push(performance.now() - start);
+    }
+  return times.map((t) => t.sort((a, b) => a - b)[Math.floor(t.length / 2)] as number);
+}
+
+const preset = gpt2.presets[PRESET];
+if (!preset) throw new Error(`zoo gpt2 has no preset "${PRESET}"`);
+const config = { ...preset, outliers: OUTLIERS };
+/** The decode step's cache length (the tiny preset has only 128 positions). */
+const PAST = Math.min(128, config.positions - 1);
+const fp32 = encodeModel(gpt2.build(config, { seed: 1 }).components.get("model") as Model);
+const fp32Cache = encodeModel(
+  gpt2.build({ ...config, kvCache: true }, { seed: 1 }).components.get("model") as Model,
+);
+log(`zoo gpt2 ${PRESET} (${(fp32.length / 2 ** 20).toFixed(0)} MB), ${OUTLIERS} outlier channels`);
+const reference = decodeModel(fp32);
+const calibration = generateTokenRecords(
+  reference,
+  CALIBRATION,
+  SEQUENCE,
+  createPassRandom(1, "calibration", ""),
+  1,
+);
+const evaluation = generateTokenRecords(
+  reference,
+  EVALUATION,
+  SEQUENCE,
+  createPassRandom(2, "evaluation", ""),
+  1,
+);
+
+const calibrated = { ...STRUCTURED, data: "calibration", samples: CALIBRATION };
+log("structured …");
+const plain = await runPass(fp32, structuredPass, calibrated, calibration);
+log("structured + reconstruct …");
+const refit = await runPass(
+  fp32,
+  structuredPass,
+  { ...calibrated, reconstruct: true },
+  calibration,
+);
+log("structured (KV-cache export) …");
+// the decode export takes one token at a time: its units are chosen by magnitude (no calibration
+// through a cache); the latency depends on the sizes, which are the same
+const cachePruned = await runPass(
+  fp32Cache,
+  structuredPass,
+  { ...STRUCTURED, criterion: "magnitude" },
+  [],
+);
+log("int4 …");
+const int4 = await runPass(
+  cachePruned.bytes,
+  weightOnlyPass,
+  { bits: 4, blockSize: 32, accuracyLevel: 4 },
+  [],
+);
+
+const [s32, sPlain, sRefit] = await Promise.all([
+  session(fp32),
+  session(plain.bytes),
+  session(refit.bytes),
+]);
+const ref = await logits(s32, evaluation);
+const vocab = config.vocab;
+const klPlain = klDivergence(ref, await logits(sPlain, evaluation), vocab);
+const klRefit = sRefit ? klDivergence(ref, await logits(sRefit, evaluation), vocab) : Number.NaN;
+const prefill = toOrt(evaluation[0] as DataRecord);
+log("prefill latency …");
+const [p32, pPlain, pRefit] = await interleaved([
+  { session: s32, feeds: prefill },
+  { session: sPlain, feeds: prefill },
+  ...(sRefit ? [{ session: sRefit, feeds: prefill }] : []),
+]);
+await Promise.all([sPlain.release(), sRefit?.release()]);
+const [d32s, dInt4s] = await Promise.all([session(fp32Cache), session(int4.bytes)]);
+log("decode latency …");
+const [d32, dInt4] = await interleaved([
+  { session: d32s, feeds: decodeFeeds(decodeModel(fp32Cache)) },
+  { session: dInt4s, feeds: decodeFeeds(decodeModel(int4.bytes)) },
+]);
+
+const mb = (b: Uint8Array) => (b.length / 2 ** 20).toFixed(1);
+const ratio = (a: number, b: number) => (a / b).toFixed(3);
+const verdict = (ok: boolean) => (ok ? "PASS" : "FAIL");
+const checks = {
+  prefill: pPlain / (p32 as number) <= 0.75,
+  size: plain.bytes.length / fp32.length <= 0.8,
+  kl: !RECONSTRUCT || klRefit <= 0.6 * klPlain,
+  decode: dInt4 / (d32 as number) <= 0.35,
+};
+console.log(
+  `\nzoo gpt2 ${PRESET}, ${OUTLIERS} outlier channels; heads ${STRUCTURED.heads}, channels ${STRUCTURED.channels}, ${STRUCTURED.criterion}; ${CALIBRATION} calibration and ${EVALUATION} evaluation sequences of ${SEQUENCE} tokens; medians of ${REPEATS} interleaved rounds, ${THREADS} threads\n`,
+);
+console.log(
+  `| case | size MB | prefill 1×128 ms | decode (past ${PAST}) ms | logits KL vs fp32 | pass time s | peak RSS MB |`,
+);
+console.log("|---|---|---|---|---|---|---|");
+console.log(`| fp32 | ${mb(fp32)} | ${p32?.toFixed(1)} | ${d32?.toFixed(2)} | 0 | — | — |`);
+console.log(
+  `| structured | ${mb(plain.bytes)} (${ratio(plain.bytes.length, fp32.length)}×) | ${pPlain?.toFixed(1)} (${ratio(pPlain as number, p32 as number)}×) | — | ${klPlain.toExponential(3)} | ${plain.seconds.toFixed(1)} | ${plain.peakMb.toFixed(0)} |`,
+);
+console.log(
+  `| structured + reconstruct | ${mb(refit.bytes)} | ${pRefit?.toFixed(1)} | — | ${klRefit.toExponential(3)} (${ratio(klRefit, klPlain)}× of without) | ${refit.seconds.toFixed(1)} | ${refit.peakMb.toFixed(0)} |`,
+);
+console.log(
+  `| structured + int4 (KV-cache export) | ${mb(int4.bytes)} | — | ${dInt4?.toFixed(2)} (${ratio(dInt4 as number, d32 as number)}×) | — | ${cachePruned.seconds.toFixed(1)} + ${int4.seconds.toFixed(1)} | ${Math.max(cachePruned.peakMb, int4.peakMb).toFixed(0)} |`,
+);
+console.log("\n| floor | measured | verdict |\n|---|---|---|");
+console.log(
+  `| structured prefill ≤ 0.75 × fp32 | ${ratio(pPlain as number, p32 as number)} | ${verdict(checks.prefill)} |`,
+);
+console.log(
+  `| structured size ≤ 0.8 × fp32 | ${ratio(plain.bytes.length, fp32.length)} | ${verdict(checks.size)} |`,
+);
+console.log(
+  `| reconstruct: KL ≥ 40 % lower | ${ratio(klRefit, klPlain)} × | ${verdict(checks.kl)} |`,
+);
+console.log(
+  `| structured + int4 decode ≤ 0.35 × fp32 | ${ratio(dInt4 as number, d32 as number)} | ${verdict(checks.decode)} |`,
+);
+if (!Object.values(checks).every(Boolean)) process.exitCode = 1;
