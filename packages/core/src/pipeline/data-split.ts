@@ -72,7 +72,8 @@ export function partIndices(
   where: string,
 ): Map<string, Set<number>> {
   const order = Array.from({ length: count }, (_, i) => i);
-  const random = createPassRandom(split.seed, "data-split", "");
+  // A recipe built in code may leave the seed out; loading fills in the schema's default, 0.
+  const random = createPassRandom(split.seed ?? 0, "data-split", "");
   for (let i = count - 1; i > 0; i--) {
     const j = Math.floor(random.uniform() * (i + 1));
     [order[i], order[j]] = [order[j]!, order[i]!];

@@ -54,8 +54,8 @@ export interface DataSpec {
 
 /** `split:` of a data set: disjoint parts chosen by a seeded shuffle of its records. */
 export interface DataSplitSpec {
-  /** The shuffle's seed. */
-  readonly seed: number;
+  /** The shuffle's seed (loading fills in 0). */
+  readonly seed?: number;
   /** Part name → a record count, a fraction of the records (below 1), or `rest`. */
   readonly parts: Readonly<Record<string, number | "rest">>;
 }
