@@ -3,9 +3,11 @@ import {
   createNameFilter,
   definePass,
   inferShapes,
+  inlineFunctions,
   type Model,
   type NamePattern,
   NameScope,
+  type OnnxFunction,
   type PassContext,
   type PassStatistics,
   type Value,
@@ -125,17 +127,30 @@ export const structuredPass = definePass<StructuredOptions>({
     const statistics = new Statistics();
     let modified = false;
     const components = new Map<string, Model>();
+    let inlinedCalls = 0;
     for (const [name, model] of bundle.components) {
+      // the units are traced through the main graph: functions holding MatMul/Gemm layers are
+      // inlined at their calls first (as ONNX Runtime does on load); one that cannot be is skipped
+      const inlined = inlineFunctions(model, { select: holdsLayers });
+      inlinedCalls += inlined.calls;
+      for (const [fn, why] of inlined.refused)
+        statistics.skip(`function ${fn} not inlined: ${why}`, `${name}:${fn}`);
       if (await pruneModel(model, name, context, statistics)) modified = true;
       components.set(name, model);
     }
     return {
       bundle: { components, metadata: bundle.metadata },
       modified,
-      statistics: statistics.report(),
+      statistics: { ...statistics.report(), "function-calls-inlined": inlinedCalls },
     };
   },
 });
+
+function holdsLayers(fn: OnnxFunction): boolean {
+  for (const node of fn.graph.allNodes())
+    if (node.domain === "" && (node.opType === "MatMul" || node.opType === "Gemm")) return true;
+  return false;
+}
 
 interface Planned {
   group: UnitGroup;
