@@ -1,22 +1,13 @@
-import { type Model, runPassStandalone, singleModelBundle } from "@lathe/core";
+import { type Model, runPassStandalone, SeededRandom, singleModelBundle } from "@lathe/core";
 import { gpt2 } from "@lathe/plugin-zoo";
 import { describe, expect, it } from "vitest";
 import { ridgeRefit, structuredPass } from "../src/index.js";
 import { clone, feedsFor, run } from "./structured-helpers.js";
 
-/** A seeded stream of normals (Box–Muller over xorshift). */
+/** A seeded stream of normals from core's generator. */
 function normals(count: number, seed: number): Float64Array {
-  let s = seed >>> 0 || 1;
-  const uniform = () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return ((s >>> 0) + 0.5) / 2 ** 32;
-  };
-  return Float64Array.from(
-    { length: count },
-    () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform()),
-  );
+  const random = new SeededRandom(seed);
+  return Float64Array.from({ length: count }, () => random.normal());
 }
 
 /** Solves A x = b (n × n, dense) by Gaussian elimination with partial pivoting. */
