@@ -81,6 +81,7 @@ describe.skipIf(!built)(`lathe plugins${built ? "" : ` (skipped: ${SKIP_REASON})
       "@lathe/plugin-diffusion",
       "@lathe/plugin-latent",
       "@lathe/plugin-prune",
+      "@lathe/plugin-ctc",
     ]);
     expect(lines).toContain(
       "@lathe/plugin-zoo 0.1.0  Built-in generative models shaped like real ONNX exports.",
@@ -113,6 +114,7 @@ describe.skipIf(!built)(`lathe plugins${built ? "" : ` (skipped: ${SKIP_REASON})
       "@lathe/plugin-diffusion",
       "@lathe/plugin-latent",
       "@lathe/plugin-prune",
+      "@lathe/plugin-ctc",
     ]);
     expect(plugins.find((p) => p.name === "@lathe/plugin-zoo")).toEqual({
       name: "@lathe/plugin-zoo",
