@@ -1,18 +1,11 @@
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import {
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { convertOpset, decodeModel, encodeModel } from "@lathe/core";
 import * as ort from "onnxruntime-node";
+import { findTorchPython, runScriptIntoCache } from "../helpers/python-cache.js";
 
 /**
  * The corpus of real exports: `export.py` (beside this file) runs PyTorch's ONNX exporter on
@@ -79,7 +72,7 @@ export function loadCorpus(): Corpus | string {
 }
 
 function buildCorpus(): Corpus | string {
-  const python = findPython();
+  const python = findTorchPython();
   if (!python) return TORCH_MISSING;
   // the steps after the exporter (this file, ORT's optimizer script) change the files too
   const digest = createHash("sha256")
@@ -91,7 +84,13 @@ function buildCorpus(): Corpus | string {
     .slice(0, 16);
   const folder = process.env.LATHE_CORPUS_DIR ?? join(tmpdir(), "lathe-corpus", digest);
   if (!existsSync(join(folder, "manifest.json"))) {
-    const failure = exportInto(python, folder);
+    const failure = runScriptIntoCache({
+      python,
+      script: SCRIPT,
+      folder,
+      timeoutMs: 300_000,
+      finish: finishExports,
+    });
     if (failure) return failure;
   }
   const manifest = JSON.parse(readFileSync(join(folder, "manifest.json"), "utf8")) as {
@@ -132,63 +131,6 @@ const LIGHT_MODELS: CorpusModel[] = [
   example: {},
   variant: "constant-of-shape",
 }));
-
-/** A python that imports torch and onnx: `LATHE_PYTHON`, else `python3`, else Debian's own. */
-function findPython(): string | undefined {
-  const candidates = process.env.LATHE_PYTHON
-    ? [process.env.LATHE_PYTHON]
-    : ["python3", "/usr/bin/python3"];
-  for (const python of candidates) {
-    const probe = spawnSync(python, ["-c", "import torch, onnx"], { stdio: "ignore" });
-    if (probe.status === 0) return python;
-  }
-  return undefined;
-}
-
-/**
- * Runs the exporter into a private folder and renames it into place, so parallel test files
- * never see a half-written corpus; one holds a lock folder while the others wait for it.
- */
-function exportInto(python: string, folder: string): string | undefined {
-  const lock = `${folder}.lock`;
-  mkdirSync(join(folder, ".."), { recursive: true });
-  const deadline = Date.now() + 180_000;
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      break;
-    } catch {
-      if (existsSync(join(folder, "manifest.json"))) return undefined;
-      // a lock left by a killed run goes stale
-      const since = statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now();
-      if (Date.now() - since > 300_000) rmSync(lock, { recursive: true, force: true });
-      if (Date.now() > deadline) return `timed out waiting for another process to export ${folder}`;
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
-    }
-  }
-  try {
-    if (existsSync(join(folder, "manifest.json"))) return undefined;
-    const scratch = `${folder}.tmp-${process.pid}`;
-    rmSync(scratch, { recursive: true, force: true });
-    const run = spawnSync(python, [SCRIPT, scratch], { encoding: "utf8", timeout: 300_000 });
-    if (run.status !== 0) {
-      rmSync(scratch, { recursive: true, force: true });
-      const tail = `${run.stderr ?? ""}${run.error?.message ?? ""}`.trim().split("\n").slice(-8);
-      throw new Error(`test/corpus/export.py failed (exit ${run.status}):\n${tail.join("\n")}`);
-    }
-    try {
-      finishExports(scratch);
-    } catch (error) {
-      rmSync(scratch, { recursive: true, force: true });
-      throw error;
-    }
-    rmSync(folder, { recursive: true, force: true });
-    renameSync(scratch, folder);
-    return undefined;
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
-}
 
 /**
  * The steps after the exporter (see export.py): `ort-fused` models are saved again by ONNX

@@ -1,17 +1,9 @@
-import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import {
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-} from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createCpuSessions, type DataRecord, DataType, type Model, Tensor } from "@lathe/core";
+import { findTorchPython, runScriptIntoCache } from "../helpers/python-cache.js";
 
 /**
  * A small language model trained on real English text: `train.py` (beside this file) trains a
@@ -73,7 +65,7 @@ function build(): TrainedLm {
   const folder =
     process.env.LATHE_LM_DIR ?? join(tmpdir(), "lathe-lm", digest.digest("hex").slice(0, 16));
   if (!existsSync(join(folder, "manifest.json"))) {
-    const failure = trainInto(python, folder);
+    const failure = runScriptIntoCache({ python, script: SCRIPT, folder, timeoutMs: 900_000 });
     if (failure) throw new Error(failure);
   }
   return {
@@ -86,60 +78,9 @@ function build(): TrainedLm {
 
 let python: string | null | undefined;
 
-/** A python that imports torch and onnx: `LATHE_PYTHON`, else `python3`, else Debian's own. */
 function findPython(): string | undefined {
-  if (python === undefined) python = probePython() ?? null;
+  if (python === undefined) python = findTorchPython() ?? null;
   return python ?? undefined;
-}
-
-function probePython(): string | undefined {
-  const candidates = process.env.LATHE_PYTHON
-    ? [process.env.LATHE_PYTHON]
-    : ["python3", "/usr/bin/python3"];
-  for (const python of candidates) {
-    const probe = spawnSync(python, ["-c", "import torch, onnx"], { stdio: "ignore" });
-    if (probe.status === 0) return python;
-  }
-  return undefined;
-}
-
-/**
- * Trains into a private folder and renames it into place, so parallel test files never see a
- * half-written model; one holds a lock folder while the others wait for it.
- */
-function trainInto(python: string, folder: string): string | undefined {
-  const lock = `${folder}.lock`;
-  mkdirSync(join(folder, ".."), { recursive: true });
-  const deadline = Date.now() + 900_000;
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      break;
-    } catch {
-      if (existsSync(join(folder, "manifest.json"))) return undefined;
-      // a lock left by a killed run goes stale
-      const since = statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now();
-      if (Date.now() - since > 900_000) rmSync(lock, { recursive: true, force: true });
-      if (Date.now() > deadline) return `timed out waiting for another process to train ${folder}`;
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
-    }
-  }
-  try {
-    if (existsSync(join(folder, "manifest.json"))) return undefined;
-    const scratch = `${folder}.tmp-${process.pid}`;
-    rmSync(scratch, { recursive: true, force: true });
-    const run = spawnSync(python, [SCRIPT, scratch], { encoding: "utf8", timeout: 900_000 });
-    if (run.status !== 0) {
-      rmSync(scratch, { recursive: true, force: true });
-      const tail = `${run.stderr ?? ""}${run.error?.message ?? ""}`.trim().split("\n").slice(-8);
-      throw new Error(`test/lm/train.py failed (exit ${run.status}):\n${tail.join("\n")}`);
-    }
-    rmSync(folder, { recursive: true, force: true });
-    renameSync(scratch, folder);
-    return undefined;
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
 }
 
 /** The context the model was trained at: every window is this long. */
