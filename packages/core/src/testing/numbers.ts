@@ -1,3 +1,5 @@
+import { SeededRandom } from "../random.js";
+
 /**
  * The largest absolute elementwise difference of two arrays of the same length (NaN when either
  * holds a NaN, so a tolerance check on it fails). Throws when the lengths differ.
@@ -12,4 +14,9 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
     if (difference > max) max = difference;
   }
   return max;
+}
+
+/** `count` deterministic values in [-1, 1) from core's SeededRandom (tests never use Math.random). */
+export function randomFloats(count: number, seed: number): Float32Array {
+  return new SeededRandom(seed).uniforms(count, -1, 1);
 }

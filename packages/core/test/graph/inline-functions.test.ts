@@ -10,8 +10,8 @@ import {
   Node,
   OnnxFunction,
 } from "@lathe/core";
+import { randomFloats, runFloats } from "@lathe/core/testing";
 import { describe, expect, it } from "vitest";
-import { runOnOrt, seededFloats } from "../fixtures/ort-run.js";
 
 /**
  * local::Scale(x, w, lo?) <alpha = 2> = Clip(MatMul(x, w) · alpha, lo): a weight as a parameter,
@@ -59,7 +59,7 @@ function outerFunction(): OnnxFunction {
 function model(): Model {
   const b = createBuilder({ opset: 18, opsets: { local: 1 } });
   const x = b.input("x", DataType.FLOAT, [2, 3]);
-  const w = b.constant(seededFloats(12, 3), [3, 4], DataType.FLOAT, "w");
+  const w = b.constant(randomFloats(12, 3), [3, 4], DataType.FLOAT, "w");
   const lo = b.scalar(0);
   const call = (inputs: Parameters<typeof b.op>[1], attrs: Record<string, unknown>, name: string) =>
     b.op("Scale", inputs, attrs, { domain: "local", name });
@@ -71,12 +71,12 @@ function model(): Model {
   return built;
 }
 
-const feeds = { x: { data: seededFloats(6, 9), dims: [2, 3] } };
+const feeds = { x: { data: randomFloats(6, 9), dims: [2, 3] } };
 
 describe("inlineFunctions", () => {
   it("replaces every call by the body (attribute refs, defaults, omitted inputs, nested calls); ORT agrees", async () => {
     const original = model();
-    const expected = await runOnOrt(encodeModel(original), feeds);
+    const expected = await runFloats(encodeModel(original), feeds);
     const inlined = model();
     const report = inlineFunctions(inlined);
     expect(report.calls).toBe(4); // first, second, outer, and the Scale inside Outer
@@ -92,7 +92,7 @@ describe("inlineFunctions", () => {
     expect(alphas.sort()).toEqual([0.25, 0.5, 2]);
     const check = checkModel(inlined);
     expect(check.errors, JSON.stringify(check.findings)).toBe(0);
-    const actual = await runOnOrt(encodeModel(inlined), feeds);
+    const actual = await runFloats(encodeModel(inlined), feeds);
     for (const name of ["a", "b", "c"]) expect(actual[name]).toEqual(expected[name]);
     // the first call clips at nothing, the second at 0: the omitted input stayed omitted
     expect(expected.a!.some((v) => v < 0)).toBe(true);

@@ -16,8 +16,8 @@ import {
   Tensor,
   visitGraphs,
 } from "@lathe/core";
+import { randomFloats, runFloats } from "@lathe/core/testing";
 import { describe, expect, it } from "vitest";
-import { runOnOrt, seededFloats } from "../fixtures/ort-run.js";
 
 /** x → If(cond){ then: Neg(x) * w_then; else: Abs(x) } → y, plus a function with a Relu. */
 function branchyModel(): Model {
@@ -25,7 +25,7 @@ function branchyModel(): Model {
   const x = b.input("x", DataType.FLOAT, ["batch", 4]);
   const cond = b.input("cond", DataType.BOOL, []);
   const thenB = createBuilder({ namePrefix: "then" });
-  const w = thenB.constant(seededFloats(4, 1), [4], DataType.FLOAT, "w_then");
+  const w = thenB.constant(randomFloats(4, 1), [4], DataType.FLOAT, "w_then");
   thenB.output(thenB.Mul(thenB.Neg(x), w), "t");
   const elseB = createBuilder({ namePrefix: "else" });
   elseB.output(elseB.Abs(x), "e");
@@ -148,15 +148,15 @@ describe("constant folding", () => {
 
   it("folds Concat(Cast(Constant), Shape arithmetic) into one initializer, same outputs on ORT", async () => {
     const model = shapeArithmetic();
-    const feeds = { x: { data: seededFloats(24, 3), dims: [2, 3, 4] } };
-    const before = await runOnOrt(encodeModel(model), feeds);
+    const feeds = { x: { data: randomFloats(24, 3), dims: [2, 3, 4] } };
+    const before = await runFloats(encodeModel(model), feeds);
     const report = foldConstants(model);
     expect(report.byOp).toMatchObject({ Shape: 1, Gather: 1, Unsqueeze: 1, Cast: 1, Concat: 1 });
     const ops = model.graph.nodes().map((n) => n.opType);
     expect(ops).toEqual(["Reshape"]);
     const target = constantOf(model.graph.first!.inputs[1]);
     expect(Array.from(target!.toArray() as BigInt64Array, Number)).toEqual([2, 3, -1]);
-    const after = await runOnOrt(encodeModel(model), feeds);
+    const after = await runFloats(encodeModel(model), feeds);
     expect(after.y).toEqual(before.y);
   });
 
@@ -218,18 +218,18 @@ describe("constant folding", () => {
   it("folds big or unusual constant subgraphs on ONNX Runtime, same outputs", async () => {
     const b = createBuilder();
     const x = b.input("x", DataType.FLOAT, [64, 64]);
-    const w = b.constant(seededFloats(64 * 64, 5), [64, 64], DataType.FLOAT, "w");
+    const w = b.constant(randomFloats(64 * 64, 5), [64, 64], DataType.FLOAT, "w");
     // Transpose(Softmax(w)) of a 4096-element weight: no TypeScript kernel, folded on ORT
     const prepared = b.Transpose(b.Softmax(w, { axis: -1 }), { perm: [1, 0] });
     b.output(b.MatMul(x, prepared), "y");
     const model = b.build();
-    const feeds = { x: { data: seededFloats(64 * 64, 6), dims: [64, 64] } };
-    const before = await runOnOrt(encodeModel(model), feeds);
+    const feeds = { x: { data: randomFloats(64 * 64, 6), dims: [64, 64] } };
+    const before = await runFloats(encodeModel(model), feeds);
     const report = await foldConstantsOnOrt(model);
     expect(report.byOp).toEqual({ Softmax: 1, Transpose: 1 });
     expect(model.graph.nodes().map((n) => n.opType)).toEqual(["MatMul"]);
     expect(model.graph.initializers.has("w")).toBe(false);
-    const after = await runOnOrt(encodeModel(model), feeds);
+    const after = await runFloats(encodeModel(model), feeds);
     expect(after.y).toEqual(before.y);
   });
 });

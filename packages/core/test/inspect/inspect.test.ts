@@ -14,7 +14,7 @@ import {
   tensorType,
   Value,
 } from "@lathe/core";
-import { InferenceSession, Tensor as OrtTensor } from "onnxruntime-node";
+import { boolTensor, float32Tensor, withOrtSession } from "@lathe/core/testing";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { SAMPLE_EXTERNAL_DATA, sampleModel } from "./sample-model.js";
 
@@ -176,20 +176,17 @@ describe("inspectFile", () => {
 
   it("describes the model ONNX Runtime runs", async () => {
     const summary = await inspectFile(file);
-    const session = await InferenceSession.create(file);
-    try {
+    await withOrtSession(file, async (session) => {
       expect(session.inputNames).toEqual(summary.inputs.map((v) => v.name));
       expect(session.outputNames).toEqual(summary.outputs.map((v) => v.name));
       const batch = 3;
       const result = await session.run({
-        x: new OrtTensor("float32", new Float32Array(batch * 16).fill(0.5), [batch, 16]),
-        use_relu: new OrtTensor("bool", Uint8Array.from([1]), []),
+        x: float32Tensor(new Float32Array(batch * 16).fill(0.5), [batch, 16]),
+        use_relu: boolTensor([true], []),
       });
       const shape = summary.outputs[0]!.shape!.map((d) => (d === "batch" ? batch : d));
       expect(result.logits!.dims).toEqual(shape);
-    } finally {
-      await session.release();
-    }
+    });
   });
 
   it("reports a missing file as a LatheError naming the path", async () => {

@@ -9,8 +9,8 @@ import {
   Tensor,
   tensorType,
 } from "@lathe/core";
+import { randomFloats, runFloats } from "@lathe/core/testing";
 import { describe, expect, it } from "vitest";
-import { runOnOrt, seededFloats } from "../fixtures/ort-run.js";
 
 function attributeTypes(node: Node): Record<string, string> {
   return Object.fromEntries([...node.attributes].map(([name, a]) => [name, AttributeType[a.type]]));
@@ -20,7 +20,7 @@ describe("building a graph", () => {
   it("creates wired, uniquely named nodes, typed inputs and initializers, and ORT computes the expected numbers", async () => {
     const b = createBuilder();
     const x = b.input("x", DataType.FLOAT, ["batch", 3]);
-    const wValues = seededFloats(12, 7);
+    const wValues = randomFloats(12, 7);
     const w = b.constant(wValues, [3, 4], DataType.FLOAT, "w");
     const bias = b.constant([0.5, -0.5, 1, -1], [4]);
     const h = b.MatMul(x, w);
@@ -44,8 +44,8 @@ describe("building a graph", () => {
     expect((bias.constValue as Tensor).toArray()).toEqual(Float32Array.from([0.5, -0.5, 1, -1]));
     expect([...model.opsetImports]).toEqual([["", 21]]);
 
-    const xValues = seededFloats(6, 3);
-    const { y: got } = await runOnOrt(encodeModel(model), { x: { data: xValues, dims: [2, 3] } });
+    const xValues = randomFloats(6, 3);
+    const { y: got } = await runFloats(encodeModel(model), { x: { data: xValues, dims: [2, 3] } });
     const expected = new Float32Array(8);
     const biasValues = [0.5, -0.5, 1, -1];
     for (let r = 0; r < 2; r++) {
@@ -110,7 +110,7 @@ describe("opset tracking", () => {
     const x = b.input("x", DataType.FLOAT, [2, 2]);
     b.output(b.domain("com.microsoft", 1).FusedMatMul(x, x, { alpha: 2 }), "y");
     const data = Float32Array.from([1, 2, 3, 4]);
-    const { y } = await runOnOrt(encodeModel(b.build()), { x: { data, dims: [2, 2] } });
+    const { y } = await runFloats(encodeModel(b.build()), { x: { data, dims: [2, 2] } });
     // 2 · (x @ x) = 2 · [[7, 10], [15, 22]]
     expect(Array.from(y!)).toEqual([14, 20, 30, 44]);
   });
@@ -198,7 +198,7 @@ describe("attribute inference", () => {
     b.output(b.RandomUniform({ low: 2, high: 3, shape: [16], dtype: DataType.FLOAT }), "uniform");
     b.output(b.RandomNormal({ mean: 5, scale: 1e-6, shape: [2] }), "normal");
     const data = Float32Array.from([-1, 2, -3, 4]);
-    const out = await runOnOrt(encodeModel(b.build()), { x: { data, dims: [1, 1, 2, 2] } });
+    const out = await runFloats(encodeModel(b.build()), { x: { data, dims: [1, 1, 2, 2] } });
     expect(Array.from(out.leaky!)).toEqual([-2, 2, -6, 4]);
     expect(out.resized).toHaveLength(9);
     expect(out.uniform).toHaveLength(16);
@@ -212,7 +212,7 @@ describe("attribute inference", () => {
     const node = b.node("Multinomial", [logits], { sample_size: 4, seed: 1 });
     expect(attributeTypes(node)).toEqual({ sample_size: "INT", seed: "FLOAT" });
     b.output(b.Cast(node.output, { to: DataType.FLOAT }), "samples");
-    const { samples } = await runOnOrt(encodeModel(b.build()), {
+    const { samples } = await runFloats(encodeModel(b.build()), {
       logits: { data: Float32Array.from([0, 0, 50]), dims: [1, 3] },
     });
     expect(Array.from(samples!)).toEqual([2, 2, 2, 2]);

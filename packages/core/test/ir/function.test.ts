@@ -10,9 +10,9 @@ import {
   type Model,
   OnnxFunction,
 } from "@lathe/core";
+import { runFloats } from "@lathe/core/testing";
 import { describe, expect, it } from "vitest";
 import { snapshotFunction } from "../fixtures/model-snapshot.js";
-import { runOnOrt } from "../fixtures/ort-run.js";
 
 /**
  * `local::ScaledAdd(x, y) = x + alpha * y + beta`: `alpha` must be given by the caller, `beta`
@@ -108,10 +108,10 @@ describe("model-local functions", () => {
       y: { data: Float32Array.from([10, 20, -30]), dims: [3] },
     };
     const bytes = encodeModel(model);
-    const out = await runOnOrt(bytes, feeds);
+    const out = await runFloats(bytes, feeds);
     expect(Array.from(out.with_default!)).toEqual([8, 14, -10]); // x + 0.5y + 2
     expect(Array.from(out.with_beta!)).toEqual([30, 61, -88]); // x + 3y - 1
-    const again = await runOnOrt(encodeModel(decodeModel(bytes)), feeds);
+    const again = await runFloats(encodeModel(decodeModel(bytes)), feeds);
     expect(again).toEqual(out);
   });
 

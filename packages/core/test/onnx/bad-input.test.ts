@@ -24,9 +24,9 @@ import {
   SeededRandom,
   saveModel,
 } from "@lathe/core";
+import { randomFloats } from "@lathe/core/testing";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { catchLatheError } from "../fixtures/catch-lathe-error.js";
-import { seededFloats } from "../fixtures/ort-run.js";
 
 /** Each case must fail fast; a hang fails the test instead of stalling the run. */
 const PROMPT = 10_000;
@@ -43,7 +43,7 @@ afterEach(() => {
 function tinyModel(): Model {
   const b = createBuilder();
   const x = b.input("x", DataType.FLOAT, [1, 4]);
-  const w = b.constant(seededFloats(16, 1), [4, 4], DataType.FLOAT, "w");
+  const w = b.constant(randomFloats(16, 1), [4, 4], DataType.FLOAT, "w");
   const bias = b.constant([1, 2, 3, 4], [4], DataType.FLOAT, "bias");
   b.output(b.Add(b.MatMul(x, w), bias), "y", DataType.FLOAT, [1, 4]);
   return b.build();
@@ -268,7 +268,7 @@ describe("bad external data", () => {
     });
     const model = await loadModel(path);
     const w = model.graph.initializers.get("w")!.constValue;
-    expect(w && "bytes" in w && w.bytes()).toEqual(new Uint8Array(seededFloats(16, 1).buffer));
+    expect(w && "bytes" in w && w.bytes()).toEqual(new Uint8Array(randomFloats(16, 1).buffer));
   });
 
   it("a missing data file", { timeout: PROMPT }, async () => {

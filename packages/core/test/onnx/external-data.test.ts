@@ -20,13 +20,13 @@ import {
   saveModel,
   type Tensor,
 } from "@lathe/core";
+import { randomFloats, runFloats } from "@lathe/core/testing";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { runOnOrt, seededFloats } from "../fixtures/ort-run.js";
 
 /** Small enough that the six external tensors need three data files. */
 const SPLIT: SaveOptions = { externalData: { threshold: 1024, maxFileBytes: 40_000 } };
 const EXTERNAL = ["w0", "bias_out", "w1", "w2", "w3", "w_out"];
-const feeds = { x: { data: seededFloats(2 * 64, 99), dims: [2, 64] } };
+const feeds = { x: { data: randomFloats(2 * 64, 99), dims: [2, 64] } };
 
 /**
  * An MLP whose weights are created in an order that exercises the layout: w0 and w1 are
@@ -35,13 +35,13 @@ const feeds = { x: { data: seededFloats(2 * 64, 99), dims: [2, 64] } };
  */
 function mlp(): Model {
   const b = createBuilder();
-  const w0 = b.constant(seededFloats(64 * 64, 1), [64, 64], DataType.FLOAT, "w0");
-  const biasOut = b.constant(seededFloats(257, 2), [257], DataType.FLOAT, "bias_out");
-  const w1 = b.constant(seededFloats(64 * 64, 3), [64, 64], DataType.FLOAT, "w1");
-  const w2 = b.constant(seededFloats(64 * 64, 4), [64, 64], DataType.FLOAT, "w2");
-  const w3 = b.constant(seededFloats(64 * 64, 5), [64, 64], DataType.FLOAT, "w3");
-  const wOut = b.constant(seededFloats(64 * 257, 6), [64, 257], DataType.FLOAT, "w_out");
-  const bias = b.constant(seededFloats(64, 7), [64], DataType.FLOAT, "b");
+  const w0 = b.constant(randomFloats(64 * 64, 1), [64, 64], DataType.FLOAT, "w0");
+  const biasOut = b.constant(randomFloats(257, 2), [257], DataType.FLOAT, "bias_out");
+  const w1 = b.constant(randomFloats(64 * 64, 3), [64, 64], DataType.FLOAT, "w1");
+  const w2 = b.constant(randomFloats(64 * 64, 4), [64, 64], DataType.FLOAT, "w2");
+  const w3 = b.constant(randomFloats(64 * 64, 5), [64, 64], DataType.FLOAT, "w3");
+  const wOut = b.constant(randomFloats(64 * 257, 6), [64, 257], DataType.FLOAT, "w_out");
+  const bias = b.constant(randomFloats(64, 7), [64], DataType.FLOAT, "b");
   let h = b.input("x", DataType.FLOAT, ["batch", 64]);
   for (const w of [w0, w1, w2, w3]) h = b.Tanh(b.Add(b.MatMul(h, w), bias));
   b.output(b.Add(b.MatMul(h, wOut), biasOut), "y", DataType.FLOAT, ["batch", 257]);
@@ -135,16 +135,16 @@ describe("saving with external data", () => {
 
   it("runs on ORT from the path with outputs identical to the inline model", async () => {
     const { model, path } = await savedSplit();
-    const inline = await runOnOrt(encodeModel(model), feeds);
+    const inline = await runFloats(encodeModel(model), feeds);
     expect(inline.y).toHaveLength(2 * 257);
-    expect(await runOnOrt(path, feeds)).toEqual(inline);
+    expect(await runFloats(path, feeds)).toEqual(inline);
   });
 });
 
 describe("re-saving a model loaded with external data", () => {
   it("to another folder gives a self-contained copy", async () => {
     const { model, path, dir } = await savedSplit();
-    const inline = await runOnOrt(encodeModel(model), feeds);
+    const inline = await runFloats(encodeModel(model), feeds);
     const loaded = await loadModel(path);
     const other = join(root, "b");
     mkdirSync(other);
@@ -153,7 +153,7 @@ describe("re-saving a model loaded with external data", () => {
     expect(result.externalFiles).toHaveLength(3);
     rmSync(dir, { recursive: true });
 
-    expect(await runOnOrt(copy, feeds)).toEqual(inline);
+    expect(await runFloats(copy, feeds)).toEqual(inline);
     // The in-memory model now reads from the new files.
     expect(tensorOf(loaded, "w3").external!.path).toBe(join(other, "copy.onnx.data.1"));
     expect(tensorOf(loaded, "w3").bytes()).toEqual(tensorOf(model, "w3").bytes());
@@ -164,7 +164,7 @@ describe("re-saving a model loaded with external data", () => {
 
   it("in place, over the files it was loaded from", async () => {
     const { model, path, dir } = await savedSplit();
-    const inline = await runOnOrt(encodeModel(model), feeds);
+    const inline = await runFloats(encodeModel(model), feeds);
     const loaded = await loadModel(path);
     await saveModel(loaded, path, SPLIT);
     expect(readdirSync(dir).sort()).toEqual([
@@ -173,7 +173,7 @@ describe("re-saving a model loaded with external data", () => {
       "m.onnx.data.1",
       "m.onnx.data.2",
     ]);
-    expect(await runOnOrt(path, feeds)).toEqual(inline);
+    expect(await runFloats(path, feeds)).toEqual(inline);
     const reloaded = await loadModel(path);
     for (const name of EXTERNAL)
       expect(tensorOf(reloaded, name).bytes()).toEqual(tensorOf(model, name).bytes());
@@ -181,12 +181,12 @@ describe("re-saving a model loaded with external data", () => {
 
   it("in place as a single inline file", async () => {
     const { model, path } = await savedSplit();
-    const inline = await runOnOrt(encodeModel(model), feeds);
+    const inline = await runFloats(encodeModel(model), feeds);
     const loaded = await loadModel(path);
     const result = await saveModel(loaded, path);
     expect(result.externalFiles).toEqual([]);
     expect(new Uint8Array(readFileSync(path))).toEqual(encodeModel(model));
-    expect(await runOnOrt(path, feeds)).toEqual(inline);
+    expect(await runFloats(path, feeds)).toEqual(inline);
   });
 });
 

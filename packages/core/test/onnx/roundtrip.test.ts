@@ -22,9 +22,9 @@ import {
   tensorType,
   Value,
 } from "@lathe/core";
+import { randomFloats, runFloats } from "@lathe/core/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { snapshotModel } from "../fixtures/model-snapshot.js";
-import { runOnOrt, seededFloats } from "../fixtures/ort-run.js";
 
 const INT64_MAX = 9223372036854775807n;
 const INT64_MIN = -9223372036854775808n;
@@ -117,7 +117,7 @@ function everythingModel(): Model {
   b.initializer(Tensor.fromArray(DataType.FLOAT, [0, 4], []), "empty");
   b.initializer(Tensor.fromStrings([3], ["héllo", "", Uint8Array.from([0xff, 0xfe])]), "strings");
   // 64 KiB: large enough that the writer passes the bytes through instead of buffering them.
-  b.initializer(Tensor.fromArray(DataType.FLOAT, [128, 128], seededFloats(128 * 128, 1)), "big");
+  b.initializer(Tensor.fromArray(DataType.FLOAT, [128, 128], randomFloats(128 * 128, 1)), "big");
 
   const subgraph = identityGraph("sub");
   const attributes: Attribute[] = [
@@ -592,8 +592,8 @@ describe("running on ONNX Runtime", () => {
     const b = createBuilder();
     const x = b.input("x", DataType.FLOAT, ["batch", 32]);
     const flag = b.input("flag", DataType.FLOAT, []);
-    const w1 = b.constant(seededFloats(32 * 64, 11), [32, 64], DataType.FLOAT, "w1");
-    const w2 = b.constant(seededFloats(64 * 8, 12), [64, 8], DataType.FLOAT, "w2");
+    const w1 = b.constant(randomFloats(32 * 64, 11), [32, 64], DataType.FLOAT, "w1");
+    const w2 = b.constant(randomFloats(64 * 8, 12), [64, 8], DataType.FLOAT, "w2");
     const hidden = b.Gelu(b.MatMul(x, w1));
     const logits = b.MatMul(hidden, w2);
     const cond = b.Greater(flag, b.scalar(0));
@@ -616,12 +616,12 @@ describe("running on ONNX Runtime", () => {
     const path = join(tempDir(), "runnable.onnx");
     await saveModel(model, path);
     const loaded = await loadModel(path);
-    const x = { data: seededFloats(3 * 32, 5), dims: [3, 32] };
+    const x = { data: randomFloats(3 * 32, 5), dims: [3, 32] };
     for (const flag of [1, -1]) {
       const feeds = { x, flag: { data: Float32Array.from([flag]), dims: [] } };
-      const before = await runOnOrt(original, feeds);
-      const fromFile = await runOnOrt(path, feeds);
-      const reencoded = await runOnOrt(encodeModel(loaded), feeds);
+      const before = await runFloats(original, feeds);
+      const fromFile = await runFloats(path, feeds);
+      const reencoded = await runFloats(encodeModel(loaded), feeds);
       expect(before.y).toHaveLength(24);
       expect(fromFile).toEqual(before);
       expect(reencoded).toEqual(before);

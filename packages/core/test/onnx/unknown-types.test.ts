@@ -8,6 +8,7 @@ import {
   modelToProto,
   proto,
 } from "@lathe/core";
+import { boolTensor, runFloat } from "@lathe/core/testing";
 import { describe, expect, it } from "vitest";
 import { catchLatheError } from "../fixtures/catch-lathe-error.js";
 
@@ -93,17 +94,7 @@ describe("values whose type is absent or empty", () => {
   });
 });
 
-/** Runs the If model with a bool condition (runOnOrt feeds floats, so bind a bool tensor here). */
-async function runIf(bytes: Uint8Array, x: Float32Array, cond: boolean): Promise<Float32Array> {
-  const { InferenceSession, Tensor } = await import("onnxruntime-node");
-  const session = await InferenceSession.create(bytes);
-  try {
-    const out = await session.run({
-      x: new Tensor("float32", x, [3]),
-      cond: new Tensor("bool", new Uint8Array([cond ? 1 : 0]), []),
-    });
-    return out.y!.data as Float32Array;
-  } finally {
-    await session.release();
-  }
+/** Runs the If model with a bool condition. */
+function runIf(bytes: Uint8Array, x: Float32Array, cond: boolean): Promise<Float32Array> {
+  return runFloat(bytes, { x: { data: x, dims: [3] }, cond: boolTensor([cond], []) }, "y");
 }

@@ -11,15 +11,15 @@ import {
   schemaHistory,
   tensorType,
 } from "@lathe/core";
+import { type ArrayFeed, randomFloats, runFloats, runOnOrt } from "@lathe/core/testing";
 import { describe, expect, it } from "vitest";
 import { catchLatheError } from "../fixtures/catch-lathe-error.js";
-import { type FloatFeed, runOnOrt, seededFloats } from "../fixtures/ort-run.js";
 
 const INT64_MAX = 9223372036854775807n;
 
-function feed(dims: number[], seed: number): FloatFeed {
+function feed(dims: number[], seed: number): ArrayFeed {
   return {
-    data: seededFloats(
+    data: randomFloats(
       dims.reduce((a, b) => a * b, 1),
       seed,
     ),
@@ -31,13 +31,13 @@ function feed(dims: number[], seed: number): FloatFeed {
  * Converts `build()`'s model to `to` and checks, on ONNX Runtime, that the converted model
  * computes what the original does (rtol 1e-5). Returns the conversion and the converted model.
  */
-async function convertAndCompare(build: () => Model, to: number, feeds: Record<string, FloatFeed>) {
+async function convertAndCompare(build: () => Model, to: number, feeds: Record<string, ArrayFeed>) {
   const original = build();
-  const expected = await runOnOrt(encodeModel(original), feeds);
+  const expected = await runFloats(encodeModel(original), feeds);
   const model = build();
   const conversion = convertOpset(model, to);
   expect(model.opset("")).toBe(to);
-  const actual = await runOnOrt(encodeModel(model), feeds);
+  const actual = await runFloats(encodeModel(model), feeds);
   expect(Object.keys(actual).sort()).toEqual(Object.keys(expected).sort());
   for (const [name, values] of Object.entries(expected)) {
     const got = actual[name]!;
@@ -264,12 +264,8 @@ describe("convertOpset", () => {
       "reshape-shape-to-input@5: 1 Reshape",
     ]);
     // ORT does not run opset 1; the converted model runs and computes Concat on axis 1.
-    const session = await (await import("onnxruntime-node")).InferenceSession.create(
-      encodeModel(model),
-    );
-    const ort = await import("onnxruntime-node");
     const data = Float32Array.from([-1, 2, -3, 4, -5, 6]);
-    const out = await session.run({ x: new ort.Tensor("float32", data, [2, 3]) });
+    const out = await runOnOrt(model, { x: { data, dims: [2, 3] } });
     expect(out.y?.dims).toEqual([3, 4]);
     expect(Array.from(out.y?.data as Float64Array)).toEqual([
       0, 2, 0, -1, 2, -3, 4, 0, 6, 4, -5, 6,

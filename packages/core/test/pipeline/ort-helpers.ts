@@ -1,27 +1,19 @@
-import { InferenceSession, Tensor as OrtTensor } from "onnxruntime-node";
+import { floatOutput, int64Tensor, withOrtSession } from "@lathe/core/testing";
 
 /**
  * Runs a causal LM (zoo llama: input_ids, attention_mask, position_ids) on a batch of two
  * two-token sequences, as the test plugin's probe feeds it: ones, and positions 0, 1.
  */
-export async function runLm(model: Uint8Array | string): Promise<Float32Array> {
-  const session =
-    typeof model === "string"
-      ? await InferenceSession.create(model)
-      : await InferenceSession.create(model);
-  try {
-    const feeds: Record<string, OrtTensor> = {};
-    for (const name of session.inputNames) {
-      const values = name.includes("position") ? [0n, 1n, 0n, 1n] : [1n, 1n, 1n, 1n];
-      feeds[name] = new OrtTensor("int64", BigInt64Array.from(values), [2, 2]);
-    }
-    const results = await session.run(feeds);
-    const logits = results.logits?.data;
-    if (!(logits instanceof Float32Array)) throw new Error("the model has no float32 logits");
-    return logits;
-  } finally {
-    await session.release();
-  }
+export function runLm(model: Uint8Array | string): Promise<Float32Array> {
+  return withOrtSession(model, async (session) => {
+    const feeds = Object.fromEntries(
+      session.inputNames.map((name) => {
+        const values = name.includes("position") ? [0, 1, 0, 1] : [1, 1, 1, 1];
+        return [name, int64Tensor(values, [2, 2])];
+      }),
+    );
+    return floatOutput(await session.run(feeds), "logits");
+  });
 }
 
 /** erf to 1.5e-7 (Abramowitz and Stegun 7.1.26), for the exact (erf) form of Gelu. */

@@ -1,0 +1,107 @@
+import * as ort from "onnxruntime-node";
+import { Model } from "../ir/model.js";
+import { Tensor } from "../ir/tensor.js";
+import { encodeModel } from "../onnx/model-file.js";
+import { toOrtTensor } from "../runtime/ort.js";
+
+/** A model as a test holds one: an IR Model, its encoded bytes, or a file path (external data beside it). */
+export type TestModel = Model | Uint8Array | string;
+
+/** Values and dims; the element type follows the typed array (Float32Array: float32, BigInt64Array: int64, …). */
+export interface ArrayFeed {
+  readonly data: Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Int8Array;
+  readonly dims: readonly number[];
+}
+
+/** An input: an ORT tensor as given, an IR Tensor (converted, its bytes copied), or an array and dims. */
+export type TestFeed = ort.Tensor | Tensor | ArrayFeed;
+export type TestFeeds = Readonly<Record<string, TestFeed>>;
+
+/** ONNX Runtime's own results: output name → ORT tensor (`data`, `dims`, `type`). */
+export type OrtOutputs = ort.InferenceSession.ReturnType;
+
+/**
+ * An ONNX Runtime session on the CPU provider (ORT's default) with `options` as ORT takes them
+ * (`{ intraOpNumThreads: 1 }` for the many tiny models, where a thread pool costs more than it
+ * saves). The caller releases it; `withOrtSession` and `runOnOrt` do that themselves.
+ */
+export function openOrtSession(
+  model: TestModel,
+  options: ort.InferenceSession.SessionOptions = {},
+): Promise<ort.InferenceSession> {
+  const source = model instanceof Model ? encodeModel(model) : model;
+  // Two calls because `create`'s overloads take a path or bytes, not their union.
+  return typeof source === "string"
+    ? ort.InferenceSession.create(source, options)
+    : ort.InferenceSession.create(source, options);
+}
+
+/** Opens a session, hands it to `use`, and releases it however `use` ends. */
+export async function withOrtSession<T>(
+  model: TestModel,
+  use: (session: ort.InferenceSession) => Promise<T>,
+  options: ort.InferenceSession.SessionOptions = {},
+): Promise<T> {
+  const session = await openOrtSession(model, options);
+  try {
+    return await use(session);
+  } finally {
+    await session.release();
+  }
+}
+
+/** Feeds as ORT takes them: ORT tensors as they are, the others converted. */
+export function ortFeeds(feeds: TestFeeds): Record<string, ort.Tensor> {
+  const out: Record<string, ort.Tensor> = {};
+  for (const [name, feed] of Object.entries(feeds)) out[name] = ortTensorOf(name, feed);
+  return out;
+}
+
+function ortTensorOf(name: string, feed: TestFeed): ort.Tensor {
+  if (feed instanceof ort.Tensor) return feed;
+  if (feed instanceof Tensor) return toOrtTensor(ort, name, feed);
+  return new ort.Tensor(feed.data, [...feed.dims]);
+}
+
+/** Runs a model once on ORT's CPU provider and returns every output; the session is released. */
+export function runOnOrt(
+  model: TestModel,
+  feeds: TestFeeds,
+  options: ort.InferenceSession.SessionOptions = {},
+): Promise<OrtOutputs> {
+  return withOrtSession(model, (session) => session.run(ortFeeds(feeds)), options);
+}
+
+/** Runs a model once and returns every output's float32 values by name (an error when one is not float32). */
+export async function runFloats(
+  model: TestModel,
+  feeds: TestFeeds,
+  options: ort.InferenceSession.SessionOptions = {},
+): Promise<Record<string, Float32Array>> {
+  return floatOutputs(await runOnOrt(model, feeds, options));
+}
+
+/** Runs a model once and returns one output's float32 values (an error when it is not float32). */
+export async function runFloat(
+  model: TestModel,
+  feeds: TestFeeds,
+  output: string,
+  options: ort.InferenceSession.SessionOptions = {},
+): Promise<Float32Array> {
+  return floatOutput(await runOnOrt(model, feeds, options), output);
+}
+
+/** A named output of a run, which must exist and hold float32 values. */
+export function floatOutput(outputs: OrtOutputs, name: string): Float32Array {
+  const tensor = outputs[name];
+  if (!tensor) throw new Error(`the run has no output "${name}"`);
+  if (!(tensor.data instanceof Float32Array)) throw new Error(`output "${name}" is not float32`);
+  return tensor.data;
+}
+
+/** Every output of a run as float32 values by name (an error when one is not float32). */
+export function floatOutputs(outputs: OrtOutputs): Record<string, Float32Array> {
+  const out: Record<string, Float32Array> = {};
+  for (const name of Object.keys(outputs)) out[name] = floatOutput(outputs, name);
+  return out;
+}
