@@ -12,6 +12,7 @@ export {
   type ArrayFeed,
   floatOutput,
   floatOutputs,
+  maxOutputDiff,
   type OrtOutputs,
   openOrtSession,
   ortFeeds,
@@ -30,6 +31,7 @@ export {
   int64Tensor,
   randomFloat32Tensor,
 } from "./ort-tensors.js";
+export { opCounts } from "./op-counts.js";
 export {
   type CaseModel,
   type Equivalence,

@@ -105,3 +105,31 @@ export function floatOutputs(outputs: OrtOutputs): Record<string, Float32Array> 
   for (const name of Object.keys(outputs)) out[name] = floatOutput(outputs, name);
   return out;
 }
+
+/**
+ * The largest |a − b| over every float output of two runs of models with the same outputs,
+ * optionally only where `keep(output, index, dims)` holds (rows a padding mask leaves
+ * undefined). A NaN on either side makes it Infinity, so a tolerance check on it fails; an
+ * output missing from `b` or with other dims is an error.
+ */
+export function maxOutputDiff(
+  a: OrtOutputs,
+  b: OrtOutputs,
+  keep?: (output: string, index: number, dims: readonly number[]) => boolean,
+): number {
+  let worst = 0;
+  for (const [name, tensor] of Object.entries(a)) {
+    const other = b[name];
+    if (!other) throw new Error(`output "${name}" is missing from the second run`);
+    if (other.dims.join() !== tensor.dims.join())
+      throw new Error(`output "${name}": dims [${other.dims}] vs [${tensor.dims}]`);
+    const x = tensor.data as Float32Array;
+    const y = other.data as Float32Array;
+    for (let i = 0; i < x.length; i++) {
+      if (keep && !keep(name, i, tensor.dims)) continue;
+      const d = Math.abs(x[i]! - y[i]!);
+      if (!(d <= worst)) worst = Number.isNaN(d) ? Number.POSITIVE_INFINITY : d;
+    }
+  }
+  return worst;
+}

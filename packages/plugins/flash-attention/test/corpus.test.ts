@@ -1,8 +1,9 @@
 import { formatTrace, loadModel } from "@lathe/core";
+import { maxOutputDiff, opCounts, openOrtSession } from "@lathe/core/testing";
 import type * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
 import { type CorpusModel, corpusFeeds, loadCorpus } from "../../../../test/corpus/corpus.js";
-import { maxDiff, opCounts, rewritten, session } from "./helpers.js";
+import { rewritten } from "./helpers.js";
 
 const TOLERANCE = 1e-4;
 const corpus = loadCorpus();
@@ -89,13 +90,17 @@ describe.skipIf(typeof corpus === "string")("flash-attention on the corpus of re
       expect(model.graph.outputs.map((v) => v.name)).toEqual(
         original.graph.outputs.map((v) => v.name),
       );
-      const [a, b] = [await session(original), await session(model)];
+      const [a, b] = [await openOrtSession(original), await openOrtSession(model)];
       for (const step of steps(entry)) {
         const feeds: Record<string, ort.Tensor> = corpusFeeds(entry, step.sizes, {
           padLeft: step.padLeft,
           seed: (step.sizes.sequence ?? 1) * 31 + (step.sizes.past ?? 0),
         });
-        const diff = maxDiff(await a.run(feeds), await b.run(feeds), definedRows(entry, step));
+        const diff = maxOutputDiff(
+          await a.run(feeds),
+          await b.run(feeds),
+          definedRows(entry, step),
+        );
         expect(diff, `${JSON.stringify(step)}`).toBeLessThanOrEqual(TOLERANCE);
       }
     },

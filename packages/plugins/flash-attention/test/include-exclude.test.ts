@@ -1,8 +1,8 @@
 import { runPassStandalone } from "@lathe/core";
+import { opCounts } from "@lathe/core/testing";
 import { gpt2 } from "@lathe/plugin-zoo";
 import { describe, expect, it } from "vitest";
 import { flashAttentionRewrite } from "../src/pass.js";
-import { opCounts } from "./helpers.js";
 
 const build = () => gpt2.build(gpt2.presets.tiny, { seed: 3 });
 

@@ -1,7 +1,15 @@
 import { createBuilder, DataType, formatTrace, type Model, Tensor, type Value } from "@lathe/core";
-import * as ort from "onnxruntime-node";
+import {
+  int64Tensor,
+  maxOutputDiff,
+  opCounts,
+  openOrtSession,
+  randomFloat32Tensor,
+  randomFloats,
+} from "@lathe/core/testing";
+import type * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
-import { float32, maxDiff, opCounts, randomFloats, rewritten, session } from "./helpers.js";
+import { rewritten } from "./helpers.js";
 
 /**
  * The attention forms real exporters write besides the zoo's (issue 14), built by hand so the
@@ -148,16 +156,18 @@ function block(options: FormOptions = {}): Model {
 }
 
 async function expectExact(original: Model, model: Model, padding = false) {
-  const [a, b] = [await session(original), await session(model)];
+  const [a, b] = [await openOrtSession(original), await openOrtSession(model)];
   for (const seq of [3, 9, 17]) {
-    const feeds: Record<string, ort.Tensor> = { x: float32([2, seq, D], seq) };
+    const feeds: Record<string, ort.Tensor> = { x: randomFloat32Tensor([2, seq, D], seq) };
     if (padding) {
       const mask = new BigInt64Array(2 * seq).fill(1n);
       mask[seq] = 0n; // the second row is left-padded by two tokens
       mask[seq + 1] = 0n;
-      feeds.attention_mask = new ort.Tensor("int64", mask, [2, seq]);
+      feeds.attention_mask = int64Tensor(mask, [2, seq]);
     }
-    expect(maxDiff(await a.run(feeds), await b.run(feeds)), `seq ${seq}`).toBeLessThanOrEqual(1e-4);
+    expect(maxOutputDiff(await a.run(feeds), await b.run(feeds)), `seq ${seq}`).toBeLessThanOrEqual(
+      1e-4,
+    );
   }
 }
 
@@ -301,7 +311,7 @@ describe("LLaMA's cached causal mask (issue 14, failure 3)", () => {
     const [fused] = model.graph.nodes().filter((n) => n.opType === "MultiHeadAttention");
     expect(fused?.getInt("unidirectional", 0)).toBe(1);
     expect(opCounts(model).Softmax).toBeUndefined();
-    const [a, b] = [await session(original), await session(model)];
+    const [a, b] = [await openOrtSession(original), await openOrtSession(model)];
     for (const [batch, pastLength, seq] of [
       [1, 0, 5],
       [1, 4, 3],
@@ -310,11 +320,11 @@ describe("LLaMA's cached causal mask (issue 14, failure 3)", () => {
       [2, 9, 1],
     ] as const) {
       const feeds = {
-        x: float32([batch, seq, D], seq),
-        past_key: float32([batch, N, pastLength, H], 100 + pastLength),
-        past_value: float32([batch, N, pastLength, H], 200 + pastLength),
+        x: randomFloat32Tensor([batch, seq, D], seq),
+        past_key: randomFloat32Tensor([batch, N, pastLength, H], 100 + pastLength),
+        past_value: randomFloat32Tensor([batch, N, pastLength, H], 200 + pastLength),
       };
-      const diff = maxDiff(await a.run(feeds), await b.run(feeds));
+      const diff = maxOutputDiff(await a.run(feeds), await b.run(feeds));
       expect(diff, `batch ${batch}, past ${pastLength}, seq ${seq}`).toBeLessThanOrEqual(1e-4);
     }
   });

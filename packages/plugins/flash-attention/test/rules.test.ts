@@ -6,11 +6,11 @@ import {
   Tensor,
   type Value,
 } from "@lathe/core";
-import { PassTester } from "@lathe/core/testing";
+import { PassTester, randomFloats } from "@lathe/core/testing";
 import { gpt2 } from "@lathe/plugin-zoo";
 import { describe, expect, it } from "vitest";
 import { flashAttentionRewrite } from "../src/pass.js";
-import { randomFloats, rewritten } from "./helpers.js";
+import { rewritten } from "./helpers.js";
 
 const [N, H, D] = [4, 8, 32];
 

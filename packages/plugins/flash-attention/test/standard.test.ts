@@ -1,7 +1,14 @@
 import { createBuilder, DataType, type Model, Tensor, type Value } from "@lathe/core";
+import {
+  maxOutputDiff,
+  opCounts,
+  openOrtSession,
+  randomFloat32Tensor,
+  randomFloats,
+} from "@lathe/core/testing";
 import type * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
-import { float32, maxDiff, opCounts, randomFloats, rewritten, session } from "./helpers.js";
+import { rewritten } from "./helpers.js";
 
 const [N, H, D, P] = [4, 8, 32, 16];
 
@@ -62,19 +69,19 @@ describe("prefer: standard on a causal, cached block (opset 23)", () => {
       // contrib on the CPU: a cached causal step is MultiHeadAttention (unidirectional)
       expect(opCounts(model)[prefer === "standard" ? "Attention" : "MultiHeadAttention"]).toBe(1);
       expect(model.graph.outputs.map((o) => o.name)).toEqual(["y", "present_key", "present_value"]);
-      const [a, b] = [await session(original), await session(model)];
+      const [a, b] = [await openOrtSession(original), await openOrtSession(model)];
       for (const [past, seq] of [
         [0, 5],
         [3, 1],
         [7, 1],
       ] as const) {
         const feeds: Record<string, ort.Tensor> = {
-          x: float32([1, seq, D], seq + past),
-          past_key: float32([1, N, past, H], 40 + past),
-          past_value: float32([1, N, past, H], 80 + past),
+          x: randomFloat32Tensor([1, seq, D], seq + past),
+          past_key: randomFloat32Tensor([1, N, past, H], 40 + past),
+          past_value: randomFloat32Tensor([1, N, past, H], 80 + past),
         };
         expect(
-          maxDiff(await a.run(feeds), await b.run(feeds)),
+          maxOutputDiff(await a.run(feeds), await b.run(feeds)),
           `past ${past} seq ${seq}`,
         ).toBeLessThanOrEqual(1e-4);
       }

@@ -7,10 +7,17 @@ import {
   singleModelBundle,
   type Value,
 } from "@lathe/core";
-import * as ort from "onnxruntime-node";
+import {
+  boolTensor,
+  maxOutputDiff,
+  type OrtOutputs,
+  randomFloat32Tensor,
+  randomFloats,
+  runOnOrt,
+} from "@lathe/core/testing";
 import { describe, expect, it } from "vitest";
 import { attentionStatistics, rewriteAttention } from "../src/pass.js";
-import { DEFAULTS, float32, maxDiff, randomFloats, session } from "./helpers.js";
+import { DEFAULTS } from "./helpers.js";
 
 const [N, D] = [4, 32];
 
@@ -54,11 +61,8 @@ function branchModel(): Model {
   return model;
 }
 
-async function run(model: Model, flag: boolean): Promise<ort.InferenceSession.ReturnType> {
-  const s = await session(model);
-  const out = await s.run({ x: float32([2, 5, D], 3), cond: new ort.Tensor("bool", [flag], []) });
-  await s.release();
-  return out;
+function run(model: Model, flag: boolean): Promise<OrtOutputs> {
+  return runOnOrt(model, { x: randomFloat32Tensor([2, 5, D], 3), cond: boolTensor([flag], []) });
 }
 
 describe("flash-attention/rewrite inside subgraphs", () => {
@@ -76,7 +80,7 @@ describe("flash-attention/rewrite inside subgraphs", () => {
     const ops = thenBranch.nodes().map((n) => n.opType);
     expect(ops).toContain("MultiHeadAttention");
     expect(ops).not.toContain("Softmax");
-    expect(maxDiff(await run(model, true), reference)).toBeLessThan(1e-4);
-    expect(maxDiff(await run(model, false), await run(original, false))).toBe(0);
+    expect(maxOutputDiff(await run(model, true), reference)).toBeLessThan(1e-4);
+    expect(maxOutputDiff(await run(model, false), await run(original, false))).toBe(0);
   });
 });

@@ -1,8 +1,8 @@
 import { type Provider, runPassStandalone } from "@lathe/core";
+import { opCounts } from "@lathe/core/testing";
 import { gpt2 } from "@lathe/plugin-zoo";
 import { describe, expect, it } from "vitest";
 import { type FlashAttentionOptions, flashAttentionRewrite } from "../src/pass.js";
-import { opCounts } from "./helpers.js";
 
 /** Runs the pass as the engine does, for a recipe whose target lists `providers`. */
 async function runFor(

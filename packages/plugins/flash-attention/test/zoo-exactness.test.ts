@@ -1,7 +1,14 @@
 import { formatTrace, type ModelBundle } from "@lathe/core";
+import {
+  int64Rows,
+  maxOutputDiff,
+  opCounts,
+  openOrtSession,
+  randomFloat32Tensor,
+} from "@lathe/core/testing";
 import { gpt2, llama, unet, vae } from "@lathe/plugin-zoo";
 import { describe, expect, it } from "vitest";
-import { float32, int64, maxDiff, opCounts, rewritten, session } from "./helpers.js";
+import { rewritten } from "./helpers.js";
 
 const TOLERANCE = 1e-4;
 const component = (bundle: ModelBundle, name: string) => {
@@ -18,7 +25,11 @@ function prefillFeeds(length: number, vocab: number, pad: number) {
     let p = 0;
     return row.map((m) => (m ? p++ : 1));
   });
-  return { input_ids: int64(ids), attention_mask: int64(mask), position_ids: int64(positions) };
+  return {
+    input_ids: int64Rows(ids),
+    attention_mask: int64Rows(mask),
+    position_ids: int64Rows(positions),
+  };
 }
 
 /** Logits rows of padded positions are undefined in both models: compare the rest. */
@@ -68,14 +79,14 @@ describe.each([
       const gqa = model.graph.nodes().filter((n) => n.opType === "GroupQueryAttention");
       expect(gqa.map((n) => n.getInt("do_rotary", 0))).toEqual(gqa.map(() => 1));
     }
-    const [a, b] = [await session(original), await session(model)];
+    const [a, b] = [await openOrtSession(original), await openOrtSession(model)];
     for (const [length, pad] of [
       [3, 0],
       [8, 2],
       [13, 5],
     ] as const) {
       const feeds = prefillFeeds(length, m.vocab, pad);
-      const diff = maxDiff(await a.run(feeds), await b.run(feeds), validRows(pad, length));
+      const diff = maxOutputDiff(await a.run(feeds), await b.run(feeds), validRows(pad, length));
       expect(diff, `length ${length}, pad ${pad}`).toBeLessThanOrEqual(TOLERANCE);
     }
   });
@@ -92,7 +103,7 @@ describe.each([
     // rotation to fold (GPT-2), GroupQueryAttention otherwise (LLaMA: 2 key/value heads, RoPE)
     const fusedOp = m.kvHeads === m.heads ? "MultiHeadAttention" : "GroupQueryAttention";
     expect(opCounts(model)[fusedOp]).toBe(m.layers);
-    const [a, b] = [await session(original), await session(model)];
+    const [a, b] = [await openOrtSession(original), await openOrtSession(model)];
     // an empty cache with a 5-token prompt (the first step), then single-token decode steps; the
     // second row's first two cached tokens are padding once the cache holds four
     for (const [past, length] of [
@@ -103,18 +114,24 @@ describe.each([
     ] as const) {
       const ids = [0, 1].map((r) => Array.from({ length }, (_, i) => (5 * i + r + 2) % m.vocab));
       const feeds: Record<string, import("onnxruntime-node").Tensor> = {
-        input_ids: int64(ids),
-        attention_mask: int64([
+        input_ids: int64Rows(ids),
+        attention_mask: int64Rows([
           Array(past + length).fill(1),
           Array.from({ length: past + length }, (_, i) => (past >= 4 && i < 2 ? 0 : 1)),
         ]),
-        position_ids: int64(ids.map((row) => row.map((_, i) => past + i))),
+        position_ids: int64Rows(ids.map((row) => row.map((_, i) => past + i))),
       };
       for (let i = 0; i < m.layers; i++) {
-        feeds[`past_key_values.${i}.key`] = float32([2, m.kvHeads, past, m.headDim], 100 + i);
-        feeds[`past_key_values.${i}.value`] = float32([2, m.kvHeads, past, m.headDim], 200 + i);
+        feeds[`past_key_values.${i}.key`] = randomFloat32Tensor(
+          [2, m.kvHeads, past, m.headDim],
+          100 + i,
+        );
+        feeds[`past_key_values.${i}.value`] = randomFloat32Tensor(
+          [2, m.kvHeads, past, m.headDim],
+          200 + i,
+        );
       }
-      const diff = maxDiff(await a.run(feeds), await b.run(feeds));
+      const diff = maxOutputDiff(await a.run(feeds), await b.run(feeds));
       expect(diff, `past ${past}, length ${length}`).toBeLessThanOrEqual(TOLERANCE);
     }
   });
@@ -134,20 +151,24 @@ describe("zoo diffusion models rewritten", () => {
     expect(report.declined, formatTrace(report.trace).join("\n")).toEqual({});
     expect(report.fused.unmasked).toBeGreaterThan(0);
     expect(opCounts(model).Softmax).toBeUndefined();
-    const [a, b] = [await session(original), await session(model)];
+    const [a, b] = [await openOrtSession(original), await openOrtSession(model)];
     for (const [size, context] of [
       [8, 4],
       [12, 7],
       [16, 3],
     ] as const) {
       const feeds = {
-        sample: float32([1, 4, size, size], size),
-        timestep: float32([1], 9),
-        encoder_hidden_states: float32([1, context, unet.presets.tiny.contextDim], context),
+        sample: randomFloat32Tensor([1, 4, size, size], size),
+        timestep: randomFloat32Tensor([1], 9),
+        encoder_hidden_states: randomFloat32Tensor(
+          [1, context, unet.presets.tiny.contextDim],
+          context,
+        ),
       };
-      expect(maxDiff(await a.run(feeds), await b.run(feeds)), `size ${size}`).toBeLessThanOrEqual(
-        TOLERANCE,
-      );
+      expect(
+        maxOutputDiff(await a.run(feeds), await b.run(feeds)),
+        `size ${size}`,
+      ).toBeLessThanOrEqual(TOLERANCE);
     }
   });
 
@@ -161,11 +182,11 @@ describe("zoo diffusion models rewritten", () => {
       const { model, report } = await rewritten(original);
       expect(report.declined).toEqual({});
       expect(opCounts(model).MultiHeadAttention).toBeGreaterThan(0);
-      const [a, b] = [await session(original), await session(model)];
+      const [a, b] = [await openOrtSession(original), await openOrtSession(model)];
       for (const size of [8, 12, 16]) {
-        const feeds = { [input]: float32([1, channels, size, size], size) };
+        const feeds = { [input]: randomFloat32Tensor([1, channels, size, size], size) };
         expect(
-          maxDiff(await a.run(feeds), await b.run(feeds)),
+          maxOutputDiff(await a.run(feeds), await b.run(feeds)),
           `${name} ${size}`,
         ).toBeLessThanOrEqual(TOLERANCE);
       }
