@@ -1,13 +1,12 @@
 import * as ort from "onnxruntime-node";
 import { randomFloats } from "./numbers.js";
 
-/**
- * ORT tensors for a test's feeds, written as the numbers they hold. Each copies its values into
- * a typed array of its own, so a test's arrays stay untouched by what ORT does with its input.
- */
+/** ORT tensors for a test's feeds, written as the numbers they hold. */
 
+/** A Float32Array is used as it is (ORT does not write to its inputs); other numbers are copied. */
 export function float32Tensor(values: ArrayLike<number>, dims: readonly number[]): ort.Tensor {
-  return new ort.Tensor("float32", Float32Array.from(values), [...dims]);
+  const data = values instanceof Float32Array ? values : Float32Array.from(values);
+  return new ort.Tensor("float32", data, [...dims]);
 }
 
 /** Deterministic values in [-1, 1) (`randomFloats`) filling `dims`. */

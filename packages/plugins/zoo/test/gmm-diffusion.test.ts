@@ -6,7 +6,7 @@ import {
   singleModelBundle,
   Tensor,
 } from "@lathe/core";
-import { maxAbsDiff } from "@lathe/core/testing";
+import { float32Tensor, floatOutput, maxAbsDiff, openOrtSession } from "@lathe/core/testing";
 import type * as ort from "onnxruntime-node";
 import { beforeAll, describe, expect, it } from "vitest";
 import { exactNoisePrediction } from "../src/models/gmm-analytic.js";
@@ -17,7 +17,6 @@ import { meanLogLikelihood, slicedWasserstein } from "../src/models/gmm-quality.
 import { type Denoiser, inferenceTimesteps, sampleDdim } from "../src/models/gmm-sampler.js";
 import { noiseSchedule } from "../src/models/gmm-schedule.js";
 import { dimsOf } from "./helpers/graph.js";
-import { createSession, float32, floatOutput } from "./helpers/ort.js";
 
 const SEED = 7;
 const tiny = gmmDiffusion.presets.tiny;
@@ -33,8 +32,8 @@ function build(overrides: Partial<GmmDiffusionConfig> = {}, seed = SEED) {
 function ortDenoiser(session: ort.InferenceSession, dim: number): Denoiser {
   return async (sample, timesteps) => {
     const out = await session.run({
-      sample: float32(sample, [sample.length / dim, dim]),
-      timestep: float32(Float32Array.from(timesteps), [timesteps.length]),
+      sample: float32Tensor(sample, [sample.length / dim, dim]),
+      timestep: float32Tensor(Float32Array.from(timesteps), [timesteps.length]),
     });
     expect(out.out_sample?.dims).toEqual([sample.length / dim, dim]);
     return floatOutput(out, "out_sample");
@@ -65,7 +64,7 @@ describe("zoo gmm-diffusion", () => {
 
   beforeAll(async () => {
     tinyModel = build();
-    tinySession = await createSession(tinyModel.model);
+    tinySession = await openOrtSession(tinyModel.model);
   });
 
   it("builds tiny as torch.onnx.export writes the module, with UNet-export names", () => {
@@ -180,7 +179,7 @@ describe("zoo gmm-diffusion", () => {
     },
   ] as const)("predicts the analytic ε̂ within 1e-4 for $name", async ({ overrides }) => {
     const built = build(overrides);
-    const session = await createSession(built.model);
+    const session = await openOrtSession(built.model);
     const { samples, rows, alphaBars } = pointsAt(built, TIMESTEPS, 16);
     const got = await ortDenoiser(session, built.mixture.dim)(samples, rows);
     expect(maxAbsDiff(got, exactNoisePrediction(built.mixture, samples, alphaBars))).toBeLessThan(

@@ -1,12 +1,11 @@
 import { DataType, type Model, type Node } from "@lathe/core";
-import { maxAbsDiff } from "@lathe/core/testing";
+import { floatOutput, int64Rows, maxAbsDiff, openOrtSession } from "@lathe/core/testing";
 import { beforeAll, describe, expect, it } from "vitest";
 import { gpt2 } from "../src/models/gpt2.js";
 import type { Gpt2Config } from "../src/models/gpt2-config.js";
 import { arange, CausalLm, cacheNames, ones } from "./helpers/causal-lm.js";
 import { constantTensor, dimsOf, floats, node, parentPath, scopeOps } from "./helpers/graph.js";
 import { std } from "./helpers/numbers.js";
-import { createSession, floatOutput, int64 } from "./helpers/ort.js";
 import { buildError, expectDeterministic, expectOutlierNorms } from "./helpers/zoo.js";
 
 const tiny = gpt2.presets.tiny;
@@ -103,9 +102,9 @@ describe("zoo gpt2", () => {
     );
 
     const out = await lm.cached.run({
-      input_ids: int64(ids),
-      attention_mask: int64(ones(2, 5)),
-      position_ids: int64(arange(2, 0, 5)),
+      input_ids: int64Rows(ids),
+      attention_mask: int64Rows(ones(2, 5)),
+      position_ids: int64Rows(arange(2, 0, 5)),
       ...lm.emptyPasts(2),
     });
     expect(out.logits?.dims).toEqual([2, 5, vocab]);
@@ -115,12 +114,12 @@ describe("zoo gpt2", () => {
 
   it("computes GPT-2: logits equal a direct TypeScript forward pass", async () => {
     const model = build({ outliers: 2 });
-    const session = await createSession(model);
+    const session = await openOrtSession(model);
     const ids = [7, 123, 999, 4, 56];
     const out = await session.run({
-      input_ids: int64([ids]),
-      attention_mask: int64(ones(1, ids.length)),
-      position_ids: int64(arange(1, 0, ids.length)),
+      input_ids: int64Rows([ids]),
+      attention_mask: int64Rows(ones(1, ids.length)),
+      position_ids: int64Rows(arange(1, 0, ids.length)),
     });
     const expected = referenceLogits(model, ids);
     expect(maxAbsDiff(floatOutput(out, "logits"), expected)).toBeLessThan(1e-4);

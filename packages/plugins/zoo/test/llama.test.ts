@@ -1,5 +1,5 @@
 import { DataType, type Model, type Node } from "@lathe/core";
-import { maxAbsDiff } from "@lathe/core/testing";
+import { int64Rows, maxAbsDiff } from "@lathe/core/testing";
 import { beforeAll, describe, expect, it } from "vitest";
 import { llama } from "../src/models/llama.js";
 import type { LlamaConfig } from "../src/models/llama-config.js";
@@ -13,7 +13,6 @@ import {
   parentPath,
   scopeOps,
 } from "./helpers/graph.js";
-import { int64 } from "./helpers/ort.js";
 import { buildError, expectDeterministic, expectOutlierNorms } from "./helpers/zoo.js";
 
 const tiny = llama.presets.tiny;
@@ -103,9 +102,9 @@ describe("zoo llama", () => {
     );
 
     const out = await lm.cached.run({
-      input_ids: int64(ids),
-      attention_mask: int64(ones(2, 5)),
-      position_ids: int64(arange(2, 0, 5)),
+      input_ids: int64Rows(ids),
+      attention_mask: int64Rows(ones(2, 5)),
+      position_ids: int64Rows(arange(2, 0, 5)),
       ...lm.emptyPasts(2),
     });
     expect(out.logits?.dims).toEqual([2, 5, vocab]);

@@ -1,4 +1,3 @@
-import { createRequire } from "node:module";
 import {
   DataType,
   encodeModel,
@@ -10,28 +9,12 @@ import {
   tensorType,
   type Value,
 } from "@lathe/core";
-import { maxAbsDiff } from "@lathe/core/testing";
+import { float32Tensor, floatOutput, maxAbsDiff, openOrtSession } from "@lathe/core/testing";
+import type * as ort from "onnxruntime-node";
 import { beforeAll, describe, expect, it } from "vitest";
 import { unet } from "../src/models/unet.js";
 import { type UnetConfig, unetDims } from "../src/models/unet-config.js";
 import { parameterCount, unetStateDict } from "../src/models/unet-state-dict.js";
-
-// The zoo does not depend on onnxruntime-node; @lathe/core does, so resolve it from there.
-const ort = createRequire(new URL("../../../core/package.json", import.meta.url))(
-  "onnxruntime-node",
-) as Ort;
-
-interface OrtTensor {
-  readonly dims: readonly number[];
-  readonly data: Float32Array;
-}
-interface OrtSession {
-  run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>>;
-}
-interface Ort {
-  InferenceSession: { create(model: Uint8Array): Promise<OrtSession> };
-  Tensor: new (type: "float32", data: Float32Array, dims: readonly number[]) => OrtTensor;
-}
 
 const tiny = unet.presets.tiny;
 const SEED = 5;
@@ -43,9 +26,6 @@ function build(overrides: Partial<UnetConfig> = {}, seed = SEED): Model {
   if (!model) throw new Error("the unet bundle has no `unet` component");
   return model;
 }
-
-const float32 = (data: Float32Array, dims: readonly number[]) =>
-  new ort.Tensor("float32", data, dims);
 
 interface Inputs {
   sample: Float32Array;
@@ -69,23 +49,27 @@ function inputs(batch: number, height: number, width: number, seed = 1): Inputs 
   };
 }
 
-function feeds(x: Inputs): Record<string, OrtTensor> {
+function feeds(x: Inputs): Record<string, ort.Tensor> {
   return {
-    sample: float32(x.sample, [x.batch, 4, x.height, x.width]),
-    timestep: float32(Float32Array.from(x.timesteps), [x.timesteps.length]),
-    encoder_hidden_states: float32(x.context, [x.batch, SEQUENCE, CONTEXT]),
+    sample: float32Tensor(x.sample, [x.batch, 4, x.height, x.width]),
+    timestep: float32Tensor(Float32Array.from(x.timesteps), [x.timesteps.length]),
+    encoder_hidden_states: float32Tensor(x.context, [x.batch, SEQUENCE, CONTEXT]),
   };
 }
 
-async function predict(session: OrtSession, x: Inputs): Promise<OrtTensor> {
-  return (await session.run(feeds(x))).out_sample as OrtTensor;
+async function predict(
+  session: ort.InferenceSession,
+  x: Inputs,
+): Promise<{ dims: readonly number[]; data: Float32Array }> {
+  const out = await session.run(feeds(x));
+  return { dims: out.out_sample!.dims, data: floatOutput(out, "out_sample") };
 }
 
 describe("zoo unet", () => {
-  let session: OrtSession;
+  let session: ort.InferenceSession;
 
   beforeAll(async () => {
-    session = await ort.InferenceSession.create(encodeModel(build()));
+    session = await openOrtSession(build());
   });
 
   it("builds tiny with Optimum's inputs and outputs and the exporter's names and opset", () => {
@@ -174,9 +158,9 @@ describe("zoo unet", () => {
     // Optimum's pipeline feeds the step as a [1] tensor; `expand` broadcasts it.
     const single = await session.run({
       ...feeds(pair),
-      timestep: float32(Float32Array.of(400), [1]),
+      timestep: float32Tensor(Float32Array.of(400), [1]),
     });
-    expect(maxAbsDiff((single.out_sample as OrtTensor).data, both.data)).toBe(0);
+    expect(maxAbsDiff(floatOutput(single, "out_sample"), both.data)).toBe(0);
 
     const alone = await predict(session, {
       ...pair,
@@ -254,10 +238,10 @@ describe("zoo unet", () => {
       value.type = tensorType(DataType.FLOAT);
       model.graph.outputs.push(value);
     }
-    const probing = await ort.InferenceSession.create(encodeModel(model));
+    const probing = await openOrtSession(model);
     const x = inputs(2, 8, 8);
     const out = await probing.run(feeds(x));
-    const got = (name: string) => (out[`${name}_output_0`] as OrtTensor).data;
+    const got = (name: string) => floatOutput(out, `${name}_output_0`);
 
     // time_proj: [cos(t·f), sin(t·f)], f_i = exp(−ln(10000)·i/16); then linear_1 → SiLU → linear_2
     const half = 16;

@@ -1,11 +1,11 @@
 import { type Model, SeededRandom, Tensor, type Value } from "@lathe/core";
+import { float32Tensor, openOrtSession } from "@lathe/core/testing";
 import type * as ort from "onnxruntime-node";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type VaeMetadata, vae } from "../src/models/vae.js";
 import type { VaeConfig } from "../src/models/vae-config.js";
 import { constantTensor, dimsOf, floats, node, parentPath, scopeOps } from "./helpers/graph.js";
 import { std } from "./helpers/numbers.js";
-import { createSession, float32 } from "./helpers/ort.js";
 import { buildError, expectDeterministic } from "./helpers/zoo.js";
 
 const tiny = vae.presets.tiny;
@@ -23,12 +23,12 @@ function build(overrides: Partial<VaeConfig> = {}, seed = SEED) {
 
 /** A VAE's two sessions and helpers around them. */
 async function sessions(built: ReturnType<typeof build>) {
-  const encoder = await createSession(built.encoder);
-  const decoder = await createSession(built.decoder);
+  const encoder = await openOrtSession(built.encoder);
+  const decoder = await openOrtSession(built.decoder);
   return {
     async encode(images: Images): Promise<Latents> {
       const out = await encoder.run({
-        sample: float32(images.data, [images.batch, 3, images.height, images.width]),
+        sample: float32Tensor(images.data, [images.batch, 3, images.height, images.width]),
       });
       const parameters = out.latent_parameters as ort.Tensor;
       const [batch = 0, channels = 0, height = 0, width = 0] = parameters.dims;
@@ -37,7 +37,7 @@ async function sessions(built: ReturnType<typeof build>) {
     async decode(latents: Latents): Promise<ort.Tensor> {
       const { data, batch, channels, height, width } = latents;
       const out = await decoder.run({
-        latent_sample: float32(data, [batch, channels, height, width]),
+        latent_sample: float32Tensor(data, [batch, channels, height, width]),
       });
       return out.sample as ort.Tensor;
     },

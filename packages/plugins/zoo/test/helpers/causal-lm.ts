@@ -1,9 +1,14 @@
-import type { Model } from "@lathe/core";
-import { maxAbsDiff } from "@lathe/core/testing";
+import type { Model, OrtFeeds } from "@lathe/core";
+import {
+  float32Tensor,
+  floatOutput,
+  int64Rows,
+  maxAbsDiff,
+  openOrtSession,
+} from "@lathe/core/testing";
 import type * as ort from "onnxruntime-node";
 import { expect } from "vitest";
 import { argmax } from "./numbers.js";
-import { createSession, type Feeds, float32, floatOutput, int64 } from "./ort.js";
 
 /** What a decoder's inputs and cache look like, as the zoo's LLMs name them. */
 export interface DecoderShape {
@@ -40,16 +45,16 @@ export class CausalLm {
   ) {}
 
   static async create(shape: DecoderShape, prefill: Model, cached: Model): Promise<CausalLm> {
-    return new CausalLm(shape, await createSession(prefill), await createSession(cached));
+    return new CausalLm(shape, await openOrtSession(prefill), await openOrtSession(cached));
   }
 
   /** All logits, [batch * length * vocab]; positions 0… and an all-ones mask by default. */
   async logits(ids: number[][], positions?: number[][], mask?: number[][]): Promise<Float32Array> {
     const [batch, length] = [ids.length, ids[0]?.length ?? 0];
     const out = await this.prefill.run({
-      input_ids: int64(ids),
-      attention_mask: int64(mask ?? ones(batch, length)),
-      position_ids: int64(positions ?? arange(batch, 0, length)),
+      input_ids: int64Rows(ids),
+      attention_mask: int64Rows(mask ?? ones(batch, length)),
+      position_ids: int64Rows(positions ?? arange(batch, 0, length)),
     });
     const logits = floatOutput(out, "logits");
     expect(out.logits?.dims).toEqual([batch, length, this.shape.vocab]);
@@ -62,9 +67,9 @@ export class CausalLm {
   }
 
   /** Every `past_key_values.*` input with no past: [batch, heads, 0, head_dim]. */
-  emptyPasts(batch: number): Feeds {
+  emptyPasts(batch: number): OrtFeeds {
     const { cacheHeads, headDim, layers } = this.shape;
-    const empty = float32(new Float32Array(0), [batch, cacheHeads, 0, headDim]);
+    const empty = float32Tensor(new Float32Array(0), [batch, cacheHeads, 0, headDim]);
     return Object.fromEntries(cacheNames("past_key_values", layers).map((name) => [name, empty]));
   }
 
@@ -128,9 +133,9 @@ export class CausalLm {
       const total = tokens[0]?.length ?? 0;
       const pastLength = total - (newIds[0]?.length ?? 0);
       const out = await this.cached.run({
-        input_ids: int64(newIds),
-        attention_mask: int64(ones(batch, total)),
-        position_ids: int64(arange(batch, pastLength, total - pastLength)),
+        input_ids: int64Rows(newIds),
+        attention_mask: int64Rows(ones(batch, total)),
+        position_ids: int64Rows(arange(batch, pastLength, total - pastLength)),
         ...past,
       });
       this.#lastRows(floatOutput(out, "logits"), batch).forEach((row, b) => {
