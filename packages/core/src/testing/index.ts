@@ -8,6 +8,7 @@
  */
 export { ExpectationFailure } from "./expectation.js";
 export { maxAbsDiff, randomFloats } from "./numbers.js";
+export { opCounts } from "./op-counts.js";
 export {
   type ArrayFeed,
   floatOutput,
@@ -31,7 +32,6 @@ export {
   int64Tensor,
   randomFloat32Tensor,
 } from "./ort-tensors.js";
-export { opCounts } from "./op-counts.js";
 export {
   type CaseModel,
   type Equivalence,
