@@ -5,6 +5,7 @@
  * Prints one markdown table per model (bench/README.md records it).
  *
  *   pnpm bench:quantize:real-models
+ *   BENCH_MODELS=vad pnpm bench:quantize:real-models   # one model: ocr or vad
  *
  * The models, data and scoring are test/models' (quantize-table.ts), so the CI test
  * (test/models/quantize-floors.test.ts) and this table measure the same thing.
@@ -18,7 +19,10 @@ import {
   vadTask,
 } from "../../test/models/quantize-table.js";
 
-for (const make of [ocrTask, vadTask]) {
+const only = process.env.BENCH_MODELS?.split(",").map((m) => m.trim());
+const tasks = { ocr: ocrTask, vad: vadTask };
+for (const [name, make] of Object.entries(tasks)) {
+  if (only && !only.includes(name)) continue;
   const task = await make();
   if (typeof task === "string") {
     console.log(`skipped: ${task}\n`);

@@ -6,6 +6,7 @@ export {
   removeUnusedInitializers,
 } from "./dead-code.js";
 export { addConstant, constantBytes, type InsertAt, insertNode } from "./edit.js";
+export { type ExposedValues, type ExposeOptions, exposeValues } from "./expose.js";
 export { type FixpointReport, type ModelRewrite, rewriteToFixpoint } from "./fixpoint.js";
 export {
   type FoldOptions,

@@ -33,7 +33,7 @@ export class Node {
   docString: string;
   readonly metadataProps = new Map<string, string>();
   readonly attributes = new Map<string, Attribute | AttributeRef>();
-  readonly outputs: readonly Value[];
+  readonly #outputs: Value[];
   readonly #inputs: (Value | undefined)[] = [];
   /** @internal Owner graph and list links, maintained by Graph. */
   _graph: Graph | undefined;
@@ -57,7 +57,7 @@ export class Node {
     values.forEach((v, i) => {
       v._setProducer(this, i);
     });
-    this.outputs = values;
+    this.#outputs = values;
     if (init.attributes) {
       const attrs =
         Symbol.iterator in init.attributes
@@ -75,6 +75,30 @@ export class Node {
 
   get inputs(): readonly (Value | undefined)[] {
     return this.#inputs;
+  }
+
+  get outputs(): readonly Value[] {
+    return this.#outputs;
+  }
+
+  /**
+   * Adds an output at the end (an If that carries one more branch output); returns it. The value
+   * must have no producer yet.
+   */
+  appendOutput(value: Value = new Value()): Value {
+    value._setProducer(this, this.#outputs.length);
+    this.#outputs.push(value);
+    return value;
+  }
+
+  /** Drops trailing outputs from `count` on; refuses while one of them is still read. */
+  truncateOutputs(count: number): void {
+    for (const out of this.#outputs.slice(count))
+      if (out.uses().length > 0)
+        throw errors.irMisuse(
+          `node "${this.name}" (${this.opType}): cannot drop output "${out.name}": it is still read`,
+        );
+    while (this.#outputs.length > count) this.#outputs.pop()!._setProducer(undefined, -1);
   }
 
   /** The node's first output, for the common single-output case. */

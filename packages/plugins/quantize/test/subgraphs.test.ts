@@ -153,15 +153,22 @@ describe("quantization passes visit If branches and function bodies, and say wha
     for (const e of errors) expect(e).toBeLessThan(0.01);
   });
 
-  it("static-int8 counts the branch candidates it cannot calibrate as skipped, with the reason, and calibrates the inlined function", async () => {
+  it("static-int8 calibrates inside the branch its data ran and names the branch that never ran; ORT runs both", async () => {
+    // generated calibration records hold one value of `cond`: only one branch runs on them
     const { model, statistics, errors } = await passOnBranches(staticInt8Pass);
-    expect(statistics["subgraphs-visited"]).toBe(0);
-    expect(statistics["graphs-not-visited"]).toBe(2);
-    expect(statistics["nodes-skipped"]).toBe(3);
+    expect(statistics["subgraphs-visited"]).toBe(2);
+    expect(statistics["graphs-not-visited"]).toBe(0);
     expect(statistics["function-calls-inlined"]).toBe(1);
-    expect(statistics["quantized.MatMul"]).toBe(1);
-    expect(branchOps(model).MatMul).toBe(3);
-    // generated calibration data (2 records): the bound says it runs, not how well
+    // the function's MatMul (main graph) and the then branch's two
+    expect(statistics["quantized.MatMul"]).toBe(3);
+    expect(statistics["nodes-skipped"]).toBe(1);
+    expect(
+      statistics[
+        "skipped: no calibrated range for its input: its If branch never ran on the calibration data"
+      ],
+    ).toBe(1);
+    expect(branchOps(model).QuantizeLinear).toBe(2);
+    // generated calibration data (8 records): the bound says it runs, not how well
     for (const e of errors) expect(e).toBeLessThan(0.15);
   });
 });

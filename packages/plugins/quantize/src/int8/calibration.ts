@@ -1,7 +1,7 @@
 import {
   type DataRecord,
   DataType,
-  type Graph,
+  exposeValues,
   type Model,
   Node,
   type SessionFactory,
@@ -31,6 +31,8 @@ export interface CalibrationSetup {
   readonly batchSize: number;
   readonly signal?: AbortSignal;
   readonly onBatch?: (records: number) => void;
+  /** Element types of the tensors whose own `type` says none (exposing a branch value needs one). */
+  readonly types?: ReadonlyMap<Value, DataType>;
 }
 
 /**
@@ -38,6 +40,11 @@ export interface CalibrationSetup {
  * tensors exposed. First pass: ReduceMin/ReduceMax outputs per tensor (two scalars each).
  * Histogram calibrators then run a second pass with the tensors as outputs, binning |x| over
  * the first pass's range one batch at a time.
+ *
+ * Tensors inside If branches (at any depth) are observed too: core's `exposeValues` carries them
+ * out through added branch and If outputs, and a branch not taken in a run returns an empty
+ * placeholder, which counts as no observation. A tensor whose branch never ran on the data gets
+ * no range (its readers stay in float); one inside a Loop or Scan body gets none either.
  */
 export async function calibrateRanges(
   model: Model,
@@ -45,28 +52,32 @@ export async function calibrateRanges(
   setup: CalibrationSetup,
 ): Promise<Map<Value, CalibratedRange>> {
   const observed = new Map<Value, MinMax>(tensors.map((t) => [t, new MinMax()]));
-  await withAugmented(model.graph, tensors, "reduce", async (outputs) => {
+  await withAugmented(model, tensors, "reduce", setup.types, async (outputs) => {
     await forEachBatch(model, setup, outputs, (results) => {
       for (const result of results) {
         tensors.forEach((t, i) => {
-          const lo = result[outputs[2 * i]!]?.toArray();
-          const hi = result[outputs[2 * i + 1]!]?.toArray();
+          const lo = read(result, outputs[2 * i]);
+          const hi = read(result, outputs[2 * i + 1]);
+          // empty: the tensor's branch was not taken in this run (a placeholder)
           if (lo && hi && lo.length > 0) observed.get(t)!.add(Number(lo[0]), Number(hi[0]));
         });
       }
     });
   });
   const histograms = new Map<Value, AbsHistogram>();
-  if (setup.calibrator !== "minmax") {
-    for (const t of tensors) {
+  // only what the first pass saw: a tensor whose branch never ran has no range to bin over
+  const seen = tensors.filter((t) => Number.isFinite(observed.get(t)!.min));
+  if (setup.calibrator !== "minmax" && seen.length > 0) {
+    for (const t of seen) {
       const r = observed.get(t)!;
       histograms.set(t, new AbsHistogram(Math.max(Math.abs(r.min), Math.abs(r.max), 1e-12)));
     }
-    await withAugmented(model.graph, tensors, "expose", async (outputs) => {
+    await withAugmented(model, seen, "expose", setup.types, async (outputs) => {
       await forEachBatch(model, setup, outputs, (results) => {
         for (const result of results) {
-          tensors.forEach((t, i) => {
-            const values = result[outputs[i]!]?.toArray();
+          seen.forEach((t, i) => {
+            // a placeholder is empty and adds nothing
+            const values = read(result, outputs[i]);
             if (values) histograms.get(t)!.add(values as Float32Array);
           });
         }
@@ -89,13 +100,19 @@ export async function calibrateRanges(
   return ranges;
 }
 
+function read(result: DataRecord, output: string | undefined) {
+  return output === undefined ? undefined : result[output]?.toArray();
+}
+
 async function forEachBatch(
   model: Model,
   setup: CalibrationSetup,
-  outputs: readonly string[],
+  outputs: readonly (string | undefined)[],
   consume: (results: DataRecord[]) => void,
 ): Promise<void> {
-  await withBatchRuns(setup.sessions, model, outputs, async (run) => {
+  const names = [...new Set(outputs.filter((o): o is string => o !== undefined))];
+  if (names.length === 0) return;
+  await withBatchRuns(setup.sessions, model, names, async (run) => {
     let batch: DataRecord[] = [];
     const flush = async () => {
       if (batch.length === 0) return;
@@ -113,25 +130,26 @@ async function forEachBatch(
 }
 
 /**
- * Adds outputs to the graph while `use` runs, then takes them away again: `reduce` adds
- * ReduceMin and ReduceMax (all axes, keepdims 0) per tensor; `expose` makes the tensors
- * themselves outputs.
+ * Adds outputs to the model while `use` runs, then takes them away again: `reduce` adds
+ * ReduceMin and ReduceMax (all axes, keepdims 0) per tensor, beside it in its own graph;
+ * `expose` exposes the tensors themselves. Tensors inside If branches reach the main graph
+ * through core's `exposeValues`; one that cannot (inside a Loop body) gets no output name.
  */
 async function withAugmented(
-  graph: Graph,
+  model: Model,
   tensors: readonly Value[],
   mode: "reduce" | "expose",
-  use: (outputs: string[]) => Promise<void>,
+  types: ReadonlyMap<Value, DataType> | undefined,
+  use: (outputs: (string | undefined)[]) => Promise<void>,
 ): Promise<void> {
-  const outputCount = graph.outputs.length;
   const added: Node[] = [];
-  const outputs: string[] = [];
+  const exposed: Value[] = [];
   tensors.forEach((t, i) => {
     if (mode === "expose") {
-      if (!graph.outputs.includes(t)) graph.outputs.push(t);
-      outputs.push(t.name);
+      exposed.push(t);
       return;
     }
+    const graph = t.producer()?.graph ?? model.graph;
     for (const op of ["ReduceMin", "ReduceMax"]) {
       const name = `lathe_calibration_${i}_${op}`;
       const node = new Node({
@@ -144,14 +162,14 @@ async function withAugmented(
       node.output.type = tensorType(DataType.FLOAT, []);
       graph.append(node);
       added.push(node);
-      graph.outputs.push(node.output);
-      outputs.push(name);
+      exposed.push(node.output);
     }
   });
+  const outputs = exposeValues(model, exposed, types ? { types } : {});
   try {
-    await use(outputs);
+    await use([...outputs.outputs]);
   } finally {
-    graph.outputs.length = outputCount;
-    for (const node of added) graph.remove(node, { force: true });
+    outputs.restore();
+    for (const node of added) node.graph!.remove(node, { force: true });
   }
 }

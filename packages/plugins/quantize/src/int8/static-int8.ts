@@ -7,12 +7,15 @@ import {
   DataType,
   definePass,
   type Graph,
+  type GraphScope,
+  graphScopes,
   LatheError,
   type Model,
   NameScope,
   Node,
   type PassContext,
   removeDeadCode,
+  type ScopeFilter,
   Tensor,
   type Value,
 } from "@lathe/core";
@@ -58,13 +61,14 @@ export const staticInt8Pass = definePass<StaticInt8Options>({
     const { stats, statistics } = await quantizeComponents(
       bundle,
       ctx.logger,
-      ({ component, model }, s) =>
-        quantizeStatic(component, model, ctx, s, bundle.components.size > 1),
+      // One calibration per component covers the main graph and its If branches: the branch
+      // scopes are quantized with their main graph, so their own visit has nothing left to do.
+      ({ component, model, scope }, s) =>
+        scope.kind === "main"
+          ? quantizeStatic(component, model, ctx, s, bundle.components.size > 1)
+          : undefined,
       {
-        skipScope: (scope) =>
-          scope.kind === "main"
-            ? undefined
-            : "activation ranges are calibrated on main-graph values only (ONNX Runtime returns no value computed inside a subgraph or function)",
+        skipScope: uncalibratedScope,
         candidate: (n) => n.domain === "" && options.opTypes.includes(n.opType as never),
       },
     );
@@ -72,9 +76,26 @@ export const staticInt8Pass = definePass<StaticInt8Options>({
   },
 });
 
+/**
+ * Why a graph's activations cannot be calibrated, or undefined: the main graph and If branches
+ * at any depth can (core's `exposeValues` carries branch values out to the calibration run);
+ * Loop and Scan bodies hold one value per iteration, and function bodies left after inlining
+ * hold nothing to quantize.
+ */
+const uncalibratedScope: ScopeFilter = (scope) => {
+  if (scope.kind === "main") return undefined;
+  if (scope.kind === "function")
+    return "function body (activation ranges are calibrated in the graph that calls it, once inlined)";
+  const owner = scope.owner!;
+  if (owner.opType === "If" && owner.domain === "") return undefined;
+  return `activation ranges inside ${owner.opType} bodies are not calibrated (a value per iteration; only If branches are observed)`;
+};
+
 /** A node to quantize: its activation input, weight and the layout the weight is stored in. */
 interface Candidate {
   readonly node: Node;
+  /** The graph the node sits in: the main graph or an If branch. */
+  readonly graph: Graph;
   readonly activation: Value;
   /** Input index of the weight. */
   readonly weightIndex: number;
@@ -95,26 +116,35 @@ async function quantizeStatic(
   inBundle: boolean,
 ): Promise<void> {
   const { options } = ctx;
-  const graph = model.graph;
   const selected = createNodeFilter(options);
   const candidates: Candidate[] = [];
   const elementwise: ElementwiseCandidate[] = [];
-  const types = elementTypes(graph, inferredElementTypes(model));
-  for (const node of graph.nodes()) {
-    if (node.domain !== "" || !options.opTypes.includes(node.opType as never)) continue;
-    if (ELEMENTWISE.has(node.opType)) {
-      // Shape arithmetic (int64 Add/Mul/Concat) is not a candidate at all.
-      const e = describeElementwise(node, types);
-      if (!e) continue;
-      const reason = selected(node);
-      if (reason) stats.skip(node, reason);
-      else elementwise.push(e);
-      continue;
+  const known = inferredElementTypes(model);
+  // the main graph and the If branches under it (the scopes this pass calibrates)
+  const graphs = [...graphScopes(model, { functions: false })]
+    .filter((scope) => !inUncalibrated(scope))
+    .map((scope) => scope.graph);
+  const types = new Map<Value, DataType>();
+  for (const graph of graphs) {
+    const graphTypes = elementTypes(graph, known);
+    for (const [v, t] of graphTypes) types.set(v, t);
+    for (const node of graph.nodes()) {
+      if (node.domain !== "" || !options.opTypes.includes(node.opType as never)) continue;
+      if (ELEMENTWISE.has(node.opType)) {
+        // Shape arithmetic (int64 Add/Mul/Concat) is not a candidate at all.
+        const e = describeElementwise(node, graph, graphTypes);
+        if (!e) continue;
+        const reason = selected(node);
+        if (reason) stats.skip(node, reason);
+        else elementwise.push(e);
+        continue;
+      }
+      const reason = selected(node) ?? undefined;
+      const candidate = reason ? undefined : describe(node, graph);
+      if (reason || typeof candidate === "string")
+        stats.skip(node, reason ?? (candidate as string));
+      else if (candidate) candidates.push(candidate);
     }
-    const reason = selected(node) ?? undefined;
-    const candidate = reason ? undefined : describe(node);
-    if (reason || typeof candidate === "string") stats.skip(node, reason ?? (candidate as string));
-    else if (candidate) candidates.push(candidate);
   }
   if (candidates.length === 0 && elementwise.length === 0) return;
   // Q/DQ need opset 10 and per-channel scales 13: convert an older model first when exact.
@@ -131,15 +161,16 @@ async function quantizeStatic(
     return;
   }
 
-  const outputs = new Set(graph.outputs);
+  // A graph's outputs keep their float values: no pair after an op that writes one.
+  const isOutput = (c: { node: Node; graph: Graph }) => c.graph.outputs.includes(c.node.output);
   const tensors = new Set<Value>();
   for (const c of candidates) {
     tensors.add(c.activation);
-    if (!outputs.has(c.node.output)) tensors.add(c.node.output);
+    if (!isOutput(c)) tensors.add(c.node.output);
   }
   for (const e of elementwise) {
     for (const v of e.activations) tensors.add(v);
-    if (!outputs.has(e.node.output)) tensors.add(e.node.output);
+    if (!isOutput(e)) tensors.add(e.node.output);
   }
   const data = await calibrationRecords(component, model, ctx, inBundle);
   if (!data) {
@@ -164,19 +195,37 @@ async function quantizeStatic(
     batchSize: options.batchSize,
     signal: ctx.signal,
     onBatch: (n) => ctx.progress.advance(n),
+    types,
   });
   reportNarrowed(component, ranges, options.calibrator, stats, ctx);
 
-  const namer = new NameScope(graph);
-  const cache = new WeightCache(graph, namer);
+  const namer = new NameScope(model);
   const noPerAxis = options.perChannel ? formProblem(model, "perAxis") : undefined;
   if (noPerAxis) ctx.logger.info(`${component}: one scale per weight: ${noPerAxis}`);
   const perChannel = options.perChannel && !noPerAxis;
-  const qdq = new QdqInserter(graph, namer, options, ranges);
+  // Q/DQ nodes and quantized weights go into the graph of the node that reads them (ORT fuses
+  // DQ→op→Q within one graph); a weight read from an enclosing graph is stored in the branch.
+  const perGraph = new Map<Graph, { qdq: QdqInserter; cache: WeightCache }>();
+  const editorsOf = (graph: Graph) => {
+    let editors = perGraph.get(graph);
+    if (!editors) {
+      editors = {
+        qdq: new QdqInserter(graph, namer, options, ranges),
+        cache: new WeightCache(graph, namer),
+      };
+      perGraph.set(graph, editors);
+    }
+    return editors;
+  };
+  const noRange = (c: { graph: Graph }, what: string) =>
+    c.graph === model.graph
+      ? `no calibrated range for ${what}`
+      : `no calibrated range for ${what}: its If branch never ran on the calibration data`;
   for (const c of candidates) {
+    const { qdq, cache } = editorsOf(c.graph);
     const activation = qdq.pair(c.activation);
     if (!activation) {
-      stats.skip(c.node, "no calibrated range for its input");
+      stats.skip(c.node, noRange(c, "its input"));
       continue;
     }
     const stored = cache.getOrAdd(
@@ -194,13 +243,14 @@ async function quantizeStatic(
     c.node.setInput(c.weightIndex, qdq.weightDq(stored, c.axis));
     if (c.bias) c.node.setInput(c.bias.index, qdq.biasDq(c, activation.scale, stored));
     // Its output gets a pair too, read by everyone, so ORT can fold DQ→op→Q into one QLinear op.
-    if (!outputs.has(c.node.output)) qdq.redirectAll(c.node.output);
+    if (!isOutput(c)) qdq.redirectAll(c.node.output);
     stats.quantize(c.node.opType);
   }
   for (const e of elementwise) {
+    const { qdq, cache } = editorsOf(e.graph);
     const pairs = e.activations.map((v) => qdq.pair(v));
     if (pairs.some((p) => !p)) {
-      stats.skip(e.node, "no calibrated range for an input");
+      stats.skip(e.node, noRange(e, "an input"));
       continue;
     }
     // The inputs as they were before any rewrite: an earlier pair may already feed one.
@@ -227,11 +277,20 @@ async function quantizeStatic(
       );
       e.node.setInput(index, qdq.weightDq(stored, 0));
     });
-    if (!outputs.has(e.node.output)) qdq.redirectAll(e.node.output);
+    if (!isOutput(e)) qdq.redirectAll(e.node.output);
     stats.quantize(e.node.opType);
   }
-  removeDeadCode(graph);
-  graph.sort();
+  // the branches first: what they stop reading from the main graph (its float weights) goes too
+  removeDeadCode(model.graph);
+  for (const graph of perGraph.keys()) graph.sort();
+  model.graph.sort();
+}
+
+/** True when the scope or one enclosing it is not calibrated (a Loop body, say). */
+function inUncalibrated(scope: GraphScope): boolean {
+  for (let s: GraphScope | undefined = scope; s; s = s.parent)
+    if (uncalibratedScope(s)) return true;
+  return false;
 }
 
 /** Ops ORT runs quantized between the weighted ones when their inputs and output are QDQ. */
@@ -239,6 +298,7 @@ const ELEMENTWISE = new Set(["Add", "Mul", "Concat"]);
 
 interface ElementwiseCandidate {
   readonly node: Node;
+  readonly graph: Graph;
   /** The computed float inputs (each gets a Q→DQ pair); the rest are float constants. */
   readonly activations: Value[];
   readonly original: readonly (Value | undefined)[];
@@ -247,6 +307,7 @@ interface ElementwiseCandidate {
 /** An Add/Mul/Concat on float32 values, or undefined when it computes anything else. */
 function describeElementwise(
   node: Node,
+  graph: Graph,
   types: ReadonlyMap<Value, DataType>,
 ): ElementwiseCandidate | undefined {
   const activations: Value[] = [];
@@ -255,11 +316,11 @@ function describeElementwise(
     if (!constantTensor(input) && !activations.includes(input)) activations.push(input);
   }
   if (activations.length === 0 || types.get(node.output) !== DataType.FLOAT) return undefined;
-  return { node, activations, original: [...node.inputs] };
+  return { node, graph, activations, original: [...node.inputs] };
 }
 
 /** Checks a node and says how its weight is read, or why it cannot be quantized. */
-function describe(node: Node): Candidate | string {
+function describe(node: Node, graph: Graph): Candidate | string {
   const activation = node.inputs[0];
   if (!activation) return "missing input";
   if (constantTensor(activation)) return "input is a constant";
@@ -280,6 +341,7 @@ function describe(node: Node): Candidate | string {
     if (dims.length < 3) return "Conv weight has fewer than 3 dims";
     return {
       node,
+      graph,
       activation,
       weightIndex: 1,
       source: weight.source,
@@ -307,6 +369,7 @@ function describe(node: Node): Candidate | string {
   const storeTransposed = gemmTransB ? weight.transposed : transposed;
   return {
     node,
+    graph,
     activation,
     weightIndex: 1,
     source: weight.source,
