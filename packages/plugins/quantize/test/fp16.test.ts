@@ -134,6 +134,52 @@ describe("quantize/fp16", () => {
   });
 });
 
+describe("quantize/fp16 on weights held by Constant nodes (exporters at opsets < 11)", () => {
+  it("gives a block-listed node its exact float32 weight and a converted one a float16 copy", async () => {
+    // (i + 1)(1 + 2⁻¹²): none is a float16, so reading a float16 rounding shows in the output
+    const weight = Float32Array.from({ length: 16 }, (_, i) => (i + 1) * (1 + 2 ** -12));
+    const b = createBuilder({ opset: 13 });
+    const x = b.input("x", DataType.FLOAT, [2, 4]);
+    const w = b.op("Constant", [], { value: Tensor.fromArray(DataType.FLOAT, [4, 4], weight) });
+    b.output(b.node("MatMul", [x, w], {}, { name: "kept" }).output, "kept_out");
+    const scale = b.op("Constant", [], { value_float: 0.5 });
+    b.output(b.Mul(b.MatMul(x, w), scale), "converted_out");
+    const model = b.build();
+    const feeds = {
+      x: new ort.Tensor("float32", Float32Array.from([1, 2, 3, 4, 0.5, -1, 1.5, 2]), [2, 4]),
+    };
+    const reference = await ort.InferenceSession.create(encodeModel(model));
+    const expected = await reference.run(feeds);
+
+    const { result } = await runPass(fp16Pass, singleModelBundle(model), {
+      nodeBlockList: ["kept"],
+    });
+    const q = component(result.bundle);
+    // the weight twice (float32 for `kept`, a float16 copy for the other MatMul); the scale
+    // (`value_float`), read by a converted Mul, a float16 `value` tensor
+    const constants = [...q.graph].filter((n) => n.opType === "Constant");
+    expect(constants.map((n) => (n.attribute("value")!.value as Tensor).dataType).sort()).toEqual([
+      DataType.FLOAT,
+      DataType.FLOAT16,
+      DataType.FLOAT16,
+    ]);
+    expect(result.statistics?.["constants-converted"]).toBe(2);
+    const session = await ort.InferenceSession.create(encodeModel(q));
+    const got = await session.run(feeds);
+    // `kept` reads the exact weight: bit-identical to the float32 model (it read a float16
+    // rounding of it behind a Cast before: 2⁻¹² relative off)
+    expect(Array.from(got.kept_out!.data as Float32Array)).toEqual(
+      Array.from(expected.kept_out!.data as Float32Array),
+    );
+    const want = expected.converted_out!.data as Float32Array;
+    const have = got.converted_out!.data as Float32Array;
+    for (let i = 0; i < want.length; i++)
+      expect(Math.abs(have[i]! - want[i]!)).toBeLessThan(2e-3 * Math.abs(want[i]!));
+    await reference.release();
+    await session.release();
+  });
+});
+
 describe("quantize/fp16 on PyTorch's float → float Cast", () => {
   // As a float16 → float16 Cast it made ONNX Runtime refuse real exports (test/corpus/passes.test.ts)
   it("writes an Identity for it, and the model runs", async () => {

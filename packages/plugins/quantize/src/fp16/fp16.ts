@@ -35,6 +35,8 @@ export interface Fp16Stats {
   blocked: Map<string, number>;
   casts: number;
   initializers: number;
+  /** Float Constant nodes made float16. */
+  constants: number;
   clamped: number;
 }
 
@@ -58,6 +60,7 @@ export const fp16Pass = definePass<Fp16Options>({
       blocked: new Map(),
       casts: 0,
       initializers: 0,
+      constants: 0,
       clamped: 0,
     };
     let before = 0;
@@ -81,6 +84,7 @@ export const fp16Pass = definePass<Fp16Options>({
       "nodes-converted": stats.converted,
       "casts-inserted": stats.casts,
       "initializers-converted": stats.initializers,
+      "constants-converted": stats.constants,
       "values-clamped": stats.clamped,
     };
     for (const [reason, n] of stats.blocked) statistics[`kept-fp32: ${reason}`] = n;
@@ -140,6 +144,8 @@ function convertGraph(
       if (touchesFloat) stats.blocked.set(reason, (stats.blocked.get(reason) ?? 0) + 1);
       continue;
     }
+    // a float Constant is a weight: its type follows its readers' (below), like an initializer's
+    if (isFloatConstant(node, isFloat)) continue;
     if (touchesFloat || node.opType === "Cast") half.add(node);
   }
   const keep = (v: Value) =>
@@ -151,6 +157,9 @@ function convertGraph(
     half.has(node) && !(ALWAYS_FLOAT_INPUTS[node.opType] ?? []).includes(index)
       ? DataType.FLOAT16
       : DataType.FLOAT;
+
+  const namer = new NameScope(graph);
+  placeConstants(graph, half, wanted, types, namer);
 
   // Nodes that make float values out of nothing now make float16.
   for (const node of half) {
@@ -167,15 +176,21 @@ function convertGraph(
       if (node.getInt("dtype", DataType.FLOAT) === DataType.FLOAT)
         node.setAttribute(attr.int("dtype", DataType.FLOAT16));
     }
-    for (const name of ["value"] as const) {
-      const a = node.attribute(name);
-      if (a && a.value instanceof Tensor && a.value.dataType === DataType.FLOAT) {
-        node.setAttribute(attr.tensor(name, toHalf(a.value, options.minPositive, stats)));
+    if (node.opType === "Constant") {
+      const tensor = floatConstantTensor(node);
+      if (tensor) {
+        for (const name of ["value", "value_float", "value_floats"]) node.attributes.delete(name);
+        node.setAttribute(attr.tensor("value", toHalf(tensor, options.minPositive, stats)));
+        stats.constants++;
       }
+    } else {
+      // ConstantOfShape's fill value
+      const a = node.attribute("value");
+      if (a && a.value instanceof Tensor && a.value.dataType === DataType.FLOAT)
+        node.setAttribute(attr.tensor("value", toHalf(a.value, options.minPositive, stats)));
     }
   }
 
-  const namer = new NameScope(graph);
   const here = (node: Node) => node.graph === graph; // readers in subgraphs are their graph's business
   const casts = new Map<Value, Value>();
   const castOf = (value: Value, to: DataType, anchor?: Node) => {
@@ -268,6 +283,63 @@ function convertGraph(
   stats.converted += [...half].filter((n) => n.graph === graph).length;
   graph.sort();
   removeDeadCode(graph);
+}
+
+/** The float32 tensor a Constant node makes (`value`, `value_float` or `value_floats`). */
+function floatConstantTensor(node: Node): Tensor | undefined {
+  const value = node.attribute("value")?.value;
+  if (value instanceof Tensor) return value.dataType === DataType.FLOAT ? value : undefined;
+  const one = node.attribute("value_float")?.value;
+  if (typeof one === "number") return Tensor.fromArray(DataType.FLOAT, [], [one]);
+  const many = node.attribute("value_floats")?.value;
+  if (Array.isArray(many)) return Tensor.fromArray(DataType.FLOAT, [many.length], many as number[]);
+  return undefined;
+}
+
+function isFloatConstant(node: Node, isFloat: (v: Value | undefined) => boolean): boolean {
+  return (
+    node.opType === "Constant" && isFloat(node.output) && floatConstantTensor(node) !== undefined
+  );
+}
+
+/**
+ * A float Constant node (exporters at opsets < 11 write every weight so) converts as an
+ * initializer does: to float16 when only float16 readers read it, left float32 when none does
+ * (a block-listed node reads its exact weight, not a float16 rounding of it behind a Cast), and
+ * copied when both kinds do. Readers in subgraphs and graph outputs count as float32 readers.
+ */
+function placeConstants(
+  graph: GraphScope["graph"],
+  half: Set<Node>,
+  wanted: (node: Node, index: number) => DataType,
+  types: Map<Value, DataType>,
+  namer: NameScope,
+): void {
+  const isFloat = (v: Value | undefined) => v !== undefined && types.get(v) === DataType.FLOAT;
+  for (const node of [...graph]) {
+    if (!isFloatConstant(node, isFloat)) continue;
+    const value = node.output;
+    const uses = value.uses();
+    const halfUses = uses.filter(
+      (u) => u.node.graph === graph && wanted(u.node, u.index) === DataType.FLOAT16,
+    );
+    if (halfUses.length === 0) continue;
+    if (halfUses.length === uses.length && !graph.outputs.includes(value)) {
+      half.add(node);
+      continue;
+    }
+    const copy = new Node({
+      opType: "Constant",
+      name: namer.name(`${node.name || value.name}_fp16`),
+      outputs: [namer.name(`${value.name}_fp16`)],
+      attributes: [...node.attributes.values()],
+    });
+    graph.insertAfter(node, copy);
+    if (value.type) copy.output.type = value.type;
+    types.set(copy.output, DataType.FLOAT);
+    for (const u of halfUses) u.node.setInput(u.index, copy.output);
+    half.add(copy);
+  }
 }
 
 function blockReason(node: Node, ops: Set<string>, names: Set<string>): string | undefined {
