@@ -58,10 +58,12 @@ export interface ApplyOptions {
 
 interface PreparedRule {
   rule: RewriteRule<unknown>;
-  anchor: OpPattern;
+  /** The anchor's op; several when alternatives capture it under one name (MatMul, FusedMatMul). */
+  anchors: readonly OpPattern[];
   /** How many nodes downstream of the anchor the root may be. */
   depth: number;
-  root: OpPattern;
+  /** The root's op, or one per alternative when the root is an `anyOf` of ops. */
+  roots: readonly OpPattern[];
 }
 
 /**
@@ -83,7 +85,7 @@ export function applyRewriteRules<Data>(
   let modified = false;
 
   for (const node of graph.nodes()) {
-    const candidates = prepared.filter((p) => sameOp(p.anchor, node));
+    const candidates = prepared.filter((p) => p.anchors.some((a) => sameOp(a, node)));
     if (candidates.length === 0) continue;
     if (node.graph !== graph) continue; // removed by an earlier rewrite
     const skipped = options.skip?.(node);
@@ -132,19 +134,30 @@ export function formatTrace(trace: readonly AnchorTrace[]): string[] {
 }
 
 function prepare(rule: RewriteRule<unknown>): PreparedRule {
-  if (rule.pattern.kind !== "op")
-    throw new Error(`rule ${rule.name}: the pattern's root must be an op`);
-  const root = rule.pattern;
-  let anchor: OpPattern | undefined;
+  const roots = rootOps(rule);
+  const anchors: OpPattern[] = [];
   let depth = 0;
-  for (const [p, d] of opPatterns(root)) {
-    if (rule.anchor === undefined ? p === root : p.capture === rule.anchor) {
-      anchor ??= p;
+  for (const [p, d] of opPatterns(rule.pattern)) {
+    if (rule.anchor === undefined ? roots.includes(p) : p.capture === rule.anchor) {
+      anchors.push(p);
       depth = Math.max(depth, d);
     }
   }
-  if (!anchor) throw new Error(`rule ${rule.name}: no op captured as "${rule.anchor}"`);
-  return { rule, anchor, depth, root };
+  if (anchors.length === 0)
+    throw new Error(`rule ${rule.name}: no op captured as "${rule.anchor}"`);
+  return { rule, anchors, depth, roots };
+}
+
+/**
+ * The ops a rule's root may be: the root itself, or each alternative of a root `anyOf` (a
+ * product written as MatMul or as ONNX Runtime's FusedMatMul).
+ */
+function rootOps(rule: RewriteRule<unknown>): OpPattern[] {
+  const { pattern } = rule;
+  if (pattern.kind === "op") return [pattern];
+  if (pattern.kind === "anyOf" && pattern.alternatives.every((a) => a.kind === "op"))
+    return pattern.alternatives as OpPattern[];
+  throw new Error(`rule ${rule.name}: the pattern's root must be an op or an anyOf of ops`);
 }
 
 function sameOp(p: OpPattern, node: Node): boolean {
@@ -154,10 +167,13 @@ function sameOp(p: OpPattern, node: Node): boolean {
 function tryRule(p: PreparedRule, anchor: Node, context: RewriteContext): RuleOutcome {
   const name = p.rule.name;
   let match: Match | undefined;
-  let failure = { depth: -1, reason: `no ${p.root.opType} reads it within ${p.depth} steps` };
+  const rootNames = [...new Set(p.roots.map((r) => r.opType))].join(" or ");
+  let failure = { depth: -1, reason: `no ${rootNames} reads it within ${p.depth} steps` };
   for (const root of downstream(anchor, p.depth)) {
-    if (!sameOp(p.root, root)) continue;
-    const result = matchPattern(p.root, root.outputs[p.root.outputIndex]!);
+    // one node is tried once: alternatives of one op type are the pattern's anyOf to choose
+    const alternative = p.roots.find((r) => sameOp(r, root));
+    if (!alternative) continue;
+    const result = matchPattern(p.rule.pattern, root.outputs[alternative.outputIndex]!);
     if (isMatch(result)) {
       const bound = p.rule.anchor === undefined ? root : result.nodes.get(p.rule.anchor);
       if (bound === anchor) {

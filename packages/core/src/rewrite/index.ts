@@ -7,6 +7,14 @@ export {
   type RuleOutcome,
 } from "./apply.js";
 export { constantNumbers, constantOf, constantScalar } from "./constants.js";
+export {
+  describeFusedMatMul,
+  type FusedMatMulAttributes,
+  type FusedMatMulTransposes,
+  fusedMatMul,
+  fusedMatMulAttributes,
+  fusedMatMulPermutation,
+} from "./fused-matmul.js";
 export { isMatch, type Match, type MatchFailure, matchPattern } from "./matcher.js";
 export type {
   AnyOfPattern,
@@ -18,10 +26,11 @@ export type {
   VarPattern,
 } from "./pattern.js";
 
+import { fusedMatMul } from "./fused-matmul.js";
 import { any, anyOf, c, op, optional, v } from "./pattern.js";
 
 /** The pattern DSL: `const { op, v, c } = patterns;` then `op("Softmax", [v("x")])`. */
-export const patterns = { op, v, c, any, anyOf, optional } as const;
+export const patterns = { op, v, c, any, anyOf, optional, fusedMatMul } as const;
 export {
   accept,
   type BuildContext,

@@ -164,18 +164,21 @@ function matchOp(
   if (value.outputIndex !== pattern.outputIndex) {
     return fail(depth, `expected output ${pattern.outputIndex} of ${describe(value)}`);
   }
+  // the op matched: a failure on its attributes got further than another alternative's op
+  // mismatch at this depth, and is the more telling reason
+  const matchedOp = depth + 0.5;
   for (const [name, expected] of Object.entries(pattern.attributes)) {
     const actual = attributeJs(node.attributes.get(name));
     const ok = typeof expected === "function" ? expected(actual) : sameValue(actual, expected);
     if (!ok) {
       return fail(
-        depth,
+        matchedOp,
         `${describe(value)}: attribute ${name} is ${JSON.stringify(actual)}, expected ${typeof expected === "function" ? "another value" : JSON.stringify(expected)}`,
       );
     }
   }
   const reason = pattern.where?.(node);
-  if (reason) return fail(depth, `${describe(value)}: ${reason}`);
+  if (reason) return fail(matchedOp, `${describe(value)}: ${reason}`);
   if (pattern.capture) {
     const bound = state.nodes.get(pattern.capture);
     if (bound && bound !== node) return fail(depth, `"${pattern.capture}" bound twice`);

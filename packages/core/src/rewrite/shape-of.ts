@@ -2,6 +2,7 @@ import type { Builder } from "../ir/builder.js";
 import type { Node } from "../ir/node.js";
 import type { Value } from "../ir/value.js";
 import { constantNumbers, constantOf } from "./constants.js";
+import { fusedMatMulAttributes, fusedMatMulPermutation } from "./fused-matmul.js";
 
 /**
  * Shapes of values a rewrite removes, computed from values that stay. A consumer that reads
@@ -39,6 +40,8 @@ export function planShape(value: Value, stays: (v: Value) => boolean): ShapePlan
   if (stays(value)) return (b) => b.Shape(value);
   const node = value.producer();
   const where = node ? `${node.opType} "${node.name}"` : `"${value.name}"`;
+  if (node && isFusedMatMul(node) && value.outputIndex === 0)
+    return productPlan(node, stays, where);
   if (node?.domain !== "" || value.outputIndex !== 0)
     return `the shape of "${value.name}" (from ${where}) cannot be computed from what stays`;
   const input = (i: number) => node.inputs[i];
@@ -53,32 +56,48 @@ export function planShape(value: Value, stays: (v: Value) => boolean): ShapePlan
       if (typeof inner === "string") return inner;
       return (b) => b.Gather(inner(b), b.int64s(perm), { axis: 0 });
     }
-    case "MatMul": {
-      const [ra, rb] = [staticRank(input(0)), staticRank(input(1))];
-      if (ra === undefined || rb === undefined || ra < 2 || rb < 2)
-        return `the ranks of the inputs of ${where} are unknown or below 2`;
-      const a = planShape(input(0)!, stays);
-      const bPlan = planShape(input(1)!, stays);
-      if (typeof a === "string") return a;
-      if (typeof bPlan === "string") return bPlan;
-      const rank = Math.max(ra, rb);
-      return (b) => {
-        const sa = a(b);
-        const sb = bPlan(b);
-        const batch = broadcastShapes(b, [
-          { shape: b.Slice(sa, b.int64s([0]), b.int64s([-2])), rank: ra - 2 },
-          { shape: b.Slice(sb, b.int64s([0]), b.int64s([-2])), rank: rb - 2 },
-        ]);
-        const rows = b.Slice(sa, b.int64s([-2]), b.int64s([-1]));
-        const cols = b.Slice(sb, b.int64s([-1]), b.int64s([rb]));
-        return rank === 2
-          ? b.Concat(rows, cols, { axis: 0 })
-          : b.Concat(batch!, rows, cols, { axis: 0 });
-      };
-    }
+    case "MatMul":
+      return productPlan(node, stays, where);
     default:
       return `the shape of "${value.name}" (from ${where}) cannot be computed from what stays`;
   }
+}
+
+/** ONNX Runtime's com.microsoft FusedMatMul: a MatMul of permuted operands (fused-matmul.ts). */
+function isFusedMatMul(node: Node): boolean {
+  return node.opType === "FusedMatMul" && node.domain === "com.microsoft";
+}
+
+/** MatMul's shape, or FusedMatMul's: each operand's shape permuted as the op transposes it. */
+function productPlan(node: Node, stays: (v: Value) => boolean, where: string): ShapePlan | string {
+  const [ra, rb] = [staticRank(node.inputs[0]), staticRank(node.inputs[1])];
+  if (ra === undefined || rb === undefined || ra < 2 || rb < 2)
+    return `the ranks of the inputs of ${where} are unknown or below 2`;
+  const fused = isFusedMatMul(node) ? fusedMatMulAttributes(node) : undefined;
+  const operand = (i: number, rank: number, trans = false, transBatch = false) => {
+    const plan = planShape(node.inputs[i]!, stays);
+    const perm = fusedMatMulPermutation(rank, trans, transBatch);
+    if (typeof plan === "string" || perm.every((p, axis) => p === axis)) return plan;
+    return (b: Builder) => b.Gather(plan(b), b.int64s(perm), { axis: 0 });
+  };
+  const a = operand(0, ra, fused?.transA, fused?.transBatchA);
+  const bPlan = operand(1, rb, fused?.transB, fused?.transBatchB);
+  if (typeof a === "string") return a;
+  if (typeof bPlan === "string") return bPlan;
+  const rank = Math.max(ra, rb);
+  return (b) => {
+    const sa = a(b);
+    const sb = bPlan(b);
+    const batch = broadcastShapes(b, [
+      { shape: b.Slice(sa, b.int64s([0]), b.int64s([-2])), rank: ra - 2 },
+      { shape: b.Slice(sb, b.int64s([0]), b.int64s([-2])), rank: rb - 2 },
+    ]);
+    const rows = b.Slice(sa, b.int64s([-2]), b.int64s([-1]));
+    const cols = b.Slice(sb, b.int64s([-1]), b.int64s([rb]));
+    return rank === 2
+      ? b.Concat(rows, cols, { axis: 0 })
+      : b.Concat(batch!, rows, cols, { axis: 0 });
+  };
 }
 
 function broadcastPlan(
@@ -138,6 +157,10 @@ export function staticRank(value: Value | undefined, depth = 0): number | undefi
   const constant = constantOf(value);
   if (constant) return constant.dims.length;
   const node = value.producer();
+  if (node && isFusedMatMul(node)) {
+    const [a, b] = [staticRank(node.inputs[0], depth + 1), staticRank(node.inputs[1], depth + 1)];
+    return a === undefined || b === undefined || a < 2 || b < 2 ? undefined : Math.max(a, b);
+  }
   if (node?.domain !== "" || value.outputIndex !== 0) return undefined;
   const rank = (i: number) => staticRank(node.inputs[i], depth + 1);
   if (SAME_SHAPE.has(node.opType)) return rank(0);

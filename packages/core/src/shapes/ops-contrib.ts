@@ -1,5 +1,6 @@
 import { DataType } from "../ir/dtype.js";
 import type { Dim } from "../ir/types.js";
+import { fusedMatMulAttributes, fusedMatMulPermutation } from "../rewrite/fused-matmul.js";
 import {
   axis,
   FLOAT,
@@ -101,16 +102,11 @@ function fusedMatMul(ctx: InferContext): Inferred[] {
   const b = ctx.dims(1);
   if (type === undefined) return [undefined];
   if (!a || !b || a.length < 2 || b.length < 2) return [tensor(type)];
-  const swap = (d: readonly Dim[], t: boolean) =>
-    t ? [...d.slice(0, -2), d.at(-1)!, d.at(-2)!] : d;
+  const { transA, transB, transBatchA, transBatchB } = fusedMatMulAttributes(ctx.node);
+  const permuted = (d: readonly Dim[], trans: boolean, transBatch: boolean) =>
+    fusedMatMulPermutation(d.length, trans, transBatch).map((i) => d[i]!);
   return [
-    tensor(
-      type,
-      matmulDims(
-        swap(a, ctx.node.getInt("transA", 0) === 1),
-        swap(b, ctx.node.getInt("transB", 0) === 1),
-      ),
-    ),
+    tensor(type, matmulDims(permuted(a, transA, transBatchA), permuted(b, transB, transBatchB))),
   ];
 }
 

@@ -5,13 +5,14 @@ import {
   constantScalar,
   DataType,
   decline,
+  fusedMatMulAttributes,
   type Match,
   type Model,
   staticRank,
   type Value,
 } from "@lathe/core";
 import { type CausalAlignment, causalCondition, splitCausalMask } from "./causal.js";
-import { bnshOperand, bsnhOperand, type HeadsOperand, seqFirstKey } from "./heads.js";
+import { bnshOperand, bsnhOperand, type HeadsOperand, seqFirstView } from "./heads.js";
 import type { MaskForm } from "./pattern.js";
 import { type Rotary, rotaryOf } from "./rotary.js";
 import { classifyScale, type ScalarOfHead, scalarOfHead } from "./scale.js";
@@ -62,16 +63,31 @@ export function analyzeAttention(
   if ((model.opset("") ?? 0) < 13 && !softmax.attributes.has("axis"))
     return decline("Softmax before opset 13 flattens its input: not a per-row softmax");
 
-  const q = bnshOperand(match.value("q"));
+  // a FusedMatMul's transBatchA/transBatchB: the operand as its [s, b·n, h] view
+  const qSeqFirst = match.values.get("qSeqFirst");
+  const vSeqFirst = match.values.get("vSeqFirst");
+  const query = qSeqFirst ?? match.value("q");
+  const values = vSeqFirst ?? match.value("v");
+  const q = qSeqFirst ? seqFirstView(qSeqFirst) : bnshOperand(query);
+  if (!q) return decline("cannot tell the query's heads (a [s, b·n, h] view of a projection)");
   const kBsnh = match.values.get("kBsnh");
   const kSeqFirst = match.values.get("kSeqFirst");
   const k = kBsnh
     ? bsnhOperand(kBsnh)
     : kSeqFirst
-      ? seqFirstKey(kSeqFirst)
+      ? seqFirstView(kSeqFirst)
       : bnshOperand(match.value("k"));
   if (!k) return decline("cannot tell the key's heads (a [s, b·n, h] view of a projection)");
-  const v = bnshOperand(match.value("v"));
+  const v = vSeqFirst ? seqFirstView(vSeqFirst) : bnshOperand(values);
+  if (!v) return decline("cannot tell the value's heads (a [s, b·n, h] view of a projection)");
+  const context = match.node("context");
+  if (context.opType === "FusedMatMul") {
+    const { alpha } = fusedMatMulAttributes(context);
+    if (alpha !== 1)
+      return decline(
+        `the value product FusedMatMul "${context.name}" scales the context by alpha = ${alpha}: the scale belongs on the scores, and the fused op has no output scale`,
+      );
+  }
   if (q.heads === undefined)
     return decline("cannot tell the number of query heads (no static Reshape to [b, s, n, h])");
   if (k.heads === undefined || v.heads === undefined)
@@ -89,11 +105,11 @@ export function analyzeAttention(
 
   const headTensors = new Set<Value>(
     [
-      match.value("q"),
+      query,
       match.values.get("k"),
       kBsnh,
       kSeqFirst,
-      match.value("v"),
+      values,
       q.bnsh,
       k.bnsh,
       v.bnsh,
@@ -114,6 +130,12 @@ export function analyzeAttention(
     const f = scalarOfHead(value, headTensors);
     if (typeof f === "string") return decline(`wrong scale: ${f}`);
     factors.push(invert ? (h) => 1 / f(h) : f);
+  }
+  // ONNX Runtime's MatMulScaleFusion: the constant scale as the scores FusedMatMul's alpha
+  const scores = match.node("scores");
+  if (scores.opType === "FusedMatMul") {
+    const { alpha } = fusedMatMulAttributes(scores);
+    factors.push(() => alpha);
   }
   const scaleKind = classifyScale((h) => factors.reduce((p, f) => p * f(h), 1));
   if (scaleKind.kind === "other")
@@ -141,18 +163,18 @@ export function analyzeAttention(
   }
   // GroupQueryAttention's causality counts from the bottom-right corner; a top-left mask is the
   // same function only when the keys are the query's own tokens
-  if (alignment === "top-left" && (k.past || !sameSequence(match.value("q"), k.bnsh)))
+  if (alignment === "top-left" && (k.past || !sameSequence(query, k.bnsh)))
     return decline(
       "the Trilu causal mask counts from the top-left corner and the keys are not the query's own tokens (a cache or another sequence): not GroupQueryAttention's causality",
     );
-  const merged = q.seqFirst !== undefined || staticRank(match.value("q")) === 3;
+  const merged = q.seqFirst !== undefined || staticRank(query) === 3;
   const biasRank = bias && staticRank(bias);
   if (bias && biasRank !== undefined && biasRank !== (merged ? 3 : 4))
     return decline(`the additive mask has rank ${biasRank}, not ${merged ? 3 : 4}`);
 
   let fusedOp = chooseOp(causal, !!k.past, options, model);
   if (typeof fusedOp !== "string") return decline(fusedOp.reason);
-  let rotary = fusedOp === "GroupQueryAttention" ? foldableRotary(match.value("q"), k) : undefined;
+  let rotary = fusedOp === "GroupQueryAttention" ? foldableRotary(query, k) : undefined;
   if (fusedOp === "GroupQueryAttention" && cachedStepAsMultiHead(options, k, rotary)) {
     fusedOp = "MultiHeadAttention";
     rotary = undefined;
@@ -172,7 +194,7 @@ export function analyzeAttention(
     fusedOp,
     q,
     k: repeated ? widened(match.value("k")) : k,
-    v: repeated ? widened(match.value("v")) : v,
+    v: repeated ? widened(values) : v,
     heads: q.heads,
     kvHeads: repeated ? q.heads : k.heads,
     scale,

@@ -75,8 +75,12 @@ function seqFirstHeads(
   return reshape?.inputs[0] ? seqFirstFrom(value, reshape.inputs[0], reshape.output) : undefined;
 }
 
-/** Also the key, read before its transpose: `Transpose[1, 2, 0]` of the [s, b·n, h] view. */
-export function seqFirstKey(value: Value): HeadsOperand | undefined {
+/**
+ * An operand read before its transpose to [b·n, s, h]: the key's `Transpose[1, 2, 0]` of the
+ * [s, b·n, h] view, or any of q, k, v whose transposes ONNX Runtime folded into a FusedMatMul's
+ * transBatchA/transBatchB. `bnsh` is the view itself; the fused op reads the projection.
+ */
+export function seqFirstView(value: Value): HeadsOperand | undefined {
   const reshape = producedBy(value, "Reshape");
   if (!reshape?.inputs[0]) return undefined;
   const operand = seqFirstFrom(value, reshape.inputs[0], value);

@@ -8,15 +8,13 @@ import { rewritten } from "./helpers.js";
 const TOLERANCE = 1e-4;
 const corpus = loadCorpus();
 /**
- * The transformer exports. Left out: onnx's light models (CNNs: their one Softmax is the
- * classifier's, declined as "no MatMul reads it"), and the models ONNX Runtime's optimizer saved,
- * whose scores are com.microsoft FusedMatMul (Q·Kᵀ with the scale as `alpha`), which no rule
- * matches yet: test/corpus/passes.test.ts runs the pass on both and records the declines.
+ * The transformer exports, those ONNX Runtime's optimizer saved again included (their scores are
+ * com.microsoft FusedMatMul: Q·Kᵀ with the scale as `alpha`, LLaMA's key transpose as `transB`).
+ * Left out: onnx's light models (CNNs: their one Softmax is the classifier's, declined as "no
+ * MatMul reads it"; test/corpus/passes.test.ts runs the pass on them and records that).
  */
 const models =
-  typeof corpus === "string"
-    ? []
-    : corpus.models.filter((m) => m.variant !== "constant-of-shape" && m.variant !== "ort-fused");
+  typeof corpus === "string" ? [] : corpus.models.filter((m) => m.variant !== "constant-of-shape");
 
 interface Step {
   sizes: Record<string, number>;
