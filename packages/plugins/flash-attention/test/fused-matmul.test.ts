@@ -6,10 +6,9 @@ import {
   Tensor,
   type Value,
 } from "@lathe/core";
-import { PassTester } from "@lathe/core/testing";
+import { PassTester, randomFloats } from "@lathe/core/testing";
 import { describe, it } from "vitest";
 import { flashAttentionRewrite } from "../src/pass.js";
-import { randomFloats } from "./helpers.js";
 
 /**
  * Attention as ONNX Runtime's graph optimizer saves it (test/corpus/ort-optimize.mjs): the score
