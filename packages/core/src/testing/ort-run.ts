@@ -21,19 +21,21 @@ export type TestFeeds = Readonly<Record<string, TestFeed>>;
 export type OrtOutputs = ort.InferenceSession.ReturnType;
 
 /**
- * An ONNX Runtime session on the CPU provider (ORT's default) with `options` as ORT takes them
- * (`{ intraOpNumThreads: 1 }` for the many tiny models, where a thread pool costs more than it
- * saves). The caller releases it; `withOrtSession` and `runOnOrt` do that themselves.
+ * An ONNX Runtime session on the CPU provider (ORT's default) with `options` as ORT takes them.
+ * One intra-op thread unless `options` say otherwise: a test's models are small and test files
+ * run side by side, so a thread pool per session costs more than it saves. The caller releases
+ * the session; `withOrtSession` and `runOnOrt` do that themselves.
  */
 export function openOrtSession(
   model: TestModel,
   options: ort.InferenceSession.SessionOptions = {},
 ): Promise<ort.InferenceSession> {
   const source = model instanceof Model ? encodeModel(model) : model;
+  const settings = { intraOpNumThreads: 1, ...options };
   // Two calls because `create`'s overloads take a path or bytes, not their union.
   return typeof source === "string"
-    ? ort.InferenceSession.create(source, options)
-    : ort.InferenceSession.create(source, options);
+    ? ort.InferenceSession.create(source, settings)
+    : ort.InferenceSession.create(source, settings);
 }
 
 /** Opens a session, hands it to `use`, and releases it however `use` ends. */

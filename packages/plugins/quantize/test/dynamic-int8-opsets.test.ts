@@ -5,10 +5,17 @@ import {
   SeededRandom,
   singleModelBundle,
 } from "@lathe/core";
-import * as ort from "onnxruntime-node";
+import {
+  float32Tensor,
+  floatOutput,
+  int64Tensor,
+  opCounts,
+  openOrtSession,
+  runOnOrt,
+} from "@lathe/core/testing";
 import { describe, expect, it } from "vitest";
 import { dynamicInt8Pass } from "../src/int8/dynamic-int8.js";
-import { component, opCounts, relativeL2, runPass, session } from "./int8-fixtures.js";
+import { component, relativeL2, runPass } from "./int8-fixtures.js";
 
 /** An embedding → MatMul path and a Conv path, at `opset`. */
 function build(opset: number): ModelBundle {
@@ -32,19 +39,11 @@ function build(opset: number): ModelBundle {
 
 async function outputs(bundle: ModelBundle): Promise<Record<string, Float32Array>> {
   const rng = new SeededRandom(9);
-  const s = await session(component(bundle));
-  try {
-    const out = await s.run({
-      ids: new ort.Tensor("int64", BigInt64Array.from([3n, 17n, 42n, 8n]), [1, 4]),
-      image: new ort.Tensor("float32", Float32Array.from(rng.normals(192)), [1, 3, 8, 8]),
-    });
-    return {
-      hidden: out.hidden!.data as Float32Array,
-      features: out.features!.data as Float32Array,
-    };
-  } finally {
-    await s.release();
-  }
+  const out = await runOnOrt(component(bundle), {
+    ids: int64Tensor([3, 17, 42, 8], [1, 4]),
+    image: float32Tensor(rng.normals(192), [1, 3, 8, 8]),
+  });
+  return { hidden: floatOutput(out, "hidden"), features: floatOutput(out, "features") };
 }
 
 describe("quantize/dynamic-int8 below the opsets of its forms", () => {
@@ -73,7 +72,7 @@ describe("quantize/dynamic-int8 below the opsets of its forms", () => {
     const { result } = await runPass(dynamicInt8Pass, build(9), { ...options, perChannel: false });
     expect(result.statistics?.["quantized.Gather"]).toBeUndefined();
     expect(result.statistics?.["quantized.MatMul"]).toBe(1);
-    await (await session(component(result.bundle))).release();
+    await (await openOrtSession(component(result.bundle))).release();
     const perRow = await runPass(dynamicInt8Pass, build(9), options);
     expect(perRow.result.statistics?.["quantized.Gather"]).toBe(1);
     const reference = await outputs(build(9));

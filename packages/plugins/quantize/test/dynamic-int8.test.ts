@@ -1,6 +1,6 @@
 import { createBuilder, DataType, singleModelBundle, Tensor } from "@lathe/core";
+import { float32Tensor, opCounts, runFloat } from "@lathe/core/testing";
 import { gpt2, llama } from "@lathe/plugin-zoo";
-import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
 import { dequantizeWeight, quantizeWeight } from "../src/common/quant-math.js";
 import { dynamicInt8Pass } from "../src/int8/dynamic-int8.js";
@@ -8,11 +8,9 @@ import {
   buildTinyUnet,
   component,
   lmFeeds,
-  opCounts,
   optimizedOps,
   psnr,
   relativeL2,
-  runFloat,
   runPass,
   runUnetHeldOut,
   tokenRows,
@@ -159,7 +157,7 @@ describe("quantize/dynamic-int8", () => {
     b.output(y6, "w");
     const model = b.build();
     const input = Float32Array.from({ length: 96 }, (_, i) => Math.cos(i));
-    const feeds = { x: new ort.Tensor("float32", input, [3, 32]) };
+    const feeds = { x: float32Tensor(input, [3, 32]) };
     const reference = await runFloat(model, feeds, "y");
     const { result } = await runPass(dynamicInt8Pass, singleModelBundle(model));
     const q = component(result.bundle);
@@ -183,11 +181,7 @@ describe("quantize/dynamic-int8", () => {
     const b = createBuilder({ opset: 17 });
     b.output(b.MatMul(b.input("x", DataType.FLOAT, [m, k]), b.constant(w, [k, n])), "y");
     const { result } = await runPass(dynamicInt8Pass, singleModelBundle(b.build()));
-    const y = await runFloat(
-      component(result.bundle),
-      { x: new ort.Tensor("float32", x, [m, k]) },
-      "y",
-    );
+    const y = await runFloat(component(result.bundle), { x: float32Tensor(x, [m, k]) }, "y");
 
     // Reference: x as DynamicQuantizeLinear makes it (uint8, range widened to hold 0), the
     // weight as the pass stores it (int8 per column), the product in exact integers.
@@ -251,7 +245,7 @@ describe("quantize/dynamic-int8", () => {
     expect(opCounts(component(result.bundle)).ConvInteger).toBe(1);
     const y = await runFloat(
       component(result.bundle),
-      { x: new ort.Tensor("float32", x, [1, c, size, size]) },
+      { x: float32Tensor(x, [1, c, size, size]) },
       "y",
     );
 

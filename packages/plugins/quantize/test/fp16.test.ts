@@ -1,24 +1,22 @@
+import type { OrtFeeds } from "@lathe/core";
 import {
   createBuilder,
   DataType,
-  encodeModel,
   type Model,
   SeededRandom,
   singleModelBundle,
   Tensor,
 } from "@lathe/core";
+import { float32Tensor, opCounts, openOrtSession, runFloat } from "@lathe/core/testing";
 import { gpt2, llama, unet } from "@lathe/plugin-zoo";
 import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
 import { fp16Pass } from "../src/fp16/fp16.js";
 import {
   component,
-  type Feeds,
   lmFeeds,
-  opCounts,
   psnr,
   relativeL2,
-  runFloat,
   runPass,
   tokenRows,
   top1Agreement,
@@ -82,10 +80,10 @@ describe("quantize/fp16", () => {
   it("converts tiny unet (Resize scales stay float32) with float32 I/O; PSNR against fp32", async () => {
     const build = () => unet.build(unet.presets.tiny, { seed: 5 });
     const rng = new SeededRandom(4);
-    const feeds: Feeds = {
-      sample: new ort.Tensor("float32", rng.normals(2 * 4 * 8 * 8), [2, 4, 8, 8]),
-      timestep: new ort.Tensor("float32", Float32Array.from([999, 500]), [2]),
-      encoder_hidden_states: new ort.Tensor("float32", rng.normals(2 * 7 * 32), [2, 7, 32]),
+    const feeds: OrtFeeds = {
+      sample: float32Tensor(rng.normals(2 * 4 * 8 * 8), [2, 4, 8, 8]),
+      timestep: float32Tensor([999, 500], [2]),
+      encoder_hidden_states: float32Tensor(rng.normals(2 * 7 * 32), [2, 7, 32]),
     };
     const reference = await runFloat(component(build(), "unet"), feeds, "out_sample");
     // target auto on a recipe targeting cpu (runPass's default): the warning
@@ -122,7 +120,7 @@ describe("quantize/fp16", () => {
     ]);
     expect(q.graph.inputs[0]?.type).toMatchObject({ elemType: DataType.FLOAT16 });
     expect(opCounts(q).Cast).toBe(3); // Size→fp16 (was to float), into Max, out of Max
-    const s = await ort.InferenceSession.create((await import("@lathe/core")).encodeModel(q));
+    const s = await openOrtSession(q);
     const input = new ort.Tensor("float16", new Uint16Array([0x3c00, 0x4000, 0, 0, 0, 0]), [2, 3]);
     const out = (await s.run({ x: input })).out as ort.Tensor;
     expect(out.type).toBe("float16");
@@ -191,15 +189,13 @@ describe("quantize/fp16 on PyTorch's float → float Cast", () => {
     b.output(b.MatMul(probabilities, w), "out");
     const model = b.build();
     const feeds = {
-      x: new ort.Tensor("float32", Float32Array.from([1, 2, 3, 4, 0, -1, 1, 2]), [2, 4]),
+      x: float32Tensor([1, 2, 3, 4, 0, -1, 1, 2], [2, 4]),
     };
-    const original = await ort.InferenceSession.create(encodeModel(model));
-    const expected = (await original.run(feeds)).out!.data as Float32Array;
+    const expected = await runFloat(model, feeds, "out");
     const { result } = await runPass(fp16Pass, singleModelBundle(model), {});
     const q = component(result.bundle);
-    const session = await ort.InferenceSession.create(encodeModel(q));
     expect(opCounts(q).Identity).toBe(1);
-    const got = (await session.run(feeds)).out!.data as Float32Array;
+    const got = await runFloat(q, feeds, "out");
     for (let i = 0; i < expected.length; i++) expect(got[i]).toBeCloseTo(expected[i]!, 2);
   });
 });

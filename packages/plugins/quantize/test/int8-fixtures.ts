@@ -1,14 +1,12 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   createCpuSessions,
   type DataRecord,
   DataType,
-  encodeModel,
   loadModel,
   type Model,
   type ModelBundle,
+  type OrtFeeds,
   type PassDefinition,
   type PassResult,
   type Provider,
@@ -16,8 +14,8 @@ import {
   SeededRandom,
   Tensor,
 } from "@lathe/core";
+import { int64Rows, opCounts, openOrtSession, runFloat, withTempDir } from "@lathe/core/testing";
 import { unet } from "@lathe/plugin-zoo";
-import * as ort from "onnxruntime-node";
 
 export interface TestRun {
   result: PassResult;
@@ -50,33 +48,6 @@ export function component(bundle: ModelBundle, name = "model"): Model {
   const model = bundle.components.get(name);
   if (!model) throw new Error(`bundle has no component ${name}`);
   return model;
-}
-
-/** Op types of a model's main graph, counted. */
-export function opCounts(model: Model): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const node of model.graph) counts[node.opType] = (counts[node.opType] ?? 0) + 1;
-  return counts;
-}
-
-export type Feeds = Record<string, ort.Tensor>;
-
-export function session(
-  model: Model,
-  options: ort.InferenceSession.SessionOptions = {},
-): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(encodeModel(model), { intraOpNumThreads: 1, ...options });
-}
-
-export async function runFloat(model: Model, feeds: Feeds, output: string): Promise<Float32Array> {
-  const s = await session(model);
-  try {
-    const out = (await s.run(feeds))[output];
-    if (!out || !(out.data instanceof Float32Array)) throw new Error(`no float output ${output}`);
-    return out.data;
-  } finally {
-    await s.release();
-  }
 }
 
 /** ‖a − b‖ / ‖b‖. */
@@ -122,49 +93,33 @@ export function top1Agreement(a: ArrayLike<number>, b: ArrayLike<number>, width:
   return same / rows;
 }
 
-export function int64(rows: readonly (readonly number[])[]): ort.Tensor {
-  return new ort.Tensor("int64", BigInt64Array.from(rows.flat(), BigInt), [
-    rows.length,
-    rows[0]?.length ?? 0,
-  ]);
-}
-
 /** Token ids, all-ones mask and positions for a causal LM. */
-export function lmFeeds(ids: number[][]): Feeds {
+export function lmFeeds(ids: number[][]): OrtFeeds {
   const positions = ids.map((row) => row.map((_, i) => i));
   return {
-    input_ids: int64(ids),
-    attention_mask: int64(ids.map((row) => row.map(() => 1))),
-    position_ids: int64(positions),
+    input_ids: int64Rows(ids),
+    attention_mask: int64Rows(ids.map((row) => row.map(() => 1))),
+    position_ids: int64Rows(positions),
   };
 }
 
-/** Deterministic pseudo-random token rows. */
+/** Deterministic pseudo-random token rows (core's SeededRandom). */
 export function tokenRows(batch: number, length: number, vocab: number, seed = 1): number[][] {
-  let state = seed >>> 0 || 1;
-  const next = () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) % vocab;
-  };
-  return Array.from({ length: batch }, () => Array.from({ length }, next));
+  const random = new SeededRandom(seed);
+  return Array.from({ length: batch }, () => Array.from({ length }, () => random.int(vocab)));
 }
 
 /** The ops ORT runs after its level-2 (extended) fusions, read from the model it saves. */
-export async function optimizedOps(model: Model): Promise<Record<string, number>> {
-  const dir = mkdtempSync(join(tmpdir(), "lathe-quantize-"));
-  try {
+export function optimizedOps(model: Model): Promise<Record<string, number>> {
+  return withTempDir(async (dir) => {
     const path = join(dir, "optimized.onnx");
-    const s = await session(model, {
+    const session = await openOrtSession(model, {
       graphOptimizationLevel: "extended",
       optimizedModelFilePath: path,
     });
-    await s.release();
+    await session.release();
     return opCounts(await loadModel(path));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  }, "lathe-quantize-");
 }
 
 /** Tiny UNet inputs as a diffusion pipeline feeds them: latents, a timestep, text states. */
@@ -191,13 +146,5 @@ export const unetCalibration = (): DataRecord[] =>
 
 /** `out_sample` of a tiny UNet on the held-out record the static-int8 tests measure on. */
 export function runUnetHeldOut(model: Model): Promise<Float32Array> {
-  return runFloat(model, recordFeeds(unetRecord(7)), "out_sample");
-}
-
-/** A float32 record as ORT feeds. */
-export function recordFeeds(record: DataRecord): Feeds {
-  const out: Feeds = {};
-  for (const [name, t] of Object.entries(record))
-    out[name] = new ort.Tensor("float32", t.toArray() as Float32Array, [...t.dims]);
-  return out;
+  return runFloat(model, unetRecord(7), "out_sample");
 }

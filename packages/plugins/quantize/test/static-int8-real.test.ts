@@ -10,9 +10,10 @@ import {
   SeededRandom,
   Tensor,
 } from "@lathe/core";
+import { openOrtSession, runFloat } from "@lathe/core/testing";
 import { describe, expect, it } from "vitest";
 import { staticInt8Pass } from "../src/int8/static-int8.js";
-import { component, recordFeeds, relativeL2, runFloat, runPass, session } from "./int8-fixtures.js";
+import { component, relativeL2, runPass } from "./int8-fixtures.js";
 
 /**
  * A small image classifier shaped like trained ones: Conv → Relu (one-sided, exact zeros) →
@@ -63,7 +64,7 @@ const model = (bundle: ModelBundle): Model => component(bundle);
 
 async function logits(m: Model, records: DataRecord[]): Promise<Float32Array[]> {
   const out: Float32Array[] = [];
-  for (const r of records) out.push(await runFloat(m, recordFeeds(r), "logits"));
+  for (const r of records) out.push(await runFloat(m, r, "logits"));
   return out;
 }
 
@@ -184,7 +185,7 @@ describe("quantize/static-int8 on trained-like models", () => {
     }
     expect(result.statistics?.["quantized.Conv"]).toBe(2);
     expect(result.statistics?.["quantized.Gemm"]).toBe(1);
-    await (await session(m)).release();
+    await (await openOrtSession(m)).release();
     const reference = await logits(model(buildClassifier(12)), heldOut);
     expect(meanRelL2(await logits(m, heldOut), reference)).toBeLessThan(0.05);
   });

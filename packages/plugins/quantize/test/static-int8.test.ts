@@ -1,17 +1,15 @@
 import { DataType, SeededRandom, type Tensor } from "@lathe/core";
+import { float32Tensor, opCounts, runFloat } from "@lathe/core/testing";
 import { gpt2, vae } from "@lathe/plugin-zoo";
-import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
 import { staticInt8Pass } from "../src/int8/static-int8.js";
 import {
   buildTinyUnet,
   component,
   lmFeeds,
-  opCounts,
   optimizedOps,
   psnr,
   relativeL2,
-  runFloat,
   runPass,
   runUnetHeldOut,
   tokenRows,
@@ -118,14 +116,9 @@ describe("quantize/static-int8", () => {
     const build = () => vae.build(vae.presets.tiny, { seed: 2 });
     const rng = new SeededRandom(3);
     const latentChannels = vae.presets.tiny.latentChannels;
-    const image = { sample: new ort.Tensor("float32", rng.normals(3 * 32 * 32), [1, 3, 32, 32]) };
+    const image = { sample: float32Tensor(rng.normals(3 * 32 * 32), [1, 3, 32, 32]) };
     const latent = {
-      latent_sample: new ort.Tensor("float32", rng.normals(latentChannels * 16), [
-        1,
-        latentChannels,
-        4,
-        4,
-      ]),
+      latent_sample: float32Tensor(rng.normals(latentChannels * 16), [1, latentChannels, 4, 4]),
     };
     const reference = build();
     const { result } = await runPass(staticInt8Pass, build(), {

@@ -10,7 +10,7 @@ import {
   SeededRandom,
   singleModelBundle,
 } from "@lathe/core";
-import * as ort from "onnxruntime-node";
+import { boolTensor, float32Tensor, openOrtSession } from "@lathe/core/testing";
 import { describe, expect, it } from "vitest";
 import { fp16Pass } from "../src/fp16/fp16.js";
 import { dynamicInt8Pass } from "../src/int8/dynamic-int8.js";
@@ -60,16 +60,15 @@ function weightsTensor(values: Float32Array) {
 }
 
 async function outputs(model: Model): Promise<Float32Array[]> {
-  const session = await ort.InferenceSession.create(encodeModel(model), { intraOpNumThreads: 1 });
+  const session = await openOrtSession(model);
   const rng = new SeededRandom(5);
-  const x = new ort.Tensor(
-    "float32",
+  const x = float32Tensor(
     Float32Array.from({ length: 3 * K }, () => rng.normal()),
     [3, K],
   );
   const out: Float32Array[] = [];
   for (const flag of [true, false]) {
-    const result = await session.run({ x, cond: new ort.Tensor("bool", [flag], []) });
+    const result = await session.run({ x, cond: boolTensor([flag], []) });
     out.push(result.z!.data as Float32Array);
   }
   await session.release();

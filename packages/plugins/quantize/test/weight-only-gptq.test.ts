@@ -2,19 +2,18 @@ import {
   createBuilder,
   type DataRecord,
   DataType,
-  encodeModel,
   type Model,
   quadraticError,
   SeededRandom,
   singleModelBundle,
   Tensor,
 } from "@lathe/core";
-import * as ort from "onnxruntime-node";
+import { float32Tensor, floatOutput, opCounts, withOrtSession } from "@lathe/core/testing";
 import { describe, expect, it } from "vitest";
 import { dequantizeRows, quantizeRtn } from "../src/weight-only/block-quant.js";
 import { quantizeGptq } from "../src/weight-only/gptq.js";
 import { weightOnlyPass } from "../src/weight-only/weight-only.js";
-import { component, opCounts, runPass } from "./int8-fixtures.js";
+import { component, runPass } from "./int8-fixtures.js";
 
 function gaussian(seed: number): () => number {
   const random = new SeededRandom(seed);
@@ -55,19 +54,12 @@ function layer(weight: Float32Array): Model {
 }
 
 async function outputs(model: Model, inputs: Float32Array[]): Promise<Float32Array[]> {
-  const session = await ort.InferenceSession.create(encodeModel(model), {
-    intraOpNumThreads: 1,
-  });
-  try {
+  return withOrtSession(model, async (session) => {
     const out: Float32Array[] = [];
     for (const x of inputs)
-      out.push(
-        (await session.run({ x: new ort.Tensor("float32", x, [ROWS, K]) })).y?.data as Float32Array,
-      );
+      out.push(floatOutput(await session.run({ x: float32Tensor(x, [ROWS, K]) }), "y"));
     return out;
-  } finally {
-    await session.release();
-  }
+  });
 }
 
 function relativeError(got: Float32Array[], want: Float32Array[]): number {

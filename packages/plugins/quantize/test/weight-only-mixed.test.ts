@@ -1,9 +1,9 @@
 import { type DataRecord, DataType, type Model, Tensor } from "@lathe/core";
+import { runFloat } from "@lathe/core/testing";
 import { gpt2, llama } from "@lathe/plugin-zoo";
-import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
 import { weightOnlyPass } from "../src/weight-only/weight-only.js";
-import { component, lmFeeds, relativeL2, runFloat, runPass, tokenRows } from "./int8-fixtures.js";
+import { component, lmFeeds, relativeL2, runPass, tokenRows } from "./int8-fixtures.js";
 
 /** Bits of every quantized op, by the name of the node it replaced. */
 function bitsByNode(model: Model): Record<string, number> {
@@ -99,14 +99,8 @@ describe("quantize/weight-only: sensitivity", () => {
     const got: number[] = [];
     const want: number[] = [];
     for (const r of records) {
-      const f = Object.fromEntries(
-        Object.entries(r).map(([n, t]) => [
-          n,
-          new ort.Tensor("int64", t.toArray() as BigInt64Array, [...t.dims]),
-        ]),
-      );
-      got.push(...(await runFloat(component(layer0.result.bundle), f, "logits")));
-      want.push(...(await runFloat(component(build()), f, "logits")));
+      got.push(...(await runFloat(component(layer0.result.bundle), r, "logits")));
+      want.push(...(await runFloat(component(build()), r, "logits")));
     }
     // Measured: embeddings 0.0073, layer 0 0.0554, layer 1 0.0488, lm-head 0.0064 (both at 8
     // bits); layer 0 quantized for real: 0.0554.

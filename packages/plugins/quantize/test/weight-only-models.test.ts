@@ -5,8 +5,15 @@ import {
   type ModelBundle,
   singleModelBundle,
 } from "@lathe/core";
+import {
+  float32Tensor,
+  int64Tensor,
+  opCounts,
+  openOrtSession,
+  runFloat,
+} from "@lathe/core/testing";
 import { gpt2, llama } from "@lathe/plugin-zoo";
-import * as ort from "onnxruntime-node";
+import type * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
 import { dequantizeRows, quantizeRtn } from "../src/weight-only/block-quant.js";
 import type { WeightOnlyOptions } from "../src/weight-only/options.js";
@@ -14,11 +21,8 @@ import { weightOnlyPass } from "../src/weight-only/weight-only.js";
 import {
   component,
   lmFeeds,
-  opCounts,
   relativeL2,
-  runFloat,
   runPass,
-  session,
   tokenRows,
   top1Agreement,
 } from "./int8-fixtures.js";
@@ -87,9 +91,9 @@ describe("quantize/weight-only on the zoo", () => {
     const { layers, heads, hidden } = gpt2.presets.tiny;
     const headDim = hidden / heads;
     const run = async (m: Model) => {
-      const s = await session(m);
+      const s = await openOrtSession(m);
       try {
-        const empty = new ort.Tensor("float32", new Float32Array(0), [2, heads, 0, headDim]);
+        const empty = float32Tensor(new Float32Array(0), [2, heads, 0, headDim]);
         const feeds: Record<string, ort.Tensor> = { ...lmFeeds(ids) };
         for (let i = 0; i < layers; i++) {
           feeds[`past_key_values.${i}.key`] = empty;
@@ -99,8 +103,8 @@ describe("quantize/weight-only on the zoo", () => {
         const step: Record<string, ort.Tensor> = {
           ...lmFeeds(ids.map((row) => [row[0] as number])),
         };
-        step.attention_mask = new ort.Tensor("int64", new BigInt64Array(2 * 17).fill(1n), [2, 17]);
-        step.position_ids = new ort.Tensor("int64", BigInt64Array.from([16n, 16n]), [2, 1]);
+        step.attention_mask = int64Tensor(new BigInt64Array(2 * 17).fill(1n), [2, 17]);
+        step.position_ids = int64Tensor([16, 16], [2, 1]);
         for (let i = 0; i < layers; i++) {
           step[`past_key_values.${i}.key`] = first[`present.${i}.key`] as ort.Tensor;
           step[`past_key_values.${i}.value`] = first[`present.${i}.value`] as ort.Tensor;
@@ -196,10 +200,10 @@ describe("quantize/weight-only on the zoo", () => {
       quantizeRtn(table, vocab, width, { bits: 8, blockSize: 32, symmetric: true }),
     );
     const picks = [3, 0, 39, 7, 7, 12];
-    const s = await session(model);
+    const s = await openOrtSession(model);
     const out = await s.run({
-      ids: new ort.Tensor("int64", BigInt64Array.from(picks, BigInt), [2, 3]),
-      x: new ort.Tensor("float32", new Float32Array(2 * width).fill(0.1), [2, width]),
+      ids: int64Tensor(picks, [2, 3]),
+      x: float32Tensor(new Float32Array(2 * width).fill(0.1), [2, width]),
     });
     expect(out.embedded!.dims).toEqual([2, 3, width]);
     const embedded = out.embedded!.data as Float32Array;

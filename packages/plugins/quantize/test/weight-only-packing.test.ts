@@ -2,15 +2,20 @@ import {
   attr,
   createBuilder,
   DataType,
-  encodeModel,
   type Model,
   SeededRandom,
   singleModelBundle,
   Tensor,
   type Value,
 } from "@lathe/core";
-import { maxAbsDiff } from "@lathe/core/testing";
-import * as ort from "onnxruntime-node";
+import {
+  float32Tensor,
+  int64Tensor,
+  maxAbsDiff,
+  opCounts,
+  runFloat,
+  runOnOrt,
+} from "@lathe/core/testing";
 import { describe, expect, it } from "vitest";
 import {
   type BlockQuantized,
@@ -19,25 +24,7 @@ import {
   transpose,
 } from "../src/weight-only/block-quant.js";
 import { weightOnlyPass } from "../src/weight-only/weight-only.js";
-import { component, opCounts, relativeL2, runPass } from "./int8-fixtures.js";
-
-/** Runs `model` on ORT's CPU provider and returns one float output. */
-async function runFloat(
-  model: Model,
-  feeds: Record<string, ort.Tensor>,
-  output: string,
-  extra: Record<string, string> = {},
-): Promise<Float32Array> {
-  const session = await ort.InferenceSession.create(encodeModel(model), {
-    intraOpNumThreads: 1,
-    extra,
-  } as ort.InferenceSession.SessionOptions);
-  try {
-    return (await session.run(feeds))[output]?.data as Float32Array;
-  } finally {
-    await session.release();
-  }
-}
+import { component, relativeL2, runPass } from "./int8-fixtures.js";
 
 /** Seeded values with a few large ones, like trained weights. */
 function values(count: number, seed: number): Float32Array {
@@ -205,7 +192,7 @@ describe("quantize/weight-only packing and numbers", () => {
       expect(maxAbsDiff(dequantized, weight)).toBeGreaterThan(0);
 
       const x = values(3 * c.k, 11);
-      const got = await runFloat(out, { x: new ort.Tensor("float32", x, [3, c.k]) }, "y");
+      const got = await runFloat(out, { x: float32Tensor(x, [3, c.k]) }, "y");
       const want = product(x, dequantized, 3, c.k, c.n);
       expect(maxAbsDiff(got, want)).toBeLessThan(
         1e-4 * Math.max(1, maxAbsDiff(want, new Float64Array(want.length))),
@@ -214,7 +201,7 @@ describe("quantize/weight-only packing and numbers", () => {
       expect(maxAbsDiff(got, original)).toBeGreaterThan(maxAbsDiff(got, want));
       // accuracy_level 4 (int8 activations, per block) runs too, close to the exact product.
       node.setAttribute(attr.int("accuracy_level", 4));
-      const fast = await runFloat(out, { x: new ort.Tensor("float32", x, [3, c.k]) }, "y");
+      const fast = await runFloat(out, { x: float32Tensor(x, [3, c.k]) }, "y");
       expect(relativeL2(fast, want)).toBeLessThan(0.02);
     });
   }
@@ -238,7 +225,7 @@ describe("quantize/weight-only packing and numbers", () => {
       symmetric: true,
     });
     const x = values(3 * k, 9);
-    const got = await runFloat(out, { x: new ort.Tensor("float32", x, [3, k]) }, "y");
+    const got = await runFloat(out, { x: float32Tensor(x, [3, k]) }, "y");
     const want = product(x, transpose(dequantizeRows(q), n, k), 3, k, n).map(
       (v, i) => v + (bias[i % n] as number),
     );
@@ -269,8 +256,8 @@ describe("quantize/weight-only packing and numbers", () => {
       const x = values(3 * c.k, 13);
       // ORT fuses DQ→MatMul into MatMulNBits at accuracy level 4 (int8 activations) unless told
       // otherwise: compare the exact product at level 0.
-      const got = await runFloat(out, { x: new ort.Tensor("float32", x, [3, c.k]) }, "y", {
-        "session.qdq_matmulnbits_accuracy_level": "0",
+      const got = await runFloat(out, { x: float32Tensor(x, [3, c.k]) }, "y", {
+        extra: { "session.qdq_matmulnbits_accuracy_level": "0" },
       });
       const want = product(x, transpose(dequantizeRows(q), c.n, c.k), 3, c.k, c.n);
       expect(maxAbsDiff(got, want)).toBeLessThan(
@@ -301,11 +288,7 @@ describe("quantize/weight-only packing and numbers", () => {
       const out = component(result.bundle);
       expect(opCounts(out)).toEqual({ GatherBlockQuantized: 1 });
       const picked = [0, 7, 49, 3, 3, 12];
-      const got = await runFloat(
-        out,
-        { ids: new ort.Tensor("int64", BigInt64Array.from(picked, BigInt), [2, 3]) },
-        "rows",
-      );
+      const got = await runFloat(out, { ids: int64Tensor(picked, [2, 3]) }, "rows");
       const dequantized = dequantizeRows(
         quantizeRtn(table, vocab, width, { bits, blockSize: 16, symmetric }),
       );
@@ -373,9 +356,7 @@ describe("quantize/weight-only packing and numbers", () => {
     expect(nbits[2]?.inputs[1]).not.toBe(nbits[0]?.inputs[1]);
     expect([...model.graph].some((n) => n.opType === "Constant")).toBe(false);
     const x0 = values(3 * 64, 8);
-    const session = await ort.InferenceSession.create(encodeModel(model));
-    const out = await session.run({ x: new ort.Tensor("float32", x0, [3, 64]) });
+    const out = await runOnOrt(model, { x: float32Tensor(x0, [3, 64]) });
     expect(out.y?.dims).toEqual([3, 128]);
-    await session.release();
   });
 });
