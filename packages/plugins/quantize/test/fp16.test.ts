@@ -7,7 +7,14 @@ import {
   singleModelBundle,
   Tensor,
 } from "@lathe/core";
-import { float32Tensor, opCounts, openOrtSession, runFloat } from "@lathe/core/testing";
+import {
+  float32Tensor,
+  floatOutput,
+  opCounts,
+  openOrtSession,
+  runFloat,
+  runOnOrt,
+} from "@lathe/core/testing";
 import { gpt2, llama, unet } from "@lathe/plugin-zoo";
 import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
@@ -144,10 +151,9 @@ describe("quantize/fp16 on weights held by Constant nodes (exporters at opsets <
     b.output(b.Mul(b.MatMul(x, w), scale), "converted_out");
     const model = b.build();
     const feeds = {
-      x: new ort.Tensor("float32", Float32Array.from([1, 2, 3, 4, 0.5, -1, 1.5, 2]), [2, 4]),
+      x: float32Tensor([1, 2, 3, 4, 0.5, -1, 1.5, 2], [2, 4]),
     };
-    const reference = await ort.InferenceSession.create(encodeModel(model));
-    const expected = await reference.run(feeds);
+    const expected = await runOnOrt(model, feeds);
 
     const { result } = await runPass(fp16Pass, singleModelBundle(model), {
       nodeBlockList: ["kept"],
@@ -162,19 +168,16 @@ describe("quantize/fp16 on weights held by Constant nodes (exporters at opsets <
       DataType.FLOAT16,
     ]);
     expect(result.statistics?.["constants-converted"]).toBe(2);
-    const session = await ort.InferenceSession.create(encodeModel(q));
-    const got = await session.run(feeds);
+    const got = await runOnOrt(q, feeds);
     // `kept` reads the exact weight: bit-identical to the float32 model (it read a float16
     // rounding of it behind a Cast before: 2⁻¹² relative off)
-    expect(Array.from(got.kept_out!.data as Float32Array)).toEqual(
-      Array.from(expected.kept_out!.data as Float32Array),
+    expect(Array.from(floatOutput(got, "kept_out"))).toEqual(
+      Array.from(floatOutput(expected, "kept_out")),
     );
-    const want = expected.converted_out!.data as Float32Array;
-    const have = got.converted_out!.data as Float32Array;
+    const want = floatOutput(expected, "converted_out");
+    const have = floatOutput(got, "converted_out");
     for (let i = 0; i < want.length; i++)
       expect(Math.abs(have[i]! - want[i]!)).toBeLessThan(2e-3 * Math.abs(want[i]!));
-    await reference.release();
-    await session.release();
   });
 });
 
