@@ -1,5 +1,7 @@
+import { upperCholeskyOfInverseBlocked } from "./blocked.js";
 import { upperCholeskyOfInverse } from "./cholesky.js";
 import type { ActivationGram } from "./grams.js";
+import type { MatrixProducts } from "./products.js";
 
 /**
  * The layer Hessian of the squared output error, H = 2·ΣXᵀX / rows, over the distinct
@@ -53,17 +55,53 @@ export function dampedInverseCholesky(
   k: number,
   dampPercent: number,
 ): Float64Array {
-  let damp = 0;
-  for (let c = 0; c < k; c++) damp += hessian[c * k + c] as number;
-  damp = (dampPercent * damp) / k;
-  for (let attempt = 0; attempt < 6; attempt++) {
-    const damped = Float64Array.from(hessian);
-    for (let c = 0; c < k; c++) damped[c * k + c] = (damped[c * k + c] as number) + damp;
-    const u = upperCholeskyOfInverse(damped, k);
+  let damp = initialDamp(hessian, k, dampPercent);
+  for (let attempt = 0; attempt < DAMP_ATTEMPTS; attempt++) {
+    const u = upperCholeskyOfInverse(damped(hessian, k, damp), k);
     if (u) return u;
-    damp = damp > 0 ? damp * 10 : 1e-6;
+    damp = raise(damp);
   }
-  throw new Error(
+  throw notPositiveDefinite(k, damp);
+}
+
+/**
+ * `dampedInverseCholesky` with the factor's large products on ONNX Runtime's float64 GEMM
+ * (`products`; see `ortMatrixProducts`): the same U up to float64 rounding, an order of magnitude
+ * faster at the sizes of a transformer's MLP (3072 inputs: 9.7 G multiply-adds in plain loops).
+ */
+export async function dampedInverseCholeskyBlocked(
+  hessian: Float64Array,
+  k: number,
+  dampPercent: number,
+  products: MatrixProducts,
+): Promise<Float64Array> {
+  let damp = initialDamp(hessian, k, dampPercent);
+  for (let attempt = 0; attempt < DAMP_ATTEMPTS; attempt++) {
+    const u = await upperCholeskyOfInverseBlocked(damped(hessian, k, damp), k, products);
+    if (u) return u;
+    damp = raise(damp);
+  }
+  throw notPositiveDefinite(k, damp);
+}
+
+const DAMP_ATTEMPTS = 6;
+
+function initialDamp(hessian: Float64Array, k: number, dampPercent: number): number {
+  let sum = 0;
+  for (let c = 0; c < k; c++) sum += hessian[c * k + c] as number;
+  return (dampPercent * sum) / k;
+}
+
+function damped(hessian: Float64Array, k: number, damp: number): Float64Array {
+  const out = Float64Array.from(hessian);
+  for (let c = 0; c < k; c++) out[c * k + c] = (out[c * k + c] as number) + damp;
+  return out;
+}
+
+const raise = (damp: number) => (damp > 0 ? damp * 10 : 1e-6);
+
+function notPositiveDefinite(k: number, damp: number): Error {
+  return new Error(
     `the damped ${k}×${k} Hessian is not positive definite (damping raised to ${damp / 10}): the calibration activations are degenerate`,
   );
 }

@@ -5,7 +5,11 @@ import {
   createCpuSessions,
   DataType,
   dampedInverseCholesky,
+  dampedInverseCholeskyBlocked,
+  inverseCholeskyFactor,
+  invertLower,
   layerHessian,
+  ortMatrixProducts,
   pinDeadInputs,
   quadraticError,
   SeededRandom,
@@ -14,7 +18,10 @@ import {
   upperCholeskyOfInverse,
   type Value,
 } from "@lathe/core";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
+
+const products = ortMatrixProducts({ threads: 1 });
+afterAll(() => products.close());
 
 function gaussian(seed: number): () => number {
   const random = new SeededRandom(seed);
@@ -68,6 +75,66 @@ describe("linalg", () => {
       }
     }
     expect(worst).toBeLessThan(1e-6);
+  });
+
+  it("ortMatrixProducts computes α·op(A)·op(B) + C in float64 on ONNX Runtime, every transpose", async () => {
+    const next = gaussian(11);
+    const [m, k, n] = [7, 5, 3];
+    const a = Float64Array.from({ length: m * k }, next);
+    const b = Float64Array.from({ length: k * n }, next);
+    const c = Float64Array.from({ length: m * n }, next);
+    const transpose = (x: Float64Array, rows: number, cols: number) =>
+      Float64Array.from(
+        { length: rows * cols },
+        (_, i) => x[(i % rows) * cols + Math.floor(i / rows)] as number,
+      );
+    const want = new Float64Array(m * n);
+    for (let i = 0; i < m; i++)
+      for (let j = 0; j < n; j++) {
+        let s = c[i * n + j] as number;
+        for (let t = 0; t < k; t++) s -= (a[i * k + t] as number) * (b[t * n + j] as number);
+        want[i * n + j] = s;
+      }
+    for (const transA of [false, true])
+      for (const transB of [false, true]) {
+        const got = await products.product({
+          a: transA ? transpose(a, m, k) : a,
+          aDims: transA ? [k, m] : [m, k],
+          transA,
+          b: transB ? transpose(b, k, n) : b,
+          bDims: transB ? [n, k] : [k, n],
+          transB,
+          alpha: -1,
+          c,
+        });
+        for (let i = 0; i < m * n; i++) expect(got[i]).toBeCloseTo(want[i] as number, 12);
+      }
+    await expect(products.product({ a, aDims: [m, k], b, bDims: [n, k] })).rejects.toThrow(
+      /inner dimensions 5 and 3/,
+    );
+  });
+
+  it("the blocked factor on ORT's GEMM equals the plain loops: L⁻¹ and U to float64 rounding", async () => {
+    // 301 with a base of 40: uneven halves, three levels of recursion.
+    const n = 301;
+    const h = gram(400, n, 12, 1e-2);
+    const l = cholesky(h, n) as Float64Array;
+    const want = invertLower(l, n);
+    const got = (await inverseCholeskyFactor(h, n, products, 40)) as Float64Array;
+    let worst = 0;
+    let scale = 0;
+    for (let i = 0; i < n * n; i++) {
+      worst = Math.max(worst, Math.abs((got[i] as number) - (want[i] as number)));
+      scale = Math.max(scale, Math.abs(want[i] as number));
+    }
+    expect(worst / scale).toBeLessThan(1e-9);
+    const u = dampedInverseCholesky(h, n, 0.01);
+    const ub = await dampedInverseCholeskyBlocked(h, n, 0.01, products);
+    for (let i = 0; i < n * n; i++) expect(ub[i]).toBeCloseTo(u[i] as number, 9);
+    // Not positive definite at any level: undefined, as cholesky says.
+    const indefinite = Float64Array.from(h);
+    indefinite[(n - 1) * n + n - 1] = -1;
+    expect(await inverseCholeskyFactor(indefinite, n, products, 40)).toBeUndefined();
   });
 
   it("solveCholesky solves LLᵀx = b", () => {

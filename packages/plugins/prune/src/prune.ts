@@ -12,6 +12,7 @@ import {
   type ModelBundle,
   type NamePattern,
   type OnnxFunction,
+  ortMatrixProducts,
   type PassContext,
   type PassStatistics,
   Tensor,
@@ -253,13 +254,20 @@ async function pruneSecondOrder(
     onBatch: (n) => context.progress.advance(n),
   });
   context.progress.start(layers.length, `${component}: sparsegpt`);
-  for (const layer of layers) {
+  const products = ortMatrixProducts();
+  try {
+    for (const layer of layers) await pruneLayer(layer);
+  } finally {
+    await products.close();
+  }
+
+  async function pruneLayer(layer: Layer): Promise<void> {
     context.signal.throwIfAborted();
     const gram = layer.activation ? grams.get(layer.activation) : undefined;
     const hessian = gram ? layerHessian([gram]) : undefined;
     if (!hessian) {
       stats.skip("no calibration rows reached the layer's input");
-      continue;
+      return;
     }
     const rows = layer.outputs;
     const k = layer.inputs;
@@ -267,7 +275,7 @@ async function pruneSecondOrder(
     const w = new Float32Array(rows * k);
     for (let o = 0; o < rows; o++)
       for (let i = 0; i < k; i++) w[o * k + i] = stored[layer.index(o, i, 0)] as number;
-    const result = pruneSparseGpt(w, rows, k, hessian, pattern, settings);
+    const result = await pruneSparseGpt(w, rows, k, hessian, pattern, settings, products);
     const values = new Float32Array(stored.length);
     let zeros = 0;
     for (let o = 0; o < rows; o++)

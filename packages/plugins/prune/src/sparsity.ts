@@ -1,4 +1,5 @@
 import type { Layer } from "./layers.js";
+import { dropLowest } from "./select.js";
 
 export type Criterion = "magnitude" | "wanda" | "sparsegpt";
 
@@ -37,19 +38,23 @@ export function unstructuredMask(
   per: "layer" | "output",
 ): Uint8Array {
   const keep = new Uint8Array(scores.length).fill(1);
-  const groups: number[][] =
-    per === "layer"
-      ? [Array.from({ length: scores.length }, (_, i) => i)]
-      : Array.from({ length: layer.outputs }, (_, o) => {
-          const members: number[] = [];
-          for (let i = 0; i < layer.inputs; i++)
-            for (let s = 0; s < layer.spatial; s++) members.push(layer.index(o, i, s));
-          return members;
-        });
-  for (const members of groups) {
-    const drop = Math.floor(sparsity * members.length);
-    members.sort((a, b) => (scores[a] ?? 0) - (scores[b] ?? 0) || a - b);
-    for (let j = 0; j < drop; j++) keep[members[j] as number] = 0;
+  if (per === "layer") {
+    dropLowest(scores, Math.floor(sparsity * scores.length), keep);
+    return keep;
+  }
+  // One output's weights in increasing stored index (every layout orders them so), which is
+  // the order equal scores drop in.
+  const members = new Int32Array(layer.inputs * layer.spatial);
+  const group = new Float64Array(members.length);
+  for (let o = 0; o < layer.outputs; o++) {
+    let j = 0;
+    for (let i = 0; i < layer.inputs; i++)
+      for (let s = 0; s < layer.spatial; s++) {
+        const at = layer.index(o, i, s);
+        members[j] = at;
+        group[j++] = scores[at] ?? 0;
+      }
+    dropLowest(group, Math.floor(sparsity * group.length), keep, (i) => members[i] as number);
   }
   return keep;
 }
@@ -57,18 +62,29 @@ export function unstructuredMask(
 /**
  * N:M semi-structured sparsity: in every run of M consecutive input channels of one output (and
  * spatial position), the N highest-scoring weights survive — the pattern sparse tensor cores
- * run (2:4).
+ * run (2:4); of equal scores the lower input channel survives.
  */
 export function nmMask(layer: Layer, scores: Float64Array, n: number, m: number): Uint8Array {
   const keep = new Uint8Array(scores.length);
-  const group: number[] = [];
+  const group = new Int32Array(m);
   for (let o = 0; o < layer.outputs; o++) {
     for (let s = 0; s < layer.spatial; s++) {
       for (let start = 0; start < layer.inputs; start += m) {
-        group.length = 0;
-        for (let i = start; i < start + m; i++) group.push(layer.index(o, i, s));
-        group.sort((a, b) => (scores[b] ?? 0) - (scores[a] ?? 0) || a - b);
-        for (let j = 0; j < n; j++) keep[group[j] as number] = 1;
+        const size = Math.min(m, layer.inputs - start);
+        for (let i = 0; i < size; i++) group[i] = layer.index(o, start + i, s);
+        for (let x = 0; x < Math.min(n, size); x++) {
+          let best = -1;
+          let bestScore = 0;
+          for (let i = 0; i < size; i++) {
+            const at = group[i] as number;
+            const score = scores[at] ?? 0;
+            if (!keep[at] && (best < 0 || score > bestScore)) {
+              best = at;
+              bestScore = score;
+            }
+          }
+          keep[best] = 1;
+        }
       }
     }
   }
