@@ -21,24 +21,19 @@
  * Floors (issue 17): prefill ≤ 0.75 × fp32 and size ≤ 0.8 × for structured; KL with reconstruct
  * at least 40 % lower than without; decode step of structured + int4 ≤ 0.35 × fp32.
  */
-import { readFileSync, writeFileSync } from "node:fs";
 import {
   createPassRandom,
   type DataRecord,
   decodeModel,
   encodeModel,
-  generateInputs,
   type Model,
-  type PassDefinition,
-  runPassStandalone,
-  singleModelBundle,
-  type TensorType,
 } from "@lathe/core";
 import { gpt2 } from "@lathe/plugin-zoo";
-import * as ort from "onnxruntime-node";
+import type * as ort from "onnxruntime-node";
 import { structuredPass } from "../../packages/plugins/prune/src/index.js";
 import { generateTokenRecords } from "../../packages/plugins/quantize/src/weight-only/calibration.js";
 import { weightOnlyPass } from "../../packages/plugins/quantize/src/weight-only/weight-only.js";
+import { decodeFeeds, interleaved, log, runPass, session, toOrt } from "./shared.js";
 
 const PRESET = process.env.BENCH_GPT2 ?? "small";
 const OUTLIERS = Number(process.env.BENCH_OUTLIERS ?? 6);
@@ -50,83 +45,7 @@ const THREADS = Number(process.env.BENCH_THREADS ?? 2);
 const RECONSTRUCT = (process.env.BENCH_RECONSTRUCT ?? "1") !== "0";
 const SEQUENCE = 128;
 
-const log = (m: string) => process.stderr.write(`${m}\n`);
-
 const STRUCTURED = { heads: 0.25, channels: 0.3, criterion: "flap" as const, multipleOf: 8 };
-
-function peakMb(): number {
-  const status = readFileSync("/proc/self/status", "utf8");
-  return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
-}
-
-/** One pass on a fresh copy of `bytes`: the model, its time and the process's peak RSS. */
-async function runPass(
-  bytes: Uint8Array,
-  // biome-ignore lint/suspicious/noExplicitAny: passes with their own option types
-  pass: PassDefinition<any>,
-  options: Record<string, unknown>,
-  calibration: DataRecord[],
-): Promise<{
-  bytes: Uint8Array;
-  seconds: number;
-  peakMb: number;
-  statistics: Record<string, unknown>;
-}> {
-  const bundle = singleModelBundle(decodeModel(bytes));
-  global.gc?.();
-  writeFileSync("/proc/self/clear_refs", "5"); // resets VmHWM to the current RSS
-  const start = performance.now();
-  const { result } = await runPassStandalone(pass, bundle, {
-    options,
-    data: { calibration },
-    logger: { debug() {}, info() {}, warn: log },
-    verify: "none",
-  } as Parameters<typeof runPassStandalone>[2]);
-  const seconds = (performance.now() - start) / 1000;
-  const peak = peakMb();
-  return {
-    bytes: encodeModel(result.bundle.components.get("model") as Model),
-    seconds,
-    peakMb: peak,
-    statistics: result.statistics ?? {},
-  };
-}
-
-async function session(bytes: Uint8Array): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(bytes, {
-    intraOpNumThreads: THREADS,
-    interOpNumThreads: 1,
-    graphOptimizationLevel: "all",
-  });
-}
-
-function toOrt(record: DataRecord): Record<string, ort.Tensor> {
-  const feeds: Record<string, ort.Tensor> = {};
-  for (const [name, t] of Object.entries(record))
-    feeds[name] = new ort.Tensor(t.dataType === 7 ? "int64" : "float32", t.toArray() as never, [
-      ...t.dims,
-    ]);
-  return feeds;
-}
-
-/** Decode-step feeds for a KV-cache export: one token after `PAST` cached ones. */
-function decodeFeeds(model: Model): Record<string, ort.Tensor> {
-  const signature = model.graph.inputs.map((v) => {
-    const type = v.type as TensorType;
-    return {
-      name: v.name,
-      dataType: type.elemType,
-      dims: (type.shape?.dims ?? []).map((d) => (d === null ? "unknown" : d)),
-    };
-  });
-  const record = generateInputs(signature, {
-    dims: { batch_size: 1, sequence_length: 1 },
-    past: PAST,
-    seed: 3,
-    vocabSize: 1000,
-  });
-  return toOrt(record);
-}
 
 /** KL(reference ‖ candidate) of the softmaxed logits, mean over positions. */
 function klDivergence(reference: Float32Array[], candidate: Float32Array[], vocab: number): number {
@@ -161,21 +80,6 @@ async function logits(s: ort.InferenceSession, records: DataRecord[]): Promise<F
   const out: Float32Array[] = [];
   for (const r of records) out.push((await s.run(toOrt(r))).logits?.data as Float32Array);
   return out;
-}
-
-/** Median latency of each session, the sessions interleaved within every round. */
-async function interleaved(
-  runs: readonly { session: ort.InferenceSession; feeds: Record<string, ort.Tensor> }[],
-): Promise<number[]> {
-  for (const r of runs) await r.session.run(r.feeds); // warm-up
-  const times = runs.map(() => [] as number[]);
-  for (let i = 0; i < REPEATS; i++)
-    for (const [k, r] of runs.entries()) {
-      const start = performance.now();
-      await r.session.run(r.feeds);
-      times[k]?.push(performance.now() - start);
-    }
-  return times.map((t) => t.sort((a, b) => a - b)[Math.floor(t.length / 2)] as number);
 }
 
 const preset = gpt2.presets[PRESET];
@@ -228,35 +132,44 @@ const int4 = await runPass(
   [],
 );
 
-const [s32, sPlain] = await Promise.all([session(fp32), session(plain.bytes)]);
-const sRefit = refit ? await session(refit.bytes) : undefined;
+const [s32, sPlain] = await Promise.all([session(fp32, THREADS), session(plain.bytes, THREADS)]);
+const sRefit = refit ? await session(refit.bytes, THREADS) : undefined;
 const ref = await logits(s32, evaluation);
 const vocab = config.vocab;
 const klPlain = klDivergence(ref, await logits(sPlain, evaluation), vocab);
 const klRefit = sRefit ? klDivergence(ref, await logits(sRefit, evaluation), vocab) : Number.NaN;
 const prefill = toOrt(evaluation[0] as DataRecord);
 log("prefill latency …");
-const [p32, pPlain, pRefit] = await interleaved([
-  { session: s32, feeds: prefill },
-  { session: sPlain, feeds: prefill },
-  ...(sRefit ? [{ session: sRefit, feeds: prefill }] : []),
-]);
+const [p32, pPlain, pRefit] = await interleaved(
+  [
+    { session: s32, feeds: prefill },
+    { session: sPlain, feeds: prefill },
+    ...(sRefit ? [{ session: sRefit, feeds: prefill }] : []),
+  ],
+  REPEATS,
+);
 await Promise.all([sPlain.release(), sRefit?.release()]);
-const [d32s, dInt4s] = await Promise.all([session(fp32Cache), session(int4.bytes)]);
-log("decode latency …");
-const [d32, dInt4] = await interleaved([
-  { session: d32s, feeds: decodeFeeds(decodeModel(fp32Cache)) },
-  { session: dInt4s, feeds: decodeFeeds(decodeModel(int4.bytes)) },
+const [d32s, dInt4s] = await Promise.all([
+  session(fp32Cache, THREADS),
+  session(int4.bytes, THREADS),
 ]);
+log("decode latency …");
+const [d32, dInt4] = await interleaved(
+  [
+    { session: d32s, feeds: decodeFeeds(decodeModel(fp32Cache), PAST) },
+    { session: dInt4s, feeds: decodeFeeds(decodeModel(int4.bytes), PAST) },
+  ],
+  REPEATS,
+);
 
 const mb = (b: Uint8Array) => (b.length / 2 ** 20).toFixed(1);
 const ratio = (a: number, b: number) => (a / b).toFixed(3);
 const verdict = (ok: boolean) => (ok ? "PASS" : "FAIL");
 const checks = {
-  prefill: pPlain / (p32 as number) <= 0.75,
+  prefill: (pPlain as number) / (p32 as number) <= 0.75,
   size: plain.bytes.length / fp32.length <= 0.8,
   kl: !RECONSTRUCT || klRefit <= 0.6 * klPlain,
-  decode: dInt4 / (d32 as number) <= 0.35,
+  decode: (dInt4 as number) / (d32 as number) <= 0.35,
 };
 console.log(
   `\nzoo gpt2 ${PRESET}, ${OUTLIERS} outlier channels; heads ${STRUCTURED.heads}, channels ${STRUCTURED.channels}, ${STRUCTURED.criterion}; ${CALIBRATION} calibration and ${EVALUATION} evaluation sequences of ${SEQUENCE} tokens; medians of ${REPEATS} interleaved rounds, ${THREADS} threads\n`,

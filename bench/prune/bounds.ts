@@ -1,0 +1,281 @@
+/**
+ * Where the structured floors' bounds lie (issue 17): the same models as `structured.ts`
+ * (zoo gpt2 at GPT-2-small size, 30 % of MLP channels and 25 % of heads removed; the KV-cache
+ * export pruned the same way, then weight-only int4), measured part by part.
+ *
+ * - size: parameters by role (embedding tables read by Gather, the rest), fp32 and structured;
+ *   what the rest would have to fall to for size ≤ 0.8 with the tied embedding untouched.
+ * - prefill: multiply-adds of one 1 × 128 prefill by role (block layers, attention scores, the
+ *   LM head), and latencies of the fp32 and structured models with and without their LM head
+ *   (the head's MatMul removed, the final norm's output returned), interleaved.
+ * - decode: ORT's profiler on one decode step (past 128) of fp32 and structured + int4: time by
+ *   op type and the costliest nodes, the LM head's and the embedding's share.
+ *
+ * The pruned models are cached in os.tmpdir() (BENCH_CACHE=0 rebuilds them) so that a quiet
+ * window is spent on timing only.
+ *
+ *   pnpm bench:prune:bounds   # BENCH_GPT2 (small|tiny), BENCH_OUTLIERS (6), BENCH_REPEATS (9),
+ *                             # BENCH_THREADS (2), BENCH_PROFILE_RUNS (30),
+ *                             # BENCH_PARTS (size,prefill,decode)
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  createPassRandom,
+  DataType,
+  decodeModel,
+  encodeModel,
+  type Model,
+  type NodeProfile,
+  profileModel,
+  removeDeadCode,
+  removeUnusedInitializers,
+  type Tensor,
+  type TensorType,
+} from "@lathe/core";
+import { gpt2 } from "@lathe/plugin-zoo";
+import { structuredPass } from "../../packages/plugins/prune/src/index.js";
+import { generateTokenRecords } from "../../packages/plugins/quantize/src/weight-only/calibration.js";
+import { weightOnlyPass } from "../../packages/plugins/quantize/src/weight-only/weight-only.js";
+import { interleaved, log, runPass, session, toOrt } from "./shared.js";
+
+const PRESET = process.env.BENCH_GPT2 ?? "small";
+const OUTLIERS = Number(process.env.BENCH_OUTLIERS ?? 6);
+const REPEATS = Number(process.env.BENCH_REPEATS ?? 9);
+const THREADS = Number(process.env.BENCH_THREADS ?? 2);
+const PROFILE_RUNS = Number(process.env.BENCH_PROFILE_RUNS ?? 30);
+const PARTS = new Set((process.env.BENCH_PARTS ?? "size,prefill,decode").split(","));
+const CACHE = (process.env.BENCH_CACHE ?? "1") !== "0";
+const SEQUENCE = 128;
+const STRUCTURED = { heads: 0.25, channels: 0.3, criterion: "flap" as const, multipleOf: 8 };
+
+const preset = gpt2.presets[PRESET];
+if (!preset) throw new Error(`zoo gpt2 has no preset "${PRESET}"`);
+const config = { ...preset, outliers: OUTLIERS };
+const PAST = Math.min(128, config.positions - 1);
+const folder = join(tmpdir(), "lathe-bench-prune-bounds", `${PRESET}-${OUTLIERS}`);
+mkdirSync(folder, { recursive: true });
+
+/** The model in `name`, made by `make` unless cached. */
+async function cached(name: string, make: () => Promise<Uint8Array>): Promise<Uint8Array> {
+  const file = join(folder, `${name}.onnx`);
+  if (CACHE && existsSync(file)) return readFileSync(file);
+  log(`${name} …`);
+  const bytes = await make();
+  writeFileSync(file, bytes);
+  return bytes;
+}
+
+const build = (kvCache: boolean) =>
+  encodeModel(gpt2.build({ ...config, kvCache }, { seed: 1 }).components.get("model") as Model);
+const fp32 = await cached("fp32", async () => build(false));
+const fp32Cache = await cached("fp32-cache", async () => build(true));
+// The same pruning as structured.ts: FLAP on 8 calibration sequences; the cache export by magnitude.
+const structured = await cached("structured", async () => {
+  const calibration = generateTokenRecords(
+    decodeModel(fp32),
+    8,
+    SEQUENCE,
+    createPassRandom(1, "calibration", ""),
+    1,
+  );
+  const options = { ...STRUCTURED, data: "calibration", samples: 8 };
+  return (await runPass(fp32, structuredPass, options, calibration)).bytes;
+});
+const int4 = await cached("structured-int4-cache", async () => {
+  const pruned = await runPass(
+    fp32Cache,
+    structuredPass,
+    { ...STRUCTURED, criterion: "magnitude" },
+    [],
+  );
+  const options = { bits: 4, blockSize: 32, accuracyLevel: 4 };
+  return (await runPass(pruned.bytes, weightOnlyPass, options, [])).bytes;
+});
+log(`models in ${folder}`);
+
+const HEAD = "/lm_head/MatMul";
+const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
+const m = (x: number) => `${(x / 1e6).toFixed(2)} M`;
+
+// ---------------------------------------------------------------------------------------------
+// size: parameters by role
+
+interface Parameters {
+  total: number;
+  embedding: number;
+  rest: number;
+}
+
+function parameters(model: Model): Parameters {
+  const tables = new Set<string>();
+  for (const node of model.graph.allNodes())
+    if (node.opType === "Gather" && node.inputs[0]?.constValue) tables.add(node.inputs[0].name);
+  let total = 0;
+  let embedding = 0;
+  for (const [name, value] of model.graph.initializers) {
+    const t = value.constValue as Tensor | undefined;
+    if (!t || t.dataType !== DataType.FLOAT) continue;
+    total += t.elementCount;
+    if (tables.has(name)) embedding += t.elementCount;
+  }
+  return { total, embedding, rest: total - embedding };
+}
+
+if (PARTS.has("size")) {
+  const a = parameters(decodeModel(fp32));
+  const b = parameters(decodeModel(structured));
+  const restNeeded = 0.8 * a.total - b.embedding;
+  console.log("\n### size: parameters by role (float32 initializers)\n");
+  console.log("| model | total | embedding tables (wte, wpe) | rest (blocks, norms) | file MB |");
+  console.log("|---|---|---|---|---|");
+  console.log(
+    `| fp32 | ${m(a.total)} | ${m(a.embedding)} (${pct(a.embedding / a.total)}) | ${m(a.rest)} | ${(fp32.length / 2 ** 20).toFixed(1)} |`,
+  );
+  console.log(
+    `| structured | ${m(b.total)} (${(b.total / a.total).toFixed(3)}×) | ${m(b.embedding)} | ${m(b.rest)} (${(b.rest / a.rest).toFixed(3)}× of fp32's rest) | ${(structured.length / 2 ** 20).toFixed(1)} (${(structured.length / fp32.length).toFixed(3)}×) |`,
+  );
+  console.log(
+    `\nsize ≤ 0.8× with the embedding untouched needs the rest ≤ ${m(restNeeded)} = ${(restNeeded / a.rest).toFixed(3)}× of fp32's (${pct(1 - restNeeded / a.rest)} of the block parameters removed; 30 % of MLP channels + 25 % of heads remove ${pct(1 - b.rest / a.rest)}); with every block removed the size would be ${(a.embedding / a.total).toFixed(3)}×`,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// prefill: multiply-adds by role, and latencies with and without the LM head
+
+/** Multiply-adds of one prefill of `tokens` tokens by role, from the weights' shapes. */
+function prefillMacs(model: Model, tokens: number) {
+  let layers = 0;
+  let head = 0;
+  let attentionWidth = 0;
+  for (const node of model.graph.allNodes()) {
+    if (node.opType !== "MatMul" && node.opType !== "Gemm") continue;
+    const b = node.inputs[1];
+    const producer = b?.producer();
+    const source = producer?.opType === "Transpose" ? producer.inputs[0] : b;
+    const weight = source?.constValue as Tensor | undefined;
+    if (!weight) continue;
+    if (node.name === HEAD) head += weight.elementCount * tokens;
+    else layers += weight.elementCount * tokens;
+    // Fused QKV: [d, 3·heads·64]; its width / 3 is the block's attention width.
+    if (source?.name.includes("c_attn")) attentionWidth += (weight.dims[1] as number) / 3;
+  }
+  // Scores QKᵀ and the weighted sum PV, every position against every key (the mask applied after).
+  const attention = 2 * tokens * tokens * attentionWidth;
+  return { layers, attention, head, total: layers + attention + head };
+}
+
+/** The model without its LM head: the head's input (the final norm's output) becomes the output. */
+function headless(bytes: Uint8Array): Uint8Array {
+  const model = decodeModel(bytes);
+  const head = [...model.graph.allNodes()].find((n) => n.name === HEAD);
+  if (!head) throw new Error(`no ${HEAD} node`);
+  const hidden = head.inputs[0];
+  if (!hidden) throw new Error(`${HEAD} has no input`);
+  const logits = model.graph.outputs.indexOf(head.output);
+  model.graph.outputs[logits] = hidden;
+  removeDeadCode(model.graph);
+  removeUnusedInitializers(model.graph);
+  return encodeModel(model);
+}
+
+if (PARTS.has("prefill")) {
+  const a = prefillMacs(decodeModel(fp32), SEQUENCE);
+  const b = prefillMacs(decodeModel(structured), SEQUENCE);
+  console.log(`\n### prefill 1 × ${SEQUENCE}: multiply-adds by role\n`);
+  console.log("| model | block layers | attention scores | LM head | total |");
+  console.log("|---|---|---|---|---|");
+  const row = (name: string, x: typeof a) =>
+    `| ${name} | ${(x.layers / 1e9).toFixed(2)} G | ${(x.attention / 1e9).toFixed(2)} G | ${(x.head / 1e9).toFixed(2)} G | ${(x.total / 1e9).toFixed(2)} G (${(x.total / a.total).toFixed(3)}×) |`;
+  console.log(row("fp32", a));
+  console.log(row("structured", b));
+  console.log(
+    `\nwithout the head: ${((b.total - b.head) / (a.total - a.head)).toFixed(3)}×; the head is ${pct(a.head / a.total)} of fp32's multiply-adds`,
+  );
+
+  const models = [fp32, structured, headless(fp32), headless(structured)];
+  const sessions = await Promise.all(models.map((bytes) => session(bytes, THREADS)));
+  const record = generateTokenRecords(
+    decodeModel(fp32),
+    1,
+    SEQUENCE,
+    createPassRandom(2, "evaluation", ""),
+    1,
+  )[0];
+  if (!record) throw new Error("no evaluation record");
+  const feeds = toOrt(record);
+  log("prefill latency …");
+  const [t32, tPruned, t32Headless, tPrunedHeadless] = (await interleaved(
+    sessions.map((s) => ({ session: s, feeds })),
+    REPEATS,
+  )) as [number, number, number, number];
+  await Promise.all(sessions.map((s) => s.release()));
+  console.log(`\nprefill latency, medians of ${REPEATS} interleaved rounds, ${THREADS} threads:\n`);
+  console.log("| model | with the LM head ms | without ms | the head ms |");
+  console.log("|---|---|---|---|");
+  console.log(
+    `| fp32 | ${t32.toFixed(1)} | ${t32Headless.toFixed(1)} | ${(t32 - t32Headless).toFixed(1)} |`,
+  );
+  console.log(
+    `| structured | ${tPruned.toFixed(1)} (${(tPruned / t32).toFixed(3)}×) | ${tPrunedHeadless.toFixed(1)} (${(tPrunedHeadless / t32Headless).toFixed(3)}× of fp32's) | ${(tPruned - tPrunedHeadless).toFixed(1)} |`,
+  );
+  console.log(
+    `\nthe head's ${(t32 - t32Headless).toFixed(1)} ms alone is ${pct((t32 - t32Headless) / t32)} of fp32's prefill; if everything else vanished the ratio would be ${((t32 - t32Headless) / t32).toFixed(3)}×`,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// decode: where one step's time goes
+
+function decodeShapes(model: Model): Record<string, number[]> {
+  const shapes: Record<string, number[]> = {};
+  for (const input of model.graph.inputs) {
+    const dims = ((input.type as TensorType).shape?.dims ?? []).map((d) =>
+      typeof d === "number"
+        ? d
+        : d === "past_sequence_length"
+          ? PAST
+          : d === "past_sequence_length + 1"
+            ? PAST + 1
+            : 1,
+    );
+    shapes[input.name] = dims;
+  }
+  return shapes;
+}
+
+async function decodeProfile(name: string, bytes: Uint8Array): Promise<void> {
+  const model = decodeModel(bytes);
+  const result = await profileModel(model, {
+    target: { providers: ["cpu"], threads: THREADS, shapes: decodeShapes(model) },
+    runs: PROFILE_RUNS,
+    warmup: 3,
+    graphOptimizationLevel: "all",
+  });
+  const { summary } = result;
+  const ms = (us: number) => (us / 1000 / summary.runs).toFixed(3);
+  console.log(
+    `\n#### ${name}: ${ms(summary.runUs)} ms per step (profiled, ${summary.runs} runs), nodes ${ms(summary.kernelUs)} ms\n`,
+  );
+  console.log("| op type | nodes | ms per step | share |\n|---|---|---|---|");
+  for (const op of summary.ops.slice(0, 8))
+    console.log(`| ${op.opType} | ${op.nodes} | ${ms(op.totalUs)} | ${pct(op.share)} |`);
+  const describe = (n: NodeProfile) =>
+    `| ${n.node} | ${n.opType} | ${ms(n.totalUs)} | ${pct(n.share)} |`;
+  console.log("\n| node | op | ms per step | share |\n|---|---|---|---|");
+  for (const n of summary.nodes.slice(0, 6)) console.log(describe(n));
+  const head = summary.nodes.filter((n) => n.node.startsWith("/lm_head"));
+  const embedding = summary.nodes.filter(
+    (n) => n.node.includes("wte") || n.node.includes("/Gather_Q"),
+  );
+  for (const n of [...head, ...embedding])
+    if (!summary.nodes.slice(0, 6).includes(n)) console.log(describe(n));
+}
+
+if (PARTS.has("decode")) {
+  log("decode profiles …");
+  console.log(`\n### decode step (past ${PAST}): ORT profile, ${THREADS} threads`);
+  await decodeProfile("fp32", fp32Cache);
+  await decodeProfile("structured + int4", int4);
+}
