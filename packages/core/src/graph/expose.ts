@@ -1,3 +1,4 @@
+import { type Attribute, AttributeType, attr } from "../ir/attribute.js";
 import { DataType } from "../ir/dtype.js";
 import type { Graph } from "../ir/graph.js";
 import type { Model } from "../ir/model.js";
@@ -21,6 +22,13 @@ export interface ExposedValues {
 export interface ExposeOptions {
   /** Element types of values whose own `type` says none (a placeholder needs one). */
   readonly types?: ReadonlyMap<Value, DataType>;
+  /**
+   * Expose values inside Loop and Scan bodies too, stacked over the iterations (the output gets
+   * a leading iterations axis; Scan's along axis 0). Every iteration must give the value the
+   * same shape, or ONNX Runtime fails the run: fit for values of a fixed shape (a reduction to a
+   * scalar, say), not for a value that grows per iteration. Default false: refused.
+   */
+  readonly perIteration?: boolean;
 }
 
 /**
@@ -37,9 +45,12 @@ export interface ExposeOptions {
  * "not observed in this run" (an empty real value carries no observation either). Nested Ifs
  * lift the value one If at a time.
  *
- * Values inside Loop and Scan bodies (one value per iteration) and function bodies are refused
- * with the reason, as are values whose element type is unknown. The model must not be edited
- * otherwise until `restore`.
+ * Values inside Loop and Scan bodies (one value per iteration) are refused with the reason unless
+ * `perIteration` is set: then a body value leaves as an added scan output, stacked over the
+ * iterations (a loop that ran no iteration returns an empty tensor: again no observation). An If
+ * branch inside such a body is refused (its placeholder would not stack with the real value).
+ * Values of function bodies, of unknown element type or strings are refused. The model must not
+ * be edited otherwise until `restore`.
  */
 export function exposeValues(
   model: Model,
@@ -56,28 +67,60 @@ export function exposeValues(
   const elementType = (v: Value): DataType | undefined =>
     v.type?.kind === "tensor" ? v.type.elemType : options.types?.get(v);
 
-  /** `v` itself in the main graph, or the If output that carries it there, or why not. */
-  const lift = (v: Value): Value | string => {
+  /**
+   * `v` itself in the main graph, or the If/Loop/Scan output that carries it there, or why not.
+   * `mayBeEmpty`: `v` was carried out of an If branch, so it is an empty placeholder in some runs,
+   * which a Loop cannot stack (its iterations must agree on the shape).
+   */
+  const lift = (v: Value, mayBeEmpty = false): Value | string => {
     const known = lifted.get(v);
     if (known) return known;
     const graph = v.producer()?.graph ?? owners.get(v);
+    const owner = graph?.parent;
+    const type = elementType(v);
     let result: Value | string;
     if (graph === main) result = v;
-    else if (!graph?.parent)
-      result = `"${v.name}" is not in the main graph or an If branch (a function body?)`;
-    else if (graph.parent.opType !== "If" || graph.parent.domain !== "")
-      result = `"${v.name}" is inside a ${graph.parent.opType} body (one value per iteration): not exposed`;
-    else {
-      const type = elementType(v);
-      if (type === undefined) result = `"${v.name}" has no known element type`;
-      else if (type === DataType.STRING) result = `"${v.name}" is a string tensor: not exposed`;
-      else {
-        const out = liftThroughIf(graph.parent, graph, v, type);
-        result = lift(out);
-      }
-    }
+    else if (!graph || !owner)
+      result = `"${v.name}" is not in the main graph or a subgraph of it (a function body?)`;
+    else if (owner.domain !== "" || !["If", "Loop", "Scan"].includes(owner.opType))
+      result = `"${v.name}" is inside a subgraph of ${owner.qualifiedOp}: not exposed`;
+    else if (owner.opType !== "If" && !options.perIteration)
+      result = `"${v.name}" is inside a ${owner.opType} body (one value per iteration): not exposed`;
+    else if (owner.opType !== "If" && mayBeEmpty)
+      result = `"${v.name}" is inside an If branch inside a ${owner.opType} body: not exposed (a branch not taken in some iterations cannot be stacked)`;
+    else if (type === undefined) result = `"${v.name}" has no known element type`;
+    else if (type === DataType.STRING) result = `"${v.name}" is a string tensor: not exposed`;
+    else if (owner.opType === "If") result = lift(liftThroughIf(owner, graph, v, type), true);
+    else result = lift(liftThroughBody(owner, graph, v, type), mayBeEmpty);
     lifted.set(v, result);
     return result;
+  };
+
+  /** A scan output of a Loop or Scan body: the Loop's added output stacks it per iteration. */
+  const liftThroughBody = (owner: Node, body: Graph, v: Value, type: DataType): Value => {
+    const name = names.name(`${v.name}_exposed`);
+    const node = new Node({ opType: "Identity", name, inputs: [v], outputs: [name] });
+    node.output.type = v.type?.kind === "tensor" ? v.type : tensorType(type);
+    body.append(node);
+    body.outputs.push(node.output);
+    // Scan lists an axis and a direction per scan output, when it lists them at all
+    const lists: Attribute[] = [];
+    if (owner.opType === "Scan")
+      for (const key of ["scan_output_axes", "scan_output_directions"]) {
+        const list = owner.attribute(key);
+        if (list?.type !== AttributeType.INTS) continue;
+        lists.push(list);
+        owner.setAttribute(attr.ints(key, [...list.value, 0]));
+      }
+    const count = owner.outputs.length;
+    const out = owner.appendOutput(new Value(names.name(`${v.name}_exposed`), tensorType(type)));
+    undo.push(() => {
+      owner.truncateOutputs(count);
+      for (const list of lists) owner.setAttribute(list);
+      body.outputs.splice(body.outputs.indexOf(node.output), 1);
+      body.remove(node, { force: true });
+    });
+    return out;
   };
 
   const liftThroughIf = (owner: Node, branch: Graph, v: Value, type: DataType): Value => {

@@ -43,9 +43,35 @@ function nestedModel() {
   body.output(body.Identity(keep), "keep_out");
   const s = body.Mul(x, body.scalar(3));
   body.output(s, "s");
-  const loop = b.node("Loop", [b.int64s([2]), undefined], { body: body.graph }, { outputs: 1 });
+  const loop = b.node("Loop", [b.int64s([2]), undefined], { body: body.graph }, { outputs: 2 });
   b.output(loop.output, "z", DataType.FLOAT);
-  return { model: b.build(), t, u, s };
+  // w = Scan over the rows of x { sum += row; Neg(row) }, with its per-output axes listed
+  const scanBody = createBuilder({ namePrefix: "scan" });
+  const sum = scanBody.input("sum", DataType.FLOAT, [3]);
+  const row = scanBody.input("row", DataType.FLOAT, [3]);
+  scanBody.output(scanBody.Add(sum, row), "sum_out", DataType.FLOAT, [3]);
+  const negRow = scanBody.Neg(row);
+  scanBody.output(scanBody.Identity(negRow), "neg_out", DataType.FLOAT, [3]);
+  const scan = b.node(
+    "Scan",
+    [b.constant([0, 0, 0], [3]), x],
+    {
+      body: scanBody.graph,
+      num_scan_inputs: 1,
+      scan_output_axes: [0],
+      scan_output_directions: [0],
+    },
+    { outputs: 2 },
+  );
+  b.output(scan.outputs[1]!, "w", DataType.FLOAT);
+  // an If inside the Loop body: its values cannot be stacked
+  const inLoopThen = createBuilder({ namePrefix: "in_loop_then" });
+  const inLoop = inLoopThen.Sqrt(x);
+  inLoopThen.output(inLoop, "in_loop_then_y");
+  const inLoopElse = createBuilder({ namePrefix: "in_loop_else" });
+  inLoopElse.output(inLoopElse.Identity(x), "in_loop_else_y");
+  body.output(body.If(c1, { then_branch: inLoopThen.graph, else_branch: inLoopElse.graph }), "q");
+  return { model: b.build(), t, u, s, negRow, inLoop };
 }
 
 const xs = randomFloats(6, 4);
@@ -119,5 +145,27 @@ describe("exposeValues", () => {
     expect(typed.refused.size).toBe(0);
     typed.restore();
     exposed.restore();
+  });
+
+  it("perIteration: Loop and Scan body values stacked over the iterations; an If inside a Loop refused", async () => {
+    const { model, s, negRow, inLoop } = nestedModel();
+    const before = encodeModel(model);
+    const types = new Map([
+      [s, DataType.FLOAT],
+      [negRow, DataType.FLOAT],
+      [inLoop, DataType.FLOAT],
+    ]);
+    const exposed = exposeValues(model, [s, negRow, inLoop], { types, perIteration: true });
+    expect(exposed.refused.get(2)).toMatch(/inside an If branch inside a Loop body/);
+    const [sName, negName] = exposed.outputs as string[];
+    expect(checkModel(model).errors).toBe(0);
+    const out = await run(model, false, false);
+    // two iterations of x * 3, stacked
+    const triple = Array.from(xs, (v) => Math.fround(v * 3));
+    expect(out[sName!]).toEqual([...triple, ...triple]);
+    // one Neg(row) per row of x: -x
+    expect(out[negName!]).toEqual(Array.from(xs, (v) => Math.fround(-v)));
+    exposed.restore();
+    expect(encodeModel(model)).toEqual(before);
   });
 });

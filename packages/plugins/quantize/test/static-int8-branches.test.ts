@@ -15,6 +15,7 @@ import {
 } from "@lathe/core";
 import { boolTensor, float32Tensor, maxAbsDiff, runFloat } from "@lathe/core/testing";
 import { describe, expect, it } from "vitest";
+import { quantRange, scaleAndZeroPoint } from "../src/common/quant-math.js";
 import { staticInt8Pass } from "../src/int8/static-int8.js";
 import { component, relativeL2, runPass } from "./int8-fixtures.js";
 
@@ -192,4 +193,114 @@ describe("quantize/static-int8 inside If branches", () => {
     const fp32 = await run(buildModel(w, "if"), false, true);
     expect(maxAbsDiff(await run(model, false, true), fp32)).toBe(0);
   });
+});
+
+/**
+ * h = x; Loop 3 times { h = Tanh(MatMul(h, W)) }, W read from the main graph. The body's
+ * activations differ per iteration: one range over every iteration of every record, which the
+ * reference computes from the same layers unrolled in a main graph.
+ */
+const [B, H, STEPS] = [2, 16, 3];
+
+function loopModel(w: Float32Array): Model {
+  const b = createBuilder({ opset: 18 });
+  const x = b.input("x", DataType.FLOAT, [B, H]);
+  const weight = b.constant(w, [H, H], DataType.FLOAT, "w");
+  const body = createBuilder({ namePrefix: "body" });
+  body.input("i", DataType.INT64, []);
+  const keep = body.input("keep", DataType.BOOL, []);
+  const h = body.input("h", DataType.FLOAT, [B, H]);
+  body.output(body.Identity(keep), "keep_out", DataType.BOOL, []);
+  body.output(body.Tanh(body.MatMul(h, weight)), "h_out", DataType.FLOAT, [B, H]);
+  const loop = b.node("Loop", [b.int64s([STEPS]), undefined, x], { body: body.graph });
+  b.output(loop.output, "y", DataType.FLOAT, [B, H]);
+  return b.build();
+}
+
+/** The same steps unrolled, every MatMul's input and output a graph output. */
+function unrolled(w: Float32Array): Model {
+  const b = createBuilder({ opset: 18 });
+  let h = b.input("x", DataType.FLOAT, [B, H]);
+  const weight = b.constant(w, [H, H], DataType.FLOAT, "w");
+  for (let step = 0; step < STEPS; step++) {
+    const m = b.MatMul(h, weight);
+    b.output(m, `m${step}`, DataType.FLOAT);
+    h = b.Tanh(m);
+    if (step < STEPS - 1) b.output(h, `h${step + 1}`, DataType.FLOAT);
+  }
+  return b.build();
+}
+
+describe("quantize/static-int8 inside Loop bodies", () => {
+  const w = Float32Array.from({ length: H * H }, () => rng.normal() * 0.4);
+  const data = Array.from({ length: 4 }, () => ({
+    x: Tensor.fromArray(
+      DataType.FLOAT,
+      [B, H],
+      Float32Array.from({ length: B * H }, () => rng.normal()),
+    ),
+  }));
+
+  /** min/max over every record of the named outputs of the unrolled model. */
+  async function referenceRange(names: string[]): Promise<{ min: number; max: number }> {
+    let [min, max] = [Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
+    for (const record of data)
+      for (const name of names) {
+        const values = await runFloat(
+          unrolled(w),
+          { x: float32Tensor(record.x.toArray() as Float32Array, [B, H]) },
+          name,
+        );
+        for (const v of values) [min, max] = [Math.min(min, v), Math.max(max, v)];
+      }
+    return { min, max };
+  }
+
+  /** The scale of the QuantizeLinear reading `value`. */
+  const scaleOf = (value: Value) => {
+    const q = value.uses().find((u) => u.node.opType === "QuantizeLinear")!.node;
+    return (q.inputs[1]!.constValue as Tensor).toArray()[0] as number;
+  };
+
+  for (const calibrator of ["minmax", "percentile"]) {
+    it(`${calibrator}: one range per tensor over every iteration (the unrolled reference's min/max); ORT runs it`, async () => {
+      const { model, statistics } = await quantize(loopModel(w), data, calibrator);
+      expect(statistics["quantized.MatMul"]).toBe(1);
+      expect(statistics["subgraphs-visited"]).toBe(1);
+      expect(statistics["graphs-not-visited"]).toBe(0);
+      if (calibrator !== "minmax")
+        expect(
+          statistics["ranges from minmax inside Loop/Scan bodies (no histogram per iteration)"],
+        ).toBe(2);
+      expect(checkModel(model).errors).toBe(0);
+      const body = [...graphScopes(model)].find((s) => s.kind === "subgraph")!.graph;
+      const matmul = [...body].find((n) => n.opType === "MatMul")!;
+      // the body reads h = x, then Tanh of each step but the last; each step's MatMul writes m
+      const xs = data.flatMap((r) => Array.from(r.x.toArray() as Float32Array));
+      const tanhRange = await referenceRange(
+        Array.from({ length: STEPS - 1 }, (_, k) => `h${k + 1}`),
+      );
+      const inputRange = {
+        min: Math.min(tanhRange.min, ...xs),
+        max: Math.max(tanhRange.max, ...xs),
+      };
+      const mRange = await referenceRange(Array.from({ length: STEPS }, (_, k) => `m${k}`));
+      const uint8 = quantRange("uint8");
+      const h = matmul.inputs[0]!.producer()!.inputs[0]!.producer()!.inputs[0]!;
+      expect(scaleOf(h)).toBeCloseTo(
+        scaleAndZeroPoint(inputRange.min, inputRange.max, uint8, false).scale,
+        7,
+      );
+      expect(scaleOf(matmul.output)).toBeCloseTo(
+        scaleAndZeroPoint(mRange.min, mRange.max, uint8, false).scale,
+        7,
+      );
+      const feeds = { x: float32Tensor(heldOut.toArray().slice(0, B * H) as Float32Array, [B, H]) };
+      const got = await runFloat(model, feeds, "y");
+      const want = await runFloat(loopModel(w), feeds, "y");
+      const error = relativeL2(got, want);
+      expect(error).toBeGreaterThan(0);
+      expect(error).toBeLessThan(0.05);
+    });
+  }
 });

@@ -2,6 +2,8 @@ import {
   type DataRecord,
   DataType,
   exposeValues,
+  type Graph,
+  graphScopes,
   type Model,
   Node,
   type SessionFactory,
@@ -44,7 +46,10 @@ export interface CalibrationSetup {
  * Tensors inside If branches (at any depth) are observed too: core's `exposeValues` carries them
  * out through added branch and If outputs, and a branch not taken in a run returns an empty
  * placeholder, which counts as no observation. A tensor whose branch never ran on the data gets
- * no range (its readers stay in float); one inside a Loop or Scan body gets none either.
+ * no range (its readers stay in float). Inside Loop and Scan bodies the first pass's two
+ * scalars leave stacked over the iterations (every iteration's min and max); the tensors
+ * themselves would not stack when their shape changes per iteration, so a histogram calibrator
+ * gives those tensors their min/max range (`noHistogram` says so).
  */
 export async function calibrateRanges(
   model: Model,
@@ -56,10 +61,12 @@ export async function calibrateRanges(
     await forEachBatch(model, setup, outputs, (results) => {
       for (const result of results) {
         tensors.forEach((t, i) => {
+          // one value per run, or one per iteration of the Loop/Scan bodies around the
+          // tensor; none when its branch was not taken in this run (an empty placeholder)
           const lo = read(result, outputs[2 * i]);
           const hi = read(result, outputs[2 * i + 1]);
-          // empty: the tensor's branch was not taken in this run (a placeholder)
-          if (lo && hi && lo.length > 0) observed.get(t)!.add(Number(lo[0]), Number(hi[0]));
+          const range = observed.get(t)!;
+          if (lo && hi) for (let k = 0; k < lo.length; k++) range.add(Number(lo[k]), Number(hi[k]));
         });
       }
     });
@@ -73,12 +80,16 @@ export async function calibrateRanges(
       histograms.set(t, new AbsHistogram(Math.max(Math.abs(r.min), Math.abs(r.max), 1e-12)));
     }
     await withAugmented(model, seen, "expose", setup.types, async (outputs) => {
+      // a tensor inside a Loop or Scan body is not exposed itself: min/max for it
+      seen.forEach((t, i) => {
+        if (outputs[i] === undefined) histograms.delete(t);
+      });
       await forEachBatch(model, setup, outputs, (results) => {
         for (const result of results) {
           seen.forEach((t, i) => {
             // a placeholder is empty and adds nothing
             const values = read(result, outputs[i]);
-            if (values) histograms.get(t)!.add(values as Float32Array);
+            if (values) histograms.get(t)?.add(values as Float32Array);
           });
         }
       });
@@ -88,13 +99,15 @@ export async function calibrateRanges(
   for (const t of tensors) {
     const seen = observed.get(t)!;
     if (!Number.isFinite(seen.min) || !Number.isFinite(seen.max)) continue;
+    const histogram = histograms.get(t);
+    const range = calibratedRange(setup.calibrator, seen, histogram, {
+      percentile: setup.percentile,
+      symmetric: setup.symmetric ?? false,
+      guard: setup.guard ?? false,
+    });
     ranges.set(
       t,
-      calibratedRange(setup.calibrator, seen, histograms.get(t), {
-        percentile: setup.percentile,
-        symmetric: setup.symmetric ?? false,
-        guard: setup.guard ?? false,
-      }),
+      setup.calibrator !== "minmax" && !histogram ? { ...range, noHistogram: true } : range,
     );
   }
   return ranges;
@@ -131,9 +144,10 @@ async function forEachBatch(
 
 /**
  * Adds outputs to the model while `use` runs, then takes them away again: `reduce` adds
- * ReduceMin and ReduceMax (all axes, keepdims 0) per tensor, beside it in its own graph;
- * `expose` exposes the tensors themselves. Tensors inside If branches reach the main graph
- * through core's `exposeValues`; one that cannot (inside a Loop body) gets no output name.
+ * ReduceMin and ReduceMax (all axes, keepdims 0) per tensor, beside it in its own graph, and
+ * exposes them per iteration inside Loop/Scan bodies (two scalars stack); `expose` exposes the
+ * tensors themselves, which reach the main graph from If branches only (one inside a Loop body
+ * gets no output name).
  */
 async function withAugmented(
   model: Model,
@@ -144,12 +158,16 @@ async function withAugmented(
 ): Promise<void> {
   const added: Node[] = [];
   const exposed: Value[] = [];
+  // a Loop or Scan body's inputs (its carried state, its slices) belong to the body
+  const inputsOf = new Map<Value, Graph>();
+  for (const { graph } of graphScopes(model, { functions: false }))
+    for (const v of graph.inputs) inputsOf.set(v, graph);
   tensors.forEach((t, i) => {
     if (mode === "expose") {
       exposed.push(t);
       return;
     }
-    const graph = t.producer()?.graph ?? model.graph;
+    const graph = t.producer()?.graph ?? inputsOf.get(t) ?? model.graph;
     for (const op of ["ReduceMin", "ReduceMax"]) {
       const name = `lathe_calibration_${i}_${op}`;
       const node = new Node({
@@ -165,7 +183,10 @@ async function withAugmented(
       exposed.push(node.output);
     }
   });
-  const outputs = exposeValues(model, exposed, types ? { types } : {});
+  const outputs = exposeValues(model, exposed, {
+    ...(types ? { types } : {}),
+    perIteration: mode === "reduce",
+  });
   try {
     await use([...outputs.outputs]);
   } finally {

@@ -210,6 +210,11 @@ export interface CalibratedRange extends TensorRange {
    * above 1, clipping costs more than it saves and the model may lose its task.
    */
   readonly errorRatio?: number;
+  /**
+   * A histogram calibrator had no histogram of the tensor (inside a Loop or Scan body): the
+   * range is its min/max.
+   */
+  readonly noHistogram?: boolean;
 }
 
 /** Ranges whose clipping costs more than this many times min/max's squared error are warned about. */

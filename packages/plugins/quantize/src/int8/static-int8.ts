@@ -77,19 +77,27 @@ export const staticInt8Pass = definePass<StaticInt8Options>({
 });
 
 /**
- * Why a graph's activations cannot be calibrated, or undefined: the main graph and If branches
- * at any depth can (core's `exposeValues` carries branch values out to the calibration run);
- * Loop and Scan bodies hold one value per iteration, and function bodies left after inlining
- * hold nothing to quantize.
+ * Why a graph's activations cannot be calibrated, or undefined: the main graph, If branches and
+ * Loop/Scan bodies at any depth can (core's `exposeValues` carries their values out to the
+ * calibration run; a body's per iteration), except an If branch inside a Loop or Scan body,
+ * whose values are an empty placeholder in the iterations that do not take it and so cannot be
+ * stacked. Function bodies left after inlining hold nothing to quantize.
  */
 const uncalibratedScope: ScopeFilter = (scope) => {
   if (scope.kind === "main") return undefined;
   if (scope.kind === "function")
     return "function body (activation ranges are calibrated in the graph that calls it, once inlined)";
   const owner = scope.owner!;
-  if (owner.opType === "If" && owner.domain === "") return undefined;
-  return `activation ranges inside ${owner.opType} bodies are not calibrated (a value per iteration; only If branches are observed)`;
+  if (owner.domain !== "" || (!LOOPS.has(owner.opType) && owner.opType !== "If"))
+    return `activation ranges inside subgraphs of ${owner.qualifiedOp} are not calibrated`;
+  if (owner.opType === "If")
+    for (let s = scope.parent; s; s = s.parent)
+      if (s.owner && LOOPS.has(s.owner.opType))
+        return `activation ranges inside an If branch within a ${s.owner.opType} body are not calibrated (the branch is not taken in every iteration)`;
+  return undefined;
 };
+
+const LOOPS = new Set(["Loop", "Scan"]);
 
 /** A node to quantize: its activation input, weight and the layout the weight is stored in. */
 interface Candidate {
@@ -217,10 +225,13 @@ async function quantizeStatic(
     }
     return editors;
   };
-  const noRange = (c: { graph: Graph }, what: string) =>
-    c.graph === model.graph
-      ? `no calibrated range for ${what}`
-      : `no calibrated range for ${what}: its If branch never ran on the calibration data`;
+  const noRange = (c: { graph: Graph }, what: string) => {
+    const owner = c.graph.parent?.opType;
+    if (!owner) return `no calibrated range for ${what}`;
+    return owner === "If"
+      ? `no calibrated range for ${what}: its If branch never ran on the calibration data`
+      : `no calibrated range for ${what}: its ${owner} body ran no iteration on the calibration data`;
+  };
   for (const c of candidates) {
     const { qdq, cache } = editorsOf(c.graph);
     const activation = qdq.pair(c.activation);
@@ -471,6 +482,14 @@ function reportNarrowed(
   ctx: PassContext<unknown>,
 ): void {
   if (calibrator === "minmax") return;
+  const minmaxOnly = [...ranges].filter(([, r]) => r.noHistogram).map(([v]) => v.name);
+  if (minmaxOnly.length > 0) {
+    const key = "ranges from minmax inside Loop/Scan bodies (no histogram per iteration)";
+    stats.extra[key] = Number(stats.extra[key] ?? 0) + minmaxOnly.length;
+    ctx.logger.info(
+      `${component}: ${minmaxOnly.length} tensor(s) inside Loop/Scan bodies take their min/max range (${calibrator} needs the tensor itself, which changes shape per iteration in general): ${minmaxOnly.slice(0, 5).join(", ")}${minmaxOnly.length > 5 ? ", …" : ""}`,
+    );
+  }
   const guarded = [...ranges].filter(([, r]) => r.guarded).map(([v]) => v.name);
   if (guarded.length > 0) {
     const key = "entropy thresholds raised by the squared-error guard";
