@@ -67,8 +67,8 @@ function elseBody(b: Builder, x: Value, w: Weights): Value {
 }
 
 /** The model with the If, or one branch written as a plain main graph (the reference). */
-function buildModel(w: Weights, form: "if" | "then" | "else"): Model {
-  const b = createBuilder({ opset: 18 });
+function buildModel(w: Weights, form: "if" | "then" | "else", opset = 18): Model {
+  const b = createBuilder({ opset });
   const x = b.input("x", DataType.FLOAT, ["batch", C, L]);
   const w1 = b.constant(w.w1, [O, C, 3], DataType.FLOAT, "w1");
   const b1 = b.constant(w.b1, [O], DataType.FLOAT, "b1");
@@ -178,6 +178,31 @@ describe("quantize/static-int8 inside If branches", () => {
       }
     });
   }
+
+  it("opset 12: converted to 13 first, per-channel inside the branches; convertOpset: false: no axis anywhere; both valid and run", async () => {
+    const dequantizers = (model: Model) =>
+      [...graphScopes(model)]
+        .filter((scope) => scope.kind === "subgraph")
+        .flatMap((scope) => [...scope.graph].filter((n) => n.opType === "DequantizeLinear"));
+    const fp32 = await run(buildModel(w, "if", 12), true, true);
+    for (const convertOpset of [true, false]) {
+      const { result } = await runPass(
+        staticInt8Pass,
+        singleModelBundle(buildModel(w, "if", 12)),
+        { calibration: "calib", convertOpset },
+        { calib: records },
+      );
+      const model = component(result.bundle);
+      expect(model.opset()).toBe(convertOpset ? 13 : 12);
+      const dqs = dequantizers(model);
+      expect(dqs.length).toBeGreaterThan(0);
+      const perAxis = dqs.filter((n) => n.attributes.has("axis"));
+      // the weights' and biases' DQs (W1, B1, W2 in then; W3 in else) carry an axis at 13
+      expect(perAxis.length).toBe(convertOpset ? 4 : 0);
+      expect(checkModel(model).errors).toBe(0);
+      expect(relativeL2(await run(model, true, true), fp32)).toBeLessThan(0.06);
+    }
+  });
 
   it("a branch the calibration data never takes stays float, with the reason", async () => {
     const onlyThen = records.filter((r) => r.cond.toArray()[0] === 1);
