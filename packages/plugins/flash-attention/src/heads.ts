@@ -1,4 +1,4 @@
-import { constantNumbers, constantOf, staticRank, type Value } from "@lathe/core";
+import { constantNumbers, constantOf, type Node, staticRank, type Value } from "@lathe/core";
 import { hasPerm, producedBy, staticElement } from "./shapes.js";
 
 /**
@@ -111,47 +111,79 @@ function staticDim(value: Value, axis: number): number | undefined {
  * `qkv = proj(x).reshape(b, s, 3, n, h).permute(2, 0, 3, 1, 4)`, then `qkv[i]` (Gather),
  * `qkv.unbind(0)` (Split + Squeeze) or `qkv[i:i+1].squeeze(0)` (Slice + Squeeze). The heads come
  * from the reshape's shape, with whatever Concat/Cast/Unsqueeze the exporter built it from.
+ * ONNX Runtime's transpose optimizer moves the permutation below the take: then q and v are
+ * `Transpose[0,2,1,3](qkv5d[:, :, i])` or `Squeeze(Transpose[2,0,3,1,4](Split(qkv5d, axis 2)[i]), 0)`.
  */
 export function packedTake(value: Value): PackedTake | undefined {
-  const taken = takenIndex(value);
-  if (!taken || !hasPerm(taken.from, [2, 0, 3, 1, 4])) return undefined;
-  const reshape = producedBy(taken.from.producer()!.inputs[0], "Reshape");
+  const taken = takenIndex(value, 0);
+  if (taken && hasPerm(taken.from, [2, 0, 3, 1, 4]))
+    return packedPart(taken.from.producer()!.inputs[0], taken.index);
+  if (hasPerm(value, [0, 2, 1, 3])) {
+    const part = takenIndex(value.producer()!.inputs[0]!, 2);
+    if (part) return packedPart(part.from, part.index);
+  }
+  const squeeze = producedBy(value, "Squeeze");
+  const permuted = squeeze?.inputs[0];
+  if (squeeze && sameAxes(squeezeAxes(squeeze), [0]) && hasPerm(permuted, [2, 0, 3, 1, 4])) {
+    const part = oneWidePart(permuted!.producer()!.inputs[0]!, 2);
+    if (part) return packedPart(part.from, part.index);
+  }
+  return undefined;
+}
+
+/** A key taken as [b, s, n, h] from the packed [b, s, 3, n, h] projection (ORT's form). */
+export function packedKeyBsnh(value: Value): PackedTake | undefined {
+  const part = takenIndex(value, 2);
+  return part && packedPart(part.from, part.index);
+}
+
+/** Part `index` of `Reshape(x, [b, s, 3, n, h])`, with n static. */
+function packedPart(value: Value | undefined, index: number): PackedTake | undefined {
+  const reshape = producedBy(value, "Reshape");
   if (!reshape?.inputs[0] || staticElement(reshape.inputs[1], 2) !== 3) return undefined;
   const heads = staticElement(reshape.inputs[1], 3);
   if (heads === undefined || staticElement(reshape.inputs[1], 4) === undefined) return undefined;
-  return { qkv: reshape.output, index: taken.index, heads };
+  return { qkv: reshape.output, index, heads };
 }
 
-/** `value` = element i of axis 0 of some tensor: Gather, Split + Squeeze or Slice + Squeeze. */
-function takenIndex(value: Value): { from: Value; index: number } | undefined {
+/** `value` = element i of `axis` of some tensor: Gather, or Squeeze of a one-wide part. */
+function takenIndex(value: Value, axis: number): { from: Value; index: number } | undefined {
   const node = value.producer();
   if (node?.domain !== "") return undefined;
   if (node.opType === "Gather") {
     const index = constantOf(node.inputs[1]);
-    if (node.getInt("axis", 0) !== 0 || index?.dims.length !== 0) return undefined;
+    if (node.getInt("axis", 0) !== axis || index?.dims.length !== 0) return undefined;
     return { from: node.inputs[0]!, index: Number(index.toArray()[0]) };
   }
-  if (node.opType !== "Squeeze") return undefined;
-  const axes = node.attributes.has("axes")
-    ? node.getInts("axes", [])
-    : constantNumbers(node.inputs[1]);
-  if (axes?.length !== 1 || axes[0] !== 0) return undefined;
-  const inner = node.inputs[0]!;
-  const split = producedBy(inner, "Split");
-  if (split?.getInt("axis", 0) === 0 && split.outputs.length === 3) {
+  if (node.opType !== "Squeeze" || !sameAxes(squeezeAxes(node), [axis])) return undefined;
+  return oneWidePart(node.inputs[0]!, axis);
+}
+
+function squeezeAxes(node: Node): number[] | undefined {
+  return node.attributes.has("axes") ? node.getInts("axes", []) : constantNumbers(node.inputs[1]);
+}
+
+function sameAxes(a: number[] | undefined, b: number[]): boolean {
+  return a?.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** Part i, one wide on `axis`, of three: a Split into ones, or a Slice [i, i + 1). */
+function oneWidePart(value: Value, axis: number): { from: Value; index: number } | undefined {
+  const split = producedBy(value, "Split");
+  if (split?.getInt("axis", 0) === axis && split.outputs.length === 3) {
     const sizes = split.attributes.has("split")
       ? split.getInts("split", [])
       : split.inputs[1]
         ? constantNumbers(split.inputs[1])
         : [1, 1, 1];
-    if (sizes?.every((n) => n === 1)) return { from: split.inputs[0]!, index: inner.outputIndex };
+    if (sizes?.every((n) => n === 1)) return { from: split.inputs[0]!, index: value.outputIndex };
   }
-  const slice = producedBy(inner, "Slice");
+  const slice = producedBy(value, "Slice");
   if (slice && slice.inputs.length >= 4) {
     const [start, end, sliceAxes] = [1, 2, 3].map((i) => constantNumbers(slice.inputs[i]));
     const steps = slice.inputs[4] ? constantNumbers(slice.inputs[4]) : [1];
     if (
-      sliceAxes?.[0] === 0 &&
+      sliceAxes?.[0] === axis &&
       start?.length === 1 &&
       end?.[0] === start[0]! + 1 &&
       steps?.[0] === 1
@@ -161,19 +193,38 @@ function takenIndex(value: Value): { from: Value; index: number } | undefined {
   return undefined;
 }
 
-/** Analyses a key given in [batch, seq, heads, head] (before a Transpose [0, 2, 3, 1]). */
+/**
+ * Analyses a key given in [batch, seq, heads, head] (before a Transpose [0, 2, 3, 1]): the
+ * Reshape that split its heads, or, when ONNX Runtime's transpose optimizer moved the key's
+ * transpose below the rotary embedding, the rotation of that Reshape (then the fused op reads
+ * the rotated key, merged back to [b, s, n·h]).
+ */
 export function bsnhOperand(value: Value): HeadsOperand & { bsnh: Value } {
-  const reshape = producedBy(value, "Reshape");
-  const heads = reshape ? staticElement(reshape.inputs[1], 2) : undefined;
+  const reshape = producedBy(value, "Reshape") ?? rotatedSplit(value);
+  const heads = reshape ? staticElement(reshape.inputs[1], 2) : packedKeyBsnh(value)?.heads;
   return {
     bnsh: value,
     bsnh: value,
-    bsd: reshape?.inputs[0],
+    bsd: reshape?.output === value ? reshape.inputs[0] : undefined,
     heads,
     past: undefined,
     present: undefined,
     groups: 1,
   };
+}
+
+/** The Reshape under elementwise (rotary) arithmetic: x·cos + rotate_half(x)·sin. */
+function rotatedSplit(value: Value, depth = 0): Node | undefined {
+  const node = value.producer();
+  if (!node || depth > 6 || node.domain !== "") return undefined;
+  if (node.opType === "Reshape") return depth > 0 ? node : undefined;
+  if (!["Add", "Mul", "Sub", "Cast"].includes(node.opType)) return undefined;
+  for (const input of node.inputs) {
+    if (!input || input.isConstant) continue;
+    const found = rotatedSplit(input, depth + 1);
+    if (found) return found;
+  }
+  return undefined;
 }
 
 /**

@@ -20,8 +20,13 @@ const [N, H, D] = [4, 8, 32];
 interface FormOptions {
   /** How Q, K and V are laid out between the projections and the score MatMul. */
   layout?: "bnsh" | "packed" | "batch-heads" | "seq-first";
-  /** Packed QKV: how q, k, v are taken from the [3, b, n, s, h] tensor. */
-  take?: "gather" | "split" | "slice";
+  /**
+   * Packed QKV: how q, k, v are taken from the [3, b, n, s, h] tensor; `ort-gather`/`ort-split`
+   * as ONNX Runtime's transpose optimizer leaves it, the permutation moved below the take (q, v
+   * `Transpose[0,2,1,3](qkv5d[:, :, i])` or `Squeeze(Transpose[2,0,3,1,4](Split(qkv5d)[i]), 0)`,
+   * the key `qkv5d[:, :, 1]` as [b, s, n, h] before its `Transpose[0,2,3,1]`).
+   */
+  take?: "gather" | "split" | "slice" | "ort-gather" | "ort-split";
   /** Packed QKV near miss: the permutation after the 5-D reshape. */
   packedPerm?: number[];
   /** Batch-heads near miss: q and k reshaped to (b·n, s, h) straight from the projection. */
@@ -62,22 +67,37 @@ function block(options: FormOptions = {}): Model {
       });
     const seq = b.Gather(b.Shape(x), b.int64s([1]), { axis: 0 });
     const shape = b.Concat(int32([0]), seq, int32([3, N, H]), { axis: 0 });
-    const qkv = b.Transpose(b.Reshape(b.MatMul(x, weight(1, 3 * D)), shape), {
-      perm: options.packedPerm ?? [2, 0, 3, 1, 4],
-    });
-    const parts = b.node("Split", [qkv, b.int64s([1, 1, 1])], { axis: 0 }, { outputs: 3 });
-    const take = (i: number): Value => {
-      if (options.take === "split") return b.Squeeze(parts.outputs[i]!, b.int64s([0]));
-      if (options.take === "slice")
-        return b.Squeeze(
-          b.Slice(qkv, b.int64s([i]), b.int64s([i + 1]), b.int64s([0])),
-          b.int64s([0]),
-        );
-      return b.Gather(qkv, b.constant([i], [], DataType.INT64), { axis: 0 });
-    };
-    [q, k, v] = [take(0), take(1), take(2)];
-    if (options.take !== "split") b.graph.remove(parts);
-    keyT = b.Transpose(k, { perm: [0, 1, 3, 2] });
+    const qkv5d = b.Reshape(b.MatMul(x, weight(1, 3 * D)), shape);
+    if (options.take === "ort-gather" || options.take === "ort-split") {
+      const index = (i: number) => b.constant([i], [], DataType.INT64);
+      const parts = b.node("Split", [qkv5d, b.int64s([1, 1, 1])], { axis: 2 }, { outputs: 3 });
+      const bnsh = (i: number): Value =>
+        options.take === "ort-split"
+          ? b.Squeeze(b.Transpose(parts.outputs[i]!, { perm: [2, 0, 3, 1, 4] }), b.int64s([0]))
+          : b.Transpose(b.Gather(qkv5d, index(i), { axis: 2 }), { perm: [0, 2, 1, 3] });
+      [q, v] = [bnsh(0), bnsh(2)];
+      k =
+        options.take === "ort-split"
+          ? b.Squeeze(parts.outputs[1]!, b.int64s([2]))
+          : b.Gather(qkv5d, index(1), { axis: 2 });
+      if (options.take !== "ort-split") b.graph.remove(parts);
+      keyT = b.Transpose(k, { perm: [0, 2, 3, 1] });
+    } else {
+      const qkv = b.Transpose(qkv5d, { perm: options.packedPerm ?? [2, 0, 3, 1, 4] });
+      const parts = b.node("Split", [qkv, b.int64s([1, 1, 1])], { axis: 0 }, { outputs: 3 });
+      const take = (i: number): Value => {
+        if (options.take === "split") return b.Squeeze(parts.outputs[i]!, b.int64s([0]));
+        if (options.take === "slice")
+          return b.Squeeze(
+            b.Slice(qkv, b.int64s([i]), b.int64s([i + 1]), b.int64s([0])),
+            b.int64s([0]),
+          );
+        return b.Gather(qkv, b.constant([i], [], DataType.INT64), { axis: 0 });
+      };
+      [q, k, v] = [take(0), take(1), take(2)];
+      if (options.take !== "split") b.graph.remove(parts);
+      keyT = b.Transpose(k, { perm: [0, 1, 3, 2] });
+    }
   } else if (layout === "seq-first") {
     // nn.MultiheadAttention: x is (seq, batch, embed); q.view(s, b·n, h).transpose(0, 1)
     const view = (t: Value) => b.Reshape(t, b.int64s([0, -1, H]));
@@ -191,6 +211,16 @@ describe("real-export forms: fused, exact on ORT", () => {
     {
       name: "packed QKV, q/k/v by Slice + Squeeze",
       options: { layout: "packed" as const, take: "slice" as const },
+      rule: "unmasked",
+    },
+    {
+      name: "packed QKV as ORT's transpose optimizer leaves it: Gather on axis 2, the key as [b, s, n, h]",
+      options: { layout: "packed" as const, take: "ort-gather" as const },
+      rule: "unmasked",
+    },
+    {
+      name: "packed QKV as ORT's transpose optimizer leaves it: Split on axis 2, Transpose, Squeeze",
+      options: { layout: "packed" as const, take: "ort-split" as const },
       rule: "unmasked",
     },
     {
