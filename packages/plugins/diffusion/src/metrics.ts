@@ -4,6 +4,7 @@ import {
   meanLogLikelihood,
   readGmmMetadata,
   slicedWasserstein,
+  toMixtureCoordinates,
 } from "@lathe/plugin-zoo";
 import { gmmQualityOptionsSchema, trajectoryErrorOptionsSchema } from "./generated/options.js";
 import type { Dims } from "./pass.js";
@@ -137,9 +138,13 @@ export function gmmQuality(mixture: GaussianMixture, samples: Samples): Record<s
   };
 }
 
-/** Total variation between the components' shares of the samples (by responsibility) and π. */
+/**
+ * Total variation between the components' shares of the samples (by responsibility) and π. Data
+ * on a subspace is scored in the mixture's coordinates, on the coordinates that carry it.
+ */
 export function modeCoverage(mixture: GaussianMixture, samples: ArrayLike<number>): number {
   const { dim, weights, means, variances } = mixture;
+  const points = toMixtureCoordinates(mixture, samples);
   const count = Math.floor(samples.length / dim);
   const hits = new Array<number>(weights.length).fill(0);
   for (let i = 0; i < count; i++) {
@@ -149,8 +154,8 @@ export function modeCoverage(mixture: GaussianMixture, samples: ArrayLike<number
       let score = Math.log(w);
       for (let j = 0; j < dim; j++) {
         const v = variances[k]?.[j] ?? 1;
-        score -=
-          0.5 * (((samples[i * dim + j] ?? 0) - (means[k]?.[j] ?? 0)) ** 2 / v + Math.log(v));
+        if (v === 0) continue;
+        score -= 0.5 * (((points[i * dim + j] ?? 0) - (means[k]?.[j] ?? 0)) ** 2 / v + Math.log(v));
       }
       if (score > bestScore) {
         bestScore = score;

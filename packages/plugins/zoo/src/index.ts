@@ -3,7 +3,13 @@ export { parseAssignments, parseZooSource, resolveConfig } from "./config.js";
 export { exactNoisePrediction } from "./models/gmm-analytic.js";
 export { type GmmDiffusionConfig, gmmDiffusion } from "./models/gmm-diffusion.js";
 export { type GmmMetadata, readGmmMetadata } from "./models/gmm-metadata.js";
-export { type GaussianMixture, marginalLogDensity, sampleMarginal } from "./models/gmm-mixture.js";
+export {
+  fromMixtureCoordinates,
+  type GaussianMixture,
+  marginalLogDensity,
+  sampleMarginal,
+  toMixtureCoordinates,
+} from "./models/gmm-mixture.js";
 export {
   meanLogLikelihood,
   type SlicedWassersteinOptions,

@@ -298,3 +298,81 @@ describe("zoo gmm-diffusion", () => {
     );
   });
 });
+
+describe("zoo gmm-diffusion with data on a subspace (subspace=r)", () => {
+  const onSubspace = () => build({ dim: 64, components: 16, subspace: 8 });
+
+  it("draws data on an r-dimensional subspace through the origin, with proj_in/proj_out layers", () => {
+    const { model, mixture } = onSubspace();
+    const axes = mixture.axes ?? [];
+    expect([axes.length, mixture.subspace]).toEqual([64, 8]);
+    // The axes are orthonormal (to float32 rounding).
+    let worst = 0;
+    for (let i = 0; i < 64; i++)
+      for (let j = 0; j < 64; j++) {
+        const dot = (axes[i] ?? []).reduce((s, v, n) => s + v * (axes[j]?.[n] ?? 0), 0);
+        worst = Math.max(worst, Math.abs(dot - (i === j ? 1 : 0)));
+      }
+    expect(worst).toBeLessThan(1e-6);
+    // Data samples have no component along the axes past the subspace, and do have some in it.
+    const data = sampleMarginal(mixture, 200, new SeededRandom(2));
+    let off = 0;
+    let on = 0;
+    for (let r = 0; r < 200; r++)
+      for (let i = 0; i < 64; i++) {
+        const along = (axes[i] ?? []).reduce((s, v, n) => s + v * (data[r * 64 + n] ?? 0), 0);
+        if (i < 8) on = Math.max(on, Math.abs(along));
+        else off = Math.max(off, Math.abs(along));
+      }
+    expect(off).toBeLessThan(1e-5);
+    expect(on).toBeGreaterThan(1);
+    // The rotation sits in an input and an output layer, MatMuls by the exporter's folded W.T.
+    const first = model.graph.inputs[0]?.uses()[0]?.node;
+    const last = model.graph.outputs[0]?.producer();
+    expect([first?.name, first?.opType, last?.name, last?.opType]).toEqual([
+      "/proj_in/MatMul",
+      "MatMul",
+      "/proj_out/MatMul",
+      "MatMul",
+    ]);
+    expect(model.graph.initializers.size).toBe(6);
+  });
+
+  it("predicts the analytic ε̂ within 1e-4 on ORT, which equals −sqrt(1 − ᾱ)·∇ log p_t", async () => {
+    const built = onSubspace();
+    const session = await createSession(built.model);
+    const { samples, rows, alphaBars } = pointsAt(built, TIMESTEPS, 8);
+    const got = await ortDenoiser(session, 64)(samples, rows);
+    const expected = exactNoisePrediction(built.mixture, samples, alphaBars);
+    expect(maxAbsDiff(got, expected)).toBeLessThan(1e-4);
+    expect(Math.max(...expected.map(Math.abs))).toBeGreaterThan(1);
+    // The rotated formula against finite differences of the rotated density, at t = 500.
+    const alphaBar = built.schedule.alphasCumprod[500] ?? 0;
+    const point = Float64Array.from(samples.subarray(0, 64));
+    const analytic = exactNoisePrediction(built.mixture, point, [alphaBar]);
+    for (const j of [0, 17, 63]) {
+      const h = 1e-5;
+      point[j] = (point[j] ?? 0) + h;
+      const up = marginalLogDensity(built.mixture, point, alphaBar);
+      point[j] = (point[j] ?? 0) - 2 * h;
+      const down = marginalLogDensity(built.mixture, point, alphaBar);
+      point[j] = (point[j] ?? 0) + h;
+      expect(analytic[j]).toBeCloseTo(-Math.sqrt(1 - alphaBar) * ((up - down) / (2 * h)), 4);
+    }
+  });
+
+  it("scores exact data samples near zero, and noised ones (ᾱ = 0.9, partly off the subspace) far from it", () => {
+    const { mixture } = onSubspace();
+    const exact = sampleMarginal(mixture, 2000, new SeededRandom(4));
+    const noisy = sampleMarginal(mixture, 2000, new SeededRandom(4), 0.9);
+    const exactSw = slicedWasserstein(mixture, exact);
+    expect(exactSw).toBeLessThan(0.05);
+    expect(slicedWasserstein(mixture, noisy)).toBeGreaterThan(3 * exactSw);
+    // The density on the subspace is finite for data.
+    expect(Number.isFinite(meanLogLikelihood(mixture, exact))).toBe(true);
+  });
+
+  it("refuses a subspace that is not below dim", () => {
+    expect(() => build({ dim: 4, subspace: 4 })).toThrow(/"subspace".*below dim = 4/);
+  });
+});

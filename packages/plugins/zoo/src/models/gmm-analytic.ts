@@ -1,4 +1,9 @@
-import { type GaussianMixture, logSumExp } from "./gmm-mixture.js";
+import {
+  fromMixtureCoordinates,
+  type GaussianMixture,
+  logSumExp,
+  toMixtureCoordinates,
+} from "./gmm-mixture.js";
 
 /**
  * The exact ε-prediction ε̂(x_t, t) = −sqrt(1 − ᾱ)·∇ log p_t(x_t), in float64, for the rows of
@@ -7,6 +12,7 @@ import { type GaussianMixture, logSumExp } from "./gmm-mixture.js";
  *   w = softmax_k( log π_k − ½ Σ_j [ (x_j − √ᾱ μ_kj)² / v_kj + log v_kj ] )
  *   ε̂_j = sqrt(1 − ᾱ) · Σ_k w_k (x_j − √ᾱ μ_kj) / v_kj
  *
+ * A mixture with `axes` is computed in its coordinates: ε̂(x) = Aᵀ·ε̂_y(A·x).
  * This is what the zoo's gmm-diffusion graph computes; tests hold the graph to it.
  */
 export function exactNoisePrediction(
@@ -16,6 +22,7 @@ export function exactNoisePrediction(
 ): Float64Array {
   const { dim, weights, means, variances } = mixture;
   const rows = alphaBars.length;
+  const points = toMixtureCoordinates(mixture, samples);
   const out = new Float64Array(rows * dim);
   const scaled = weights.map(() => new Float64Array(dim));
   for (let row = 0; row < rows; row++) {
@@ -28,7 +35,7 @@ export function exactNoisePrediction(
       let energy = 0;
       for (let j = 0; j < dim; j++) {
         const v = alphaBar * (variance[j] ?? 0) + (1 - alphaBar);
-        const diff = (samples[row * dim + j] ?? 0) - scale * (mean[j] ?? 0);
+        const diff = (points[row * dim + j] ?? 0) - scale * (mean[j] ?? 0);
         const ratio = diff / v;
         scaledRow[j] = ratio;
         energy += diff * ratio + Math.log(v);
@@ -45,5 +52,5 @@ export function exactNoisePrediction(
       }
     }
   }
-  return out;
+  return fromMixtureCoordinates(mixture, out);
 }

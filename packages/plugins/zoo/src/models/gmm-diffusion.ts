@@ -2,7 +2,7 @@ import { errors, SeededRandom, singleModelBundle } from "@lathe/core";
 import { type ConfigKey, defineZooModel } from "../zoo-model.js";
 import { buildGmmDenoiser, GMM_EXPORTER, schedulerConfig } from "./gmm-graph.js";
 import type { GmmMetadata } from "./gmm-metadata.js";
-import { COVARIANCES, type Covariance, drawMixture } from "./gmm-mixture.js";
+import { COVARIANCES, type Covariance, drawMixture, drawSubspaceMixture } from "./gmm-mixture.js";
 import { BETA_SCHEDULES, type BetaSchedule, noiseSchedule } from "./gmm-schedule.js";
 
 export type GmmDiffusionConfig = {
@@ -13,6 +13,8 @@ export type GmmDiffusionConfig = {
   /** diffusers `beta_schedule`. */
   schedule: BetaSchedule;
   covariance: Covariance;
+  /** 0: data in all of ℝ^dim; r (1 ≤ r < dim): data on a random r-dimensional subspace. */
+  subspace: number;
 };
 
 const configKeys: Record<keyof GmmDiffusionConfig, ConfigKey> = {
@@ -34,9 +36,15 @@ const configKeys: Record<keyof GmmDiffusionConfig, ConfigKey> = {
     enum: COVARIANCES,
     description: "component covariances: diagonal diag(s_k²) or isotropic s_k²·I",
   },
+  subspace: {
+    type: "integer",
+    minimum: 0,
+    description:
+      "0: the data fills all dim dimensions; r (1 ≤ r < dim): the data lies on a random r-dimensional subspace through the origin, and the denoiser gains input/output layers (proj_in, proj_out) holding the rotation onto it",
+  },
 };
 
-const common = { steps: 1000, schedule: "linear", covariance: "diagonal" } as const;
+const common = { steps: 1000, schedule: "linear", covariance: "diagonal", subspace: 0 } as const;
 
 /**
  * A diffusion model whose denoiser is the exact ε-prediction for a known Gaussian mixture, so
@@ -58,12 +66,12 @@ export const gmmDiffusion = defineZooModel<GmmDiffusionConfig>({
   build(config, { seed }) {
     checkConfig(config);
     const schedule = noiseSchedule(config.schedule, config.steps);
-    const mixture = drawMixture(
-      config.dim,
-      config.components,
-      config.covariance,
-      new SeededRandom(seed),
-    );
+    const rng = new SeededRandom(seed);
+    const { dim, components, covariance, subspace } = config;
+    const mixture =
+      subspace === 0
+        ? drawMixture(dim, components, covariance, rng)
+        : drawSubspaceMixture(dim, subspace, components, covariance, rng);
     const metadata: GmmMetadata & Record<string, unknown> = {
       architecture: "GaussianMixtureDenoiser",
       config: { ...config },
@@ -88,6 +96,11 @@ function checkConfig(config: GmmDiffusionConfig): void {
     if (spec.minimum !== undefined && value < spec.minimum)
       invalid(key, `must be at least ${spec.minimum}, got ${value}`);
   }
+  if (config.subspace >= config.dim)
+    invalid(
+      "subspace",
+      `must be below dim = ${config.dim} (0 for data in all dimensions), got ${config.subspace}`,
+    );
 }
 
 function invalid(key: string, detail: string): never {

@@ -24,15 +24,38 @@ const STEPS = "steps";
  *       logits = self.log_weights - 0.5 * (diff * scaled + variance.log()).sum(-1)  # [B, K]
  *       weights = logits.softmax(-1)
  *       return sigma * (weights.unsqueeze(-1) * scaled).sum(1)                 # [B, d]
+ *
+ * A mixture with `axes` (data on a subspace, `subspace=r`) adds an input and an output layer,
+ * two `torch.nn.Linear(d, d, bias=False)` holding the rotation A (`proj_in.weight` = A,
+ * `proj_out.weight` = Aᵀ): the module denoises h = proj_in(sample) with the buffers in A's
+ * coordinates and returns proj_out(ε̂_h), so ε̂(x) = Aᵀ·ε̂_h(A·x). The exporter writes each as
+ * MatMul by the folded `W.T` (`onnx::MatMul_<id>`). These are the layers a basis folds into
+ * (`latent/pca-channels` with `denoiser`), as a UNet's conv_in and conv_out.
  */
 export function buildGmmDenoiser(mixture: GaussianMixture, schedule: NoiseSchedule): Model {
   const { dim, weights, means, variances } = mixture;
   const components = weights.length;
   const b = createBuilder({ opset: 14 });
   b.graph.name = "torch_jit"; // torch renamed it main_graph in 2.1
-  const sample = b.input("sample", DataType.FLOAT, [BATCH, dim]);
+  const input = b.input("sample", DataType.FLOAT, [BATCH, dim]);
   const timestep = b.input("timestep", DataType.FLOAT, [STEPS]);
   const t = new TorchScriptWriter(b, b.graph.inputs.length);
+  const axes = mixture.axes;
+  const linear = (scope: string, x: Value, transposedWeight: readonly number[]) =>
+    t.in(scope, () =>
+      t.op("MatMul", [
+        x,
+        t.folded(Tensor.fromArray(DataType.FLOAT, [dim, dim], transposedWeight), "MatMul"),
+      ]),
+    );
+  // proj_in.weight = A, folded W.T = Aᵀ: row-major [j][i] = A[i][j].
+  const sample = axes
+    ? linear(
+        "/proj_in",
+        input,
+        Array.from({ length: dim * dim }, (_, n) => axes[n % dim]?.[Math.floor(n / dim)] ?? 0),
+      )
+    : input;
   const buffer = (name: string, dims: number[], values: readonly number[]) =>
     t.parameter(Tensor.fromArray(DataType.FLOAT, dims, values, { name }));
   const alphasCumprod = buffer(
@@ -64,8 +87,10 @@ export function buildGmmDenoiser(mixture: GaussianMixture, schedule: NoiseSchedu
   const posterior = t.op("Softmax", [logits], { axis: -1 });
   const score = sum(t, t.op("Mul", [t.unsqueeze(posterior, -1), scaled]), 1);
   const noisePred = t.op("Mul", [sigma, score]);
+  // proj_out.weight = Aᵀ, folded W.T = A.
+  const output = axes ? linear("/proj_out", noisePred, axes.flat()) : noisePred;
 
-  b.output(noisePred, "out_sample", DataType.FLOAT, [BATCH, dim]);
+  b.output(output, "out_sample", DataType.FLOAT, [BATCH, dim]);
   const model = b.build({ producerName: "pytorch", producerVersion: "2.0.1", irVersion: 8 });
   model.metadataProps.set("alphas_cumprod", JSON.stringify(schedule.alphasCumprod));
   model.metadataProps.set("scheduler_config", JSON.stringify(schedulerConfig(schedule)));

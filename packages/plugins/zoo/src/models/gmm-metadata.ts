@@ -39,12 +39,19 @@ function isMixture(value: unknown): value is GaussianMixture {
   const components = m.weights.length;
   const isTable = (rows: unknown) =>
     Array.isArray(rows) && rows.length === components && rows.every((row) => isNumbers(row, dim));
+  const axesValid =
+    m.axes === undefined ||
+    (Array.isArray(m.axes) &&
+      m.axes.length === dim &&
+      m.axes.every((row) => isNumbers(row, dim)) &&
+      typeof m.subspace === "number");
   return (
     COVARIANCES.includes(m.covariance as GaussianMixture["covariance"]) &&
     isNumbers(m.weights, components) &&
     components > 0 &&
     isTable(m.means) &&
-    isTable(m.variances)
+    isTable(m.variances) &&
+    axesValid
   );
 }
 
