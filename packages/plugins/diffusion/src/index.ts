@@ -13,7 +13,13 @@ export {
   resolveSampleShape,
   startPoint,
 } from "./inputs.js";
-export { gmmQuality, gmmQualityMetric, modeCoverage, trajectoryErrorMetric } from "./metrics.js";
+export {
+  gmmQuality,
+  gmmQualityMetric,
+  liftReduced,
+  modeCoverage,
+  trajectoryErrorMetric,
+} from "./metrics.js";
 export {
   alphasCumprodFor,
   CLEAN,

@@ -1,3 +1,4 @@
+export { type DenoiserLayers, denoiserLayers, foldDenoiser } from "./denoiser-fold.js";
 export {
   decoderPostQuantConv,
   encoderQuantConv,

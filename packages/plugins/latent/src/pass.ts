@@ -11,6 +11,7 @@ import {
   Tensor,
   type TensorType,
 } from "@lathe/core";
+import { denoiserLayers, foldDenoiser } from "./denoiser-fold.js";
 import {
   decoderPostQuantConv,
   encoderQuantConv,
@@ -42,10 +43,15 @@ export interface PcaChannelsOptions {
    * when `k` is not given.
    */
   minPsnr?: number;
-  /** A recipe data set of images (input `sample`, [batch, 3, H, W] in [-1, 1]) to calibrate on; without it, images are generated. */
+  /**
+   * A recipe data set to calibrate on: images (input `sample`, [batch, 3, H, W] in [-1, 1]) for a
+   * VAE; without it, images are generated. For a bundle without a VAE (the denoiser's sample is
+   * the data itself, as zoo gmm-diffusion's) it is required and holds data samples under the
+   * denoiser's sample input name.
+   */
   data?: string;
   /**
-   * Images encoded for the statistics.
+   * Images encoded (or, without a VAE, data samples read) for the statistics.
    * @integer
    * @minimum 1
    * @default 16
@@ -67,6 +73,13 @@ export interface PcaChannelsOptions {
    * @default "vae_decoder"
    */
   decoder: string;
+  /**
+   * A denoiser component to fold the same basis into (its input layer, conv_in, and output
+   * layer, conv_out), so the whole pipeline, diffusion included, runs in k channels. The basis
+   * is then uncentered (the top eigenvectors of E[z·zᵀ], no mean subtracted): diffusion's
+   * forward process shrinks latents toward the origin, so only a subspace through it survives.
+   */
+  denoiser?: string;
 }
 
 export const pcaChannels = definePass<PcaChannelsOptions>({
@@ -74,21 +87,61 @@ export const pcaChannels = definePass<PcaChannelsOptions>({
   summary:
     "Keeps the k principal directions of a VAE's latent, folded exactly into the encoder and decoder.",
   description:
-    "Encodes calibration images, takes the posterior mean at every position, and folds the top-k principal components into the encoder's quant_conv (mean rows, with the mean shift in the bias; log-variance projected) and the decoder's post_quant_conv (1×1 Convs are inserted where the VAE has none). The latent shrinks from C to k channels; decoding the k-channel latent equals decoding its reconstruction μ + U_k·z′.",
+    "Encodes calibration images, takes the posterior mean at every position, and folds the top-k principal components into the encoder's quant_conv (mean rows, with the mean shift in the bias; log-variance projected) and the decoder's post_quant_conv (1×1 Convs are inserted where the VAE has none). The latent shrinks from C to k channels; decoding the k-channel latent equals decoding its reconstruction μ + U_k·z′. With `denoiser`, the same (uncentered) basis is folded into the denoiser's conv_in/conv_out so diffusion runs in k channels; a bundle without a VAE (data-space diffusion) is calibrated on data samples.",
   options: pcaChannelsOptionsSchema,
   async run(bundle, context) {
     const options = context.options;
-    const encoder = component(bundle, options.encoder, "encoder");
-    const decoder = component(bundle, options.decoder, "decoder");
-    const channels = latentChannels(decoder);
-    const images = await calibrationImages(bundle, encoder, options, context);
-    const latents = await encodeMeans(context.sessions, encoder, images, channels);
+    const denoiser = options.denoiser ? component(bundle, options.denoiser, "denoiser") : undefined;
+    const layers = denoiser ? denoiserLayers(denoiser.model, denoiser.name) : undefined;
+    // Without a VAE the denoiser's sample is the data: PCA of data samples, nothing to decode.
+    const vae =
+      !denoiser || bundle.components.has(options.encoder) || bundle.components.has(options.decoder)
+        ? {
+            encoder: component(bundle, options.encoder, "encoder"),
+            decoder: component(bundle, options.decoder, "decoder"),
+          }
+        : undefined;
+    const channels = vae ? latentChannels(vae.decoder) : (layers?.channels ?? 0);
+    if (layers && layers.channels !== channels) {
+      throw new LatheError(
+        "LATENT_PLACEMENT_UNCLEAR",
+        `the denoiser's sample has ${layers.channels} channels but the VAE's latent ${channels}`,
+        {
+          where: `component ${options.denoiser}`,
+          hint: "name the denoiser that runs on this VAE's latent",
+        },
+      );
+    }
+    const latents = vae
+      ? await encodeMeans(
+          context.sessions,
+          vae.encoder,
+          await calibrationImages(bundle, vae.encoder, options, context),
+          channels,
+        )
+      : await dataSamples(layers?.sample.name ?? "sample", channels, options, context);
     const moments = new Moments(channels);
     moments.addChannels(latents.values, latents.dims);
-    const eigen = symmetricEigen(moments.covariance(), channels);
+    const centered = !denoiser;
+    const eigen = symmetricEigen(
+      centered ? moments.covariance() : moments.secondMoment(),
+      channels,
+    );
     const explained = explainedVariance(eigen.values);
-    const mean = moments.mean();
-    const psnr = await psnrByK(context.sessions, decoder, latents, mean, eigen.vectors, channels);
+    const mean = centered ? moments.mean() : new Float64Array(channels);
+    const psnr = vae
+      ? await psnrByK(context.sessions, vae.decoder, latents, mean, eigen.vectors, channels)
+      : undefined;
+    if (!psnr && options.minPsnr !== undefined) {
+      throw new LatheError(
+        "LATENT_K_INVALID",
+        "minPsnr needs a VAE decoder to decode with, and this bundle has none",
+        {
+          where: "options.minPsnr",
+          hint: "choose k by `k` or `explainedVariance` for data-space diffusion",
+        },
+      );
+    }
     const k = options.k ?? chooseK(explained, psnr, options);
     if (k > channels) {
       throw new LatheError(
@@ -102,33 +155,43 @@ export const pcaChannels = definePass<PcaChannelsOptions>({
     }
     for (let i = 0; i < channels; i++) {
       context.logger.info(
-        `k = ${i + 1}: explained variance ${(100 * (explained[i] ?? 0)).toFixed(2)} %, decoded PSNR ${fmtDb(psnr[i])}`,
+        `k = ${i + 1}: explained ${centered ? "variance" : "second moment"} ${(100 * (explained[i] ?? 0)).toFixed(4)} %${psnr ? `, decoded PSNR ${fmtDb(psnr[i])}` : ""}`,
       );
     }
     const basis = new Float64Array(channels * k);
     for (let j = 0; j < channels; j++)
       for (let i = 0; i < k; i++) basis[j * k + i] = eigen.vectors[j * channels + i] ?? 0;
     const projection: Projection = { channels, k, mean, basis };
-    const quant = encoderQuantConv(encoder.model, channels);
-    const post = decoderPostQuantConv(decoder.model, channels);
-    if (!quant.node)
-      context.logger.info("the encoder has no quant_conv: a 1×1 Conv is added after its output");
-    if (!post.node)
+    if (vae) {
+      const quant = encoderQuantConv(vae.encoder.model, channels);
+      const post = decoderPostQuantConv(vae.decoder.model, channels);
+      if (!quant.node)
+        context.logger.info("the encoder has no quant_conv: a 1×1 Conv is added after its output");
+      if (!post.node)
+        context.logger.info(
+          "the decoder has no post_quant_conv: a 1×1 Conv is added after its input",
+        );
+      foldEncoder(vae.encoder.model, quant, projection);
+      foldDecoder(vae.decoder.model, post, projection);
+    }
+    const folded = denoiser && layers ? foldDenoiser(denoiser.model, layers, basis, k) : undefined;
+    if (denoiser && layers) {
       context.logger.info(
-        "the decoder has no post_quant_conv: a 1×1 Conv is added after its input",
+        `folded the basis into ${denoiser.name}'s ${layers.input.node.name || layers.input.kind} and ${layers.output.node.name || layers.output.kind}: it takes and returns ${k} channels`,
       );
-    foldEncoder(encoder.model, quant, projection);
-    foldDecoder(decoder.model, post, projection);
+    }
     const metadata = {
       ...bundle.metadata,
       latentChannels: k,
       latentPca: {
         channels,
         k,
+        centered,
         mean: [...mean],
         basis: Array.from({ length: channels }, (_, j) => [...basis.slice(j * k, (j + 1) * k)]),
         explainedVariance: explained,
-        decodedPsnr: psnr,
+        ...(psnr ? { decodedPsnr: psnr } : {}),
+        ...(denoiser ? { denoiser: denoiser.name } : {}),
         samples: latents.dims[0],
         positions: moments.count,
       },
@@ -137,12 +200,16 @@ export const pcaChannels = definePass<PcaChannelsOptions>({
       k,
       channels,
       "explained-variance": round(explained[k - 1] ?? 1),
-      "decoded-psnr": round(psnr[k - 1] ?? Number.POSITIVE_INFINITY),
       "latent-bytes-ratio": round(k / channels),
     };
+    if (psnr) statistics["decoded-psnr"] = round(psnr[k - 1] ?? Number.POSITIVE_INFINITY);
+    if (denoiser && folded) {
+      statistics.denoiser = denoiser.name;
+      statistics["denoiser-folded-weights"] = `${folded.before} → ${folded.after}`;
+    }
     explained.forEach((e, i) => {
       statistics[`explained.k${i + 1}`] = round(e);
-      statistics[`psnr.k${i + 1}`] = round(psnr[i] ?? Number.POSITIVE_INFINITY);
+      if (psnr) statistics[`psnr.k${i + 1}`] = round(psnr[i] ?? Number.POSITIVE_INFINITY);
     });
     const components = new Map(bundle.components);
     // Even with k = C the latent is rotated onto its principal axes: the model changed.
@@ -262,6 +329,59 @@ export function smoothImage(
   return Tensor.fromArray(DataType.FLOAT, [1, c, h, w], values);
 }
 
+/**
+ * Data samples for a bundle without a VAE: the records of `options.data` under the denoiser's
+ * sample input, [batch, C, …], stacked.
+ */
+async function dataSamples(
+  input: string,
+  channels: number,
+  options: PcaChannelsOptions,
+  context: PassContext<PcaChannelsOptions>,
+): Promise<Latents> {
+  if (!options.data) {
+    throw new LatheError(
+      "LATENT_DATA_INVALID",
+      "the bundle has no VAE, so the denoiser's samples are the data, and no data set names any",
+      {
+        where: "options.data",
+        hint: `name a recipe data set of data samples (input "${input}", [batch, ${channels}, …]) to find the basis on`,
+      },
+    );
+  }
+  const parts: Float32Array[] = [];
+  let rows = 0;
+  let rest: number[] = [];
+  for await (const record of context.data(options.data).records()) {
+    const tensor = record[input];
+    const [n = 0, c, ...plane] = tensor?.dims ?? [];
+    if (!tensor || c !== channels || (rows > 0 && plane.join() !== rest.join())) {
+      throw new LatheError(
+        "LATENT_DATA_INVALID",
+        tensor
+          ? `a record of "${options.data}" has "${input}" of dims [${tensor.dims.join(", ")}]; [batch, ${channels}${rest.map((d) => `, ${d}`).join("")}] expected`
+          : `a record of "${options.data}" has no "${input}"`,
+        {
+          where: `data.${options.data}`,
+          hint: `the denoiser's sample input is "${input}": give data samples [batch, ${channels}, …] under that name`,
+        },
+      );
+    }
+    parts.push(Float32Array.from(tensor.toArray() as ArrayLike<number>));
+    rows += n;
+    rest = plane;
+    context.progress.advance(0, `${rows} samples`);
+    if (rows >= options.samples) break;
+  }
+  const values = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    values.set(p, offset);
+    offset += p.length;
+  }
+  return { values, dims: [rows, channels, ...rest] };
+}
+
 interface Latents {
   readonly values: Float32Array;
   /** [N, C, h, w] */
@@ -365,12 +485,12 @@ async function psnrByK(
 
 function chooseK(
   explained: readonly number[],
-  psnr: readonly number[],
+  psnr: readonly number[] | undefined,
   options: PcaChannelsOptions,
 ): number {
   for (let i = 0; i < explained.length; i++) {
     const enough = (explained[i] ?? 0) >= options.explainedVariance - 1e-12;
-    const sharp = options.minPsnr === undefined || (psnr[i] ?? 0) >= options.minPsnr;
+    const sharp = options.minPsnr === undefined || (psnr?.[i] ?? 0) >= options.minPsnr;
     if (enough && sharp) return i + 1;
   }
   return explained.length;

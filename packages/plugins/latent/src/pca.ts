@@ -39,6 +39,11 @@ export class Moments {
     return this.#sum.map((s) => s / Math.max(this.count, 1));
   }
 
+  /** The uncentered second moment E[v·vᵀ], row-major C×C. */
+  secondMoment(): Float64Array {
+    return this.#outer.map((s) => s / Math.max(this.count, 1));
+  }
+
   /** The (population) covariance, row-major C×C. */
   covariance(): Float64Array {
     const d = this.dim;

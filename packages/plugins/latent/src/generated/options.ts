@@ -43,11 +43,11 @@ export const pcaChannelsOptionsSchema: OptionsSchema = {
     },
     data: {
       description:
-        "A recipe data set of images (input `sample`, [batch, 3, H, W] in [-1, 1]) to calibrate on; without it, images are generated.",
+        "A recipe data set to calibrate on: images (input `sample`, [batch, 3, H, W] in [-1, 1]) for a VAE; without it, images are generated. For a bundle without a VAE (the denoiser's sample is the data itself, as zoo gmm-diffusion's) it is required and holds data samples under the denoiser's sample input name.",
       type: "string",
     },
     samples: {
-      description: "Images encoded for the statistics.",
+      description: "Images encoded (or, without a VAE, data samples read) for the statistics.",
       type: "integer",
       minimum: 1,
       default: 16,
@@ -71,6 +71,11 @@ export const pcaChannelsOptionsSchema: OptionsSchema = {
       description: "The VAE decoder component.",
       type: "string",
       default: "vae_decoder",
+    },
+    denoiser: {
+      description:
+        "A denoiser component to fold the same basis into (its input layer, conv_in, and output layer, conv_out), so the whole pipeline, diffusion included, runs in k channels. The basis is then uncentered (the top eigenvectors of E[z·zᵀ], no mean subtracted): diffusion's forward process shrinks latents toward the origin, so only a subspace through it survives.",
+      type: "string",
     },
   },
 };
