@@ -340,7 +340,7 @@ describe("zoo gmm-diffusion with data on a subspace (subspace=r)", () => {
 
   it("predicts the analytic ε̂ within 1e-4 on ORT, which equals −sqrt(1 − ᾱ)·∇ log p_t", async () => {
     const built = onSubspace();
-    const session = await createSession(built.model);
+    const session = await openOrtSession(built.model);
     const { samples, rows, alphaBars } = pointsAt(built, TIMESTEPS, 8);
     const got = await ortDenoiser(session, 64)(samples, rows);
     const expected = exactNoisePrediction(built.mixture, samples, alphaBars);
