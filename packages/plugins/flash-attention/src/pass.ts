@@ -166,7 +166,11 @@ function withInferredShapes<T>(model: Model, work: () => T): T {
   }
 }
 
-/** attention-blocks, fused.<rule>, fused-op.<op>, declined.<reason>, skipped. */
+/**
+ * attention-blocks, fused.<rule>, fused-op.<op>, declined.<reason>, skipped, and candidate-nodes:
+ * every Softmax the pass looked at or left unvisited (0 says why a model without attention, such
+ * as a CNN or a voice-activity detector, is unchanged).
+ */
 export function attentionStatistics(
   reports: ReadonlyMap<string, RewriteReport & Partial<ComponentRewrite>>,
 ): PassStatistics {
@@ -199,7 +203,9 @@ export function attentionStatistics(
     if (report.anchorsNotVisited) add("softmax-not-visited", report.anchorsNotVisited);
     if (report.inlinedCalls !== undefined) add("function-calls-inlined", report.inlinedCalls);
   }
-  return { ...stats, ...coverage.toStatistics() };
+  const candidates =
+    stats["attention-blocks"]! + stats.skipped! + (stats["softmax-not-visited"] ?? 0);
+  return { ...stats, "candidate-nodes": candidates, ...coverage.toStatistics() };
 }
 
 export const flashAttentionRewrite = definePass<FlashAttentionOptions>({

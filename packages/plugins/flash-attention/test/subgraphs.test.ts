@@ -76,11 +76,26 @@ describe("flash-attention/rewrite inside subgraphs", () => {
     expect(stats["subgraphs-visited"]).toBe(2);
     expect(stats["graphs-not-visited"]).toBe(1);
     expect(stats["softmax-not-visited"]).toBe(1);
+    // the fused one and the one left in the function body
+    expect(stats["candidate-nodes"]).toBe(2);
     const thenBranch = [...graphScopes(model)].find((s) => s.attribute === "then_branch")!.graph;
     const ops = thenBranch.nodes().map((n) => n.opType);
     expect(ops).toContain("MultiHeadAttention");
     expect(ops).not.toContain("Softmax");
     expect(maxOutputDiff(await run(model, true), reference)).toBeLessThan(1e-4);
     expect(maxOutputDiff(await run(model, false), await run(original, false))).toBe(0);
+  });
+});
+
+describe("flash-attention/rewrite on a model without attention", () => {
+  it("changes nothing and says why: candidate-nodes 0 (no Softmax), as on Silero VAD", () => {
+    const b = createBuilder({ opset: 17 });
+    const x = b.input("x", DataType.FLOAT, ["batch", D]);
+    b.output(b.Relu(b.MatMul(x, b.constant(randomFloats(D * D, 3), [D, D]))), "y");
+    const reports = rewriteAttention(singleModelBundle(b.build()), { ...DEFAULTS, target: "cpu" });
+    expect([...reports.values()].some((r) => r.modified)).toBe(false);
+    const stats = attentionStatistics(reports);
+    expect(stats["candidate-nodes"]).toBe(0);
+    expect(stats["attention-blocks"]).toBe(0);
   });
 });

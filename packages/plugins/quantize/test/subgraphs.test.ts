@@ -171,3 +171,36 @@ describe("quantization passes visit If branches and function bodies, and say wha
     for (const e of errors) expect(e).toBeLessThan(0.15);
   });
 });
+
+/**
+ * What spox writes for Silero VAD: `If` branches full of shape arithmetic, `Gather(Shape(x), i)`.
+ * Those Gathers read no table, so they are not candidates: a pass that changes nothing must say
+ * so (candidate-nodes 0), not count them as candidates it neither quantized nor skipped.
+ */
+function shapeArithmeticModel(): Model {
+  const b = createBuilder({ opset: 16 });
+  const x = b.input("x", DataType.FLOAT, ["batch", K]);
+  const cond = b.input("cond", DataType.BOOL, []);
+  const branch = (prefix: string, axis: number) => {
+    const g = createBuilder({ namePrefix: prefix });
+    const index = g.constant(BigInt64Array.from([BigInt(axis)]), [], DataType.INT64);
+    g.output(g.Cast(g.Gather(g.Shape(x), index), { to: DataType.FLOAT }), `${prefix}_size`);
+    return g.graph;
+  };
+  const size = b.If(cond, { then_branch: branch("then", 0), else_branch: branch("else", 1) });
+  b.output(size, "size", DataType.FLOAT, []);
+  return b.build();
+}
+
+describe("shape arithmetic is not a quantization candidate", () => {
+  it.each([
+    ["dynamic-int8", dynamicInt8Pass as PassDefinition<unknown>],
+    ["weight-only", weightOnlyPass as PassDefinition<unknown>],
+  ])("%s: Gather(Shape(x), i) in If branches leaves candidate-nodes 0", async (_name, pass) => {
+    const { result } = await runPass(pass, singleModelBundle(shapeArithmeticModel()));
+    expect(result.modified).toBe(false);
+    expect(result.statistics?.["subgraphs-visited"]).toBe(2);
+    expect(result.statistics?.["candidate-nodes"]).toBe(0);
+    expect(result.statistics?.["nodes-skipped"]).toBe(0);
+  });
+});

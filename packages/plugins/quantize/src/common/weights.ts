@@ -24,6 +24,14 @@ export function constantTensor(value: Value | undefined): Tensor | undefined {
 }
 
 /**
+ * A Gather of computed data (shape arithmetic: `Gather(Shape(x), i)`) reads no table: it is no
+ * quantization candidate at all, neither quantized nor skipped, and not counted as a candidate.
+ */
+export function isComputedGather(node: Node): boolean {
+  return node.opType === "Gather" && constantTensor(node.inputs[0]) === undefined;
+}
+
+/**
  * The float32 constant behind `value`: stored directly, or read through `Transpose(perm=[1,0])`
  * as Optimum writes a tied LM head (`MatMul(x, Transpose(wte))`). Undefined when the value is
  * computed at run time.

@@ -26,6 +26,7 @@ import {
   computedWeightReason,
   constantTensor,
   findConstantWeight,
+  isComputedGather,
   weightData,
   weightProblem,
 } from "../common/weights.js";
@@ -48,7 +49,10 @@ export const dynamicInt8Pass = definePass<DynamicInt8Options>({
       ({ model, graph }, s) => quantizeGraph(model, graph, ctx.options, s),
       {
         skipScope: FUNCTION_BODIES_SKIPPED,
-        candidate: (n) => n.domain === "" && ctx.options.opTypes.includes(n.opType as never),
+        candidate: (n) =>
+          n.domain === "" &&
+          ctx.options.opTypes.includes(n.opType as never) &&
+          !isComputedGather(n),
       },
     );
     if (statistics["quantized.Conv"] && ctx.target.providers[0] === "cpu")
@@ -81,7 +85,7 @@ export function quantizeGraph(
   const nodes = graph
     .nodes()
     .filter((n) => n.domain === "" && options.opTypes.includes(n.opType as never))
-    .filter((n) => n.opType !== "Gather" || constantTensor(n.inputs[0]) !== undefined);
+    .filter((n) => !isComputedGather(n));
   // MatMul/Gemm first: a Gather of a tied embedding then reuses the LM head's int8 copy.
   nodes.sort((a, b) => Number(a.opType === "Gather") - Number(b.opType === "Gather"));
   const rowScales = new Map<Value, Value>();

@@ -11,6 +11,7 @@ import {
   computedWeightReason,
   constantTensor,
   findConstantWeight,
+  isComputedGather,
 } from "../common/weights.js";
 import { createBitsResolver } from "./bits.js";
 import type { WeightOnlyOptions } from "./options.js";
@@ -59,7 +60,7 @@ export function findCandidates(graph: Graph, options: WeightOnlyOptions): Candid
     if (node.domain !== "") continue;
     const isGather = node.opType === "Gather";
     if (!isGather && node.opType !== "MatMul" && node.opType !== "Gemm") continue;
-    if (isGather && !constantTensor(node.inputs[0])) continue;
+    if (isComputedGather(node)) continue;
     let reason = byName(node.name);
     if (reason === undefined && isGather) {
       const found = gatherTarget(node, options);

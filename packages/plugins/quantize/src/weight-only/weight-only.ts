@@ -14,6 +14,7 @@ import {
   type Value,
 } from "@lathe/core";
 import { FUNCTION_BODIES_SKIPPED, type QuantStats, quantizeComponents } from "../common/select.js";
+import { isComputedGather } from "../common/weights.js";
 import { weightOnlyOptionsSchema } from "../generated/options.js";
 import { CACHE_OUTPUT, createBitsResolver, findHeads, type WeightRole } from "./bits.js";
 import { type BlockQuantConfig, type BlockQuantized, quantizeRtn } from "./block-quant.js";
@@ -62,7 +63,8 @@ export const weightOnlyPass = definePass<WeightOnlyOptions>({
             : undefined),
         candidate: (n) =>
           n.domain === "" &&
-          (n.opType === "MatMul" || n.opType === "Gemm" || n.opType === "Gather"),
+          (n.opType === "MatMul" || n.opType === "Gemm" || n.opType === "Gather") &&
+          !isComputedGather(n),
       },
     );
     statistics.algorithm = ctx.options.algorithm;
