@@ -1,4 +1,13 @@
-import { createCpuSessions, encodeModel, runPassStandalone } from "@lathe/core";
+import {
+  createBuilder,
+  createCpuSessions,
+  DataType,
+  encodeModel,
+  isLatheError,
+  type LatheError,
+  runPassStandalone,
+  singleModelBundle,
+} from "@lathe/core";
 import { describe, expect, it } from "vitest";
 import { staticInt8Pass } from "../src/int8/static-int8.js";
 import {
@@ -68,5 +77,39 @@ describe("quantize/static-int8: calibrators and element-wise ops", () => {
     // The same inputs as when the step names them, and other ones than the 16-token default.
     expect(fromTarget).toEqual(await quantize({ options: { inputShapes: shapes } }));
     expect(fromTarget).not.toEqual(await quantize({}));
+  });
+});
+
+describe("quantize/static-int8: a calibration run ONNX Runtime refuses", () => {
+  /**
+   * Silero VAD's shape: a reflect Pad of 20 samples on each side before the first layer, so a
+   * symbolic length needs more than the 16 a generated input gets (ORT: "post-pad exceeds").
+   */
+  function reflectPadded() {
+    const b = createBuilder({ opset: 18 });
+    const x = b.input("x", DataType.FLOAT, ["batch", "sequence"]);
+    const padded = b.Pad(x, b.int64s([0, 20, 0, 20]), { mode: "reflect" });
+    const weight = Float32Array.from({ length: 72 * 4 }, (_, i) => Math.sin(i));
+    b.output(b.MatMul(padded, b.constant(weight, [72, 4])), "y");
+    return singleModelBundle(b.build());
+  }
+
+  it("is a CALIBRATION_RUN_FAILED naming the generated dims and inputShapes, not ORT's bare error", async () => {
+    const failure = await runPass(staticInt8Pass, reflectPadded(), { calibrationSamples: 2 }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(isLatheError(failure) && failure.code).toBe("CALIBRATION_RUN_FAILED");
+    const error = failure as LatheError;
+    expect(error.message).toContain(
+      "generated calibration inputs (x [1, 16]; the model declares x [batch, sequence])",
+    );
+    expect(error.hint).toContain("inputShapes");
+    // with the length the model takes, the same step calibrates and quantizes the MatMul
+    const { result } = await runPass(staticInt8Pass, reflectPadded(), {
+      calibrationSamples: 2,
+      inputShapes: { x: [1, 32] },
+    });
+    expect(result.statistics?.["quantized.MatMul"]).toBe(1);
   });
 });

@@ -9,6 +9,7 @@ import {
   type Graph,
   type GraphScope,
   graphScopes,
+  isLatheError,
   LatheError,
   type Model,
   NameScope,
@@ -19,6 +20,7 @@ import {
   Tensor,
   type Value,
 } from "@lathe/core";
+import { fedInputs } from "../common/calibration-inputs.js";
 import { FORM_OPSET, formProblem, raiseOpsetIfExact } from "../common/opset-forms.js";
 import { onnxType, quantRange, scaleAndZeroPoint, transpose2d } from "../common/quant-math.js";
 import { createNodeFilter, type QuantStats, quantizeComponents } from "../common/select.js";
@@ -204,6 +206,8 @@ async function quantizeStatic(
     signal: ctx.signal,
     onBatch: (n) => ctx.progress.advance(n),
     types,
+  }).catch((error: unknown) => {
+    throw calibrationRunFailed(component, model, data, error);
   });
   reportNarrowed(component, ranges, options.calibrator, stats, ctx);
 
@@ -402,6 +406,8 @@ interface CalibrationData {
   readonly records: () => AsyncIterable<DataRecord>;
   readonly count: number;
   readonly generated: boolean;
+  /** The dims of generated records (`x [1, 16], mask [1, 16]`), for error messages. */
+  readonly generatedDims?: string;
 }
 
 /** The calibration records of a component: the named data set, or generated ones. */
@@ -461,7 +467,47 @@ async function calibrationRecords(
     },
     count: generated.length,
     generated: true,
+    generatedDims: Object.entries(generated[0] ?? {})
+      .map(([name, tensor]) => `${name} [${tensor.dims.join(", ")}]`)
+      .join(", "),
   };
+}
+
+/**
+ * ONNX Runtime refused a calibration run: on generated inputs, most often because a symbolic dim
+ * got a size the model cannot take (Silero VAD's reflect padding needs more than the 16 samples
+ * a symbolic `sequence` gets), so the error names the dims used and how to set them.
+ */
+function calibrationRunFailed(
+  component: string,
+  model: Model,
+  data: CalibrationData,
+  error: unknown,
+): unknown {
+  if (isLatheError(error)) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  const dimsOf = (v: Value) => (v.type?.kind === "tensor" ? (v.type.shape?.dims ?? []) : []);
+  const declared = fedInputs(model)
+    .map(
+      (v) =>
+        `${v.name} [${dimsOf(v)
+          .map((d) => d ?? "?")
+          .join(", ")}]`,
+    )
+    .join(", ");
+  const what = data.generated
+    ? `generated calibration inputs (${data.generatedDims}; the model declares ${declared})`
+    : `named calibration data (the model declares ${declared})`;
+  return new LatheError(
+    "CALIBRATION_RUN_FAILED",
+    `${component}: ONNX Runtime could not run the model on the ${what}: ${message}`,
+    {
+      hint: data.generated
+        ? "name a calibration data set whose records the model accepts (calibration: <name>), or give the generated inputs' dims with inputShapes (input name → dims; symbolic dims otherwise get 1 for batch and 16)"
+        : "check that the data set's records have the shapes and types the model's inputs take (lathe inspect lists them)",
+      cause: error,
+    },
+  );
 }
 
 /**
