@@ -36,4 +36,32 @@ export interface Fp16Options {
    * @default "auto"
    */
   target: "auto" | "cpu" | "gpu";
+  /**
+   * Automatic mixed precision, measured on real data (off while `calibration` is not set): each
+   * layer (a Conv/MatMul/Gemm with its weight and the ops up to the next one) is converted alone
+   * and its cost measured on the data; then the costliest layers stay float32, as few as keep
+   * the whole model's error within `maxError`.
+   * @default {}
+   */
+  mixed: MixedPrecisionOptions;
+}
+
+/** `mixed`: which layers stay float32, chosen by their measured cost. */
+export interface MixedPrecisionOptions {
+  /** Name of a recipe data set whose records the costs are measured on. */
+  calibration?: string;
+  /**
+   * Records read from the data set.
+   * @integer
+   * @minimum 1
+   * @default 16
+   */
+  samples?: number;
+  /**
+   * The error the converted model may have: relative L2 of its first output against float32's
+   * over the records.
+   * @exclusiveMinimum 0
+   * @default 0.001
+   */
+  maxError?: number;
 }

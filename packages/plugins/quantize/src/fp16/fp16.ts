@@ -1,14 +1,17 @@
 import {
   attr,
   constantBytes,
+  type DataRecord,
   DataType,
   definePass,
+  errors,
   GraphCoverage,
   type GraphScope,
   inlineFunctions,
   type Model,
   NameScope,
   Node,
+  type PassContext,
   removeDeadCode,
   Tensor,
   type Value,
@@ -17,6 +20,7 @@ import {
 import { fp16OptionsSchema } from "../generated/options.js";
 import { elementTypes, inferredElementTypes } from "./element-types.js";
 import type { Fp16Options } from "./fp16-options.js";
+import { mixedDefaults, planMixedPrecision } from "./mixed-precision.js";
 
 const FP16_MAX = 65504;
 
@@ -46,8 +50,9 @@ export const fp16Pass = definePass<Fp16Options>({
   summary:
     "float16 weights and activations, float32 I/O kept on request, ORT's op block list, Casts at the borders, clamped initializers",
   options: fp16OptionsSchema,
-  run(bundle, ctx) {
+  async run(bundle, ctx) {
     const { options } = ctx;
+    const mixed = mixedDefaults(options.mixed);
     const onCpu =
       options.target === "cpu" || (options.target === "auto" && ctx.target.providers[0] === "cpu");
     if (onCpu) {
@@ -55,19 +60,13 @@ export const fp16Pass = definePass<Fp16Options>({
         "quantize/fp16 for target cpu: ONNX Runtime's CPU provider has fp16 kernels for some ops only and runs the rest as fp32 behind Casts it inserts, so the file halves but the model is not faster there (zoo GPT-2 small prefill about 1.0× fp32's latency, zoo UNet small 1.08×); int8/int4 weights are the CPU formats (dynamic-int8 on GPT-2 small: 0.36×), fp16 is for cuda/webgpu/DirectML",
       );
     }
-    const stats: Fp16Stats = {
-      converted: 0,
-      blocked: new Map(),
-      casts: 0,
-      initializers: 0,
-      constants: 0,
-      clamped: 0,
-    };
+    const stats = emptyStats();
     let before = 0;
     let after = 0;
     const coverage = new GraphCoverage();
     let inlinedCalls = 0;
-    for (const model of bundle.components.values()) {
+    const mixedStats: Record<string, number | string> = {};
+    for (const [component, model] of bundle.components) {
       before += constantBytes(model);
       // a function's parameter types are known per call only: its calls are inlined first (as
       // ONNX Runtime does when it loads the model), so its body converts like the caller's nodes
@@ -75,7 +74,10 @@ export const fp16Pass = definePass<Fp16Options>({
       inlinedCalls += inlined.calls;
       if (inlined.calls > 0)
         ctx.logger.info(`inlined ${inlined.calls} call(s) of ${inlined.functions.join(", ")}`);
-      coverage.add(convertModel(model, options, stats, inlined.refused));
+      const keep = mixed.calibration
+        ? await chooseFloatLayers(model, component, mixed, ctx, mixedStats)
+        : undefined;
+      coverage.add(convertModel(model, options, stats, inlined.refused, keep));
       after += constantBytes(model);
     }
     for (const [reason, n] of coverage.notVisited)
@@ -91,11 +93,69 @@ export const fp16Pass = definePass<Fp16Options>({
     statistics["weight-bytes-before"] = before;
     statistics["weight-bytes-after"] = after;
     statistics["size-ratio"] = before > 0 ? Number((after / before).toFixed(4)) : 1;
+    Object.assign(statistics, mixedStats);
     Object.assign(statistics, coverage.toStatistics());
     statistics["function-calls-inlined"] = inlinedCalls;
     return { bundle, modified: stats.converted > 0, statistics };
   },
 });
+
+/**
+ * `mixed`: the layers to keep float32, measured on the named data set (mixed-precision.ts), with
+ * what was measured in the statistics and the log.
+ */
+async function chooseFloatLayers(
+  model: Model,
+  component: string,
+  mixed: ReturnType<typeof mixedDefaults>,
+  ctx: PassContext<Fp16Options>,
+  statistics: Record<string, number | string>,
+): Promise<ReadonlySet<Node>> {
+  const records: DataRecord[] = [];
+  for await (const record of ctx.data(mixed.calibration!).records()) {
+    records.push(record);
+    if (records.length >= mixed.samples) break;
+  }
+  if (records.length === 0)
+    throw errors.passOptionsInvalid(
+      ctx.passId,
+      `mixed.calibration names data set "${mixed.calibration}", which has no records: name one with records, or leave mixed.calibration out to convert every layer`,
+    );
+  const convertCopy = (copy: Model, keep: ReadonlySet<Node>) => {
+    convertModel(copy, ctx.options, emptyStats(), new Map(), keep);
+  };
+  const plan = await planMixedPrecision(
+    model,
+    records,
+    mixed.maxError,
+    convertCopy,
+    ctx.sessions,
+    ctx.signal,
+  );
+  const prefix = component === "model" ? "" : `${component}: `;
+  const round = (x: number) => Number(x.toPrecision(3));
+  statistics[`${prefix}mixed: layers kept fp32`] = `${plan.kept.length} of ${plan.layers}`;
+  statistics[`${prefix}mixed: error all fp16 (rel. L2 of ${plan.output})`] = round(
+    plan.errorAllFp16,
+  );
+  statistics[`${prefix}mixed: error (rel. L2 of ${plan.output})`] = round(plan.error);
+  statistics[`${prefix}mixed: models measured`] = plan.trials;
+  const costliest = [...plan.costs].sort((a, b) => b.cost - a.cost).slice(0, 8);
+  ctx.logger.info(
+    `${component}: mixed precision on ${plan.records} records of "${mixed.calibration}": all fp16 ${round(plan.errorAllFp16)} relative L2 of ${plan.output}; ${plan.kept.length} of ${plan.layers} layers kept fp32 for ${round(plan.error)} (max ${mixed.maxError}); costliest layers converted alone: ${costliest
+      .map((c) => `${c.layer} ${round(c.cost)}`)
+      .join(", ")}`,
+  );
+  if (plan.kept.length === plan.layers)
+    ctx.logger.warn(
+      `${component}: mixed precision kept every layer float32: converting even the least sensitive ones costs more than mixed.maxError ${mixed.maxError} on "${mixed.calibration}" (all fp16: ${round(plan.errorAllFp16)})`,
+    );
+  return plan.keep;
+}
+
+function emptyStats(): Fp16Stats {
+  return { converted: 0, blocked: new Map(), casts: 0, initializers: 0, constants: 0, clamped: 0 };
+}
 
 /**
  * Converts one model in place: the main graph, then every If/Loop/Scan body (a body keeps its
@@ -107,13 +167,14 @@ export function convertModel(
   options: Fp16Options,
   stats: Fp16Stats,
   notInlined: ReadonlyMap<string, string> = new Map(),
+  keepFloat: ReadonlySet<Node> = new Set(),
 ): GraphCoverage {
   // one element type per value, kept current as graphs are converted: a branch reads what its
   // enclosing graph became
   const known = inferredElementTypes(model);
   return visitGraphs(
     model,
-    (scope) => convertGraph(scope, known, options, stats),
+    (scope) => convertGraph(scope, known, options, stats, keepFloat),
     (scope) =>
       scope.kind === "function"
         ? notInlined.has(scope.function!.key)
@@ -129,6 +190,7 @@ function convertGraph(
   known: Map<Value, DataType>,
   options: Fp16Options,
   stats: Fp16Stats,
+  keepFloat: ReadonlySet<Node>,
 ): void {
   const graph = scope.graph;
   const inner = scope.kind !== "main";
@@ -138,7 +200,9 @@ function convertGraph(
   const blockedNames = new Set(options.nodeBlockList);
   const half = new Set<Node>();
   for (const node of graph) {
-    const reason = blockReason(node, blockedOps, blockedNames);
+    const reason =
+      blockReason(node, blockedOps, blockedNames) ??
+      (keepFloat.has(node) ? "measured sensitive (mixed)" : undefined);
     const touchesFloat = node.inputs.some(isFloat) || node.outputs.some(isFloat);
     if (reason) {
       if (touchesFloat) stats.blocked.set(reason, (stats.blocked.get(reason) ?? 0) + 1);

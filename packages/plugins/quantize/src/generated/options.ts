@@ -82,6 +82,32 @@ export const fp16OptionsSchema: OptionsSchema = {
       enum: ["auto", "cpu", "gpu"],
       default: "auto",
     },
+    mixed: {
+      description:
+        "Automatic mixed precision, measured on real data (off while `calibration` is not set): each layer (a Conv/MatMul/Gemm with its weight and the ops up to the next one) is converted alone and its cost measured on the data; then the costliest layers stay float32, as few as keep the whole model's error within `maxError`.",
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        calibration: {
+          description: "Name of a recipe data set whose records the costs are measured on.",
+          type: "string",
+        },
+        samples: {
+          description: "Records read from the data set.",
+          type: "integer",
+          minimum: 1,
+          default: 16,
+        },
+        maxError: {
+          description:
+            "The error the converted model may have: relative L2 of its first output against float32's over the records.",
+          type: "number",
+          exclusiveMinimum: 0,
+          default: 0.001,
+        },
+      },
+      default: {},
+    },
   },
 };
 
