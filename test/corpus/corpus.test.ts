@@ -1,5 +1,5 @@
 import { inspectFile, loadModel } from "@lathe/core";
-import * as ort from "onnxruntime-node";
+import { openOrtSession } from "@lathe/core/testing";
 import { describe, expect, it } from "vitest";
 import { type CorpusModel, corpusFeeds, loadCorpus } from "./corpus.js";
 
@@ -35,10 +35,7 @@ describe.skipIf(typeof corpus === "string")("corpus of real exports", () => {
   it.each(models.map((m) => [m.name, m] as const))(
     "%s loads in ONNX Runtime, runs, and passes through inspect",
     async (_name, entry: CorpusModel) => {
-      const session = await ort.InferenceSession.create(entry.path, {
-        intraOpNumThreads: 1,
-        logSeverityLevel: 3,
-      });
+      const session = await openOrtSession(entry.path, { logSeverityLevel: 3 });
       expect([...session.inputNames]).toEqual(entry.inputs.map((i) => i.name));
       expect([...session.outputNames]).toEqual([...entry.outputs]);
       // a size the exporter did not trace with: the axes really are dynamic

@@ -3,8 +3,9 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { convertOpset, decodeModel, encodeModel } from "@lathe/core";
-import * as ort from "onnxruntime-node";
+import { convertOpset, decodeModel, encodeModel, SeededRandom } from "@lathe/core";
+import { float32Tensor, int64Tensor } from "@lathe/core/testing";
+import type * as ort from "onnxruntime-node";
 import { findTorchPython, runScriptIntoCache } from "../helpers/python-cache.js";
 import { packageFolder } from "../models/real-models.js";
 
@@ -260,33 +261,26 @@ export function corpusFeeds(
   options: { seed?: number; padLeft?: readonly number[] } = {},
 ): Record<string, ort.Tensor> {
   const dims = resolveDims(model, sizes);
-  let seed = (options.seed ?? 1) >>> 0 || 1;
-  const random = () => {
-    seed ^= seed << 13;
-    seed ^= seed >>> 17;
-    seed ^= seed << 5;
-    return (seed >>> 0) / 2 ** 32;
-  };
+  const random = new SeededRandom(options.seed ?? 1);
   const padOf = (b: number) => options.padLeft?.[b] ?? 0;
   const feeds: Record<string, ort.Tensor> = {};
   for (const input of model.inputs) {
     const shape = input.dims.map((d) => (typeof d === "number" ? d : dims[d]!));
     const count = shape.reduce((a, b) => a * b, 1);
     if (input.dtype === "float32") {
-      const data = Float32Array.from({ length: count }, () => random() * 2 - 1);
-      feeds[input.name] = new ort.Tensor("float32", data, shape);
+      feeds[input.name] = float32Tensor(random.uniforms(count, -1, 1), shape);
       continue;
     }
     const data = new BigInt64Array(count);
     if (input.fill === "value") {
-      feeds[input.name] = new ort.Tensor("int64", data.fill(BigInt(input.value ?? 0)), shape);
+      feeds[input.name] = int64Tensor(data.fill(BigInt(input.value ?? 0)), shape);
       continue;
     }
     const [rows, cols] = [shape[0]!, shape[1] ?? 1];
     for (let r = 0; r < rows; r++)
       for (let c = 0; c < cols; c++) {
         const i = r * cols + c;
-        if (input.fill === "tokens") data[i] = BigInt(Math.floor(random() * (input.vocab ?? 2)));
+        if (input.fill === "tokens") data[i] = BigInt(random.int(input.vocab ?? 2));
         else if (input.fill === "mask") data[i] = c < padOf(r) ? 0n : 1n;
         else {
           // positions of the new tokens: after the cache, counted from the row's first real token
@@ -294,7 +288,7 @@ export function corpusFeeds(
           data[i] = BigInt(Math.max(0, offset + c - padOf(r)));
         }
       }
-    feeds[input.name] = new ort.Tensor("int64", data, shape);
+    feeds[input.name] = int64Tensor(data, shape);
   }
   return feeds;
 }

@@ -6,11 +6,11 @@ import {
   type PassDefinition,
   type PassResult,
 } from "@lathe/core";
-import { PassTester } from "@lathe/core/testing";
+import { floatValues, PassTester, runOnOrt } from "@lathe/core/testing";
 import flashAttention from "@lathe/plugin-flash-attention";
 import prune from "@lathe/plugin-prune";
 import quantize from "@lathe/plugin-quantize";
-import * as ort from "onnxruntime-node";
+import type * as ort from "onnxruntime-node";
 import { afterAll, describe, expect, it } from "vitest";
 import { type CorpusModel, corpusFeeds, loadCorpus, resolveDims } from "./corpus.js";
 
@@ -89,47 +89,21 @@ afterAll(() => {
 
 type Outputs = Record<string, { dims: readonly number[]; data: Float64Array | undefined }>;
 
+/** A path (external data is read beside it) or the pass's output encoded. */
 async function runOn(
   model: string | Uint8Array,
   feeds: Record<string, ort.Tensor>,
 ): Promise<Outputs> {
-  const options = { intraOpNumThreads: 1, logSeverityLevel: 3 as const };
-  // a path (external data is read beside it) or the pass's output encoded: one overload each
-  const session =
-    typeof model === "string"
-      ? await ort.InferenceSession.create(model, options)
-      : await ort.InferenceSession.create(model, options);
-  try {
-    const results = await session.run(feeds);
-    const outputs: Outputs = {};
-    for (const name of session.outputNames) {
-      const tensor = results[name]!;
-      outputs[name] = { dims: tensor.dims, data: floats(tensor) };
-    }
-    return outputs;
-  } finally {
-    await session.release();
-  }
+  const results = await runOnOrt(model, feeds, { logSeverityLevel: 3 });
+  const outputs: Outputs = {};
+  for (const [name, tensor] of Object.entries(results))
+    outputs[name] = { dims: tensor.dims, data: floats(tensor) };
+  return outputs;
 }
 
-/** Float outputs as float64 (an fp16 output arrives as its raw bits); others are not compared. */
+/** Float outputs as float64 (fp16 ones decoded); others are not compared. */
 function floats(tensor: ort.Tensor): Float64Array | undefined {
-  if (tensor.type === "float32" || tensor.type === "float64")
-    return Float64Array.from(tensor.data as Float32Array);
-  if (tensor.type === "float16") {
-    const bits = tensor.data as Uint16Array;
-    return Float64Array.from(bits, halfToFloat);
-  }
-  return undefined;
-}
-
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exponent = (h >> 10) & 0x1f;
-  const fraction = h & 0x3ff;
-  if (exponent === 0) return sign * 2 ** -14 * (fraction / 1024);
-  if (exponent === 31) return fraction ? Number.NaN : sign * Number.POSITIVE_INFINITY;
-  return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
+  return tensor.type.startsWith("float") ? Float64Array.from(floatValues(tensor)) : undefined;
 }
 
 /** The original's outputs, run once per model (the feeds are the same for every pass). */

@@ -1,5 +1,5 @@
 import { evaluateDim, graphScopes, inferShapes, loadModel, type Model } from "@lathe/core";
-import * as ort from "onnxruntime-node";
+import { runOnOrt } from "@lathe/core/testing";
 import { describe, expect, it } from "vitest";
 import { type CorpusModel, corpusFeeds, loadCorpus } from "./corpus.js";
 
@@ -43,12 +43,7 @@ describe.skipIf(typeof corpus === "string")("shape inference on real exports", (
           if (typeof d === "string") bindings[d] = feeds[input.name]!.dims[i]!;
         });
       }
-      const session = await ort.InferenceSession.create(entry.path, {
-        intraOpNumThreads: 1,
-        logSeverityLevel: 3,
-      });
-      const results = await session.run(feeds);
-      await session.release();
+      const results = await runOnOrt(entry.path, feeds, { logSeverityLevel: 3 });
       if (entry.outputRankUnknown) {
         // as onnx's infer_shapes (1.12) leaves them: the element type, no rank
         for (const out of model.graph.outputs) {

@@ -2,7 +2,6 @@ import {
   convertOpsetPass,
   createBuilder,
   DataType,
-  encodeModel,
   type Model,
   OnnxFunction,
   type PassDefinition,
@@ -10,11 +9,11 @@ import {
   Tensor,
   type Value,
 } from "@lathe/core";
-import { PassTester } from "@lathe/core/testing";
+import { float32Tensor, PassTester, runFloat } from "@lathe/core/testing";
 import flashAttention from "@lathe/plugin-flash-attention";
 import prune from "@lathe/plugin-prune";
 import quantize from "@lathe/plugin-quantize";
-import * as ort from "onnxruntime-node";
+import type * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
 
 /**
@@ -77,13 +76,8 @@ function functionModel(): Model {
   return model;
 }
 
-async function run(model: Model, x: ort.Tensor): Promise<Float32Array> {
-  const session = await ort.InferenceSession.create(encodeModel(model), { intraOpNumThreads: 1 });
-  try {
-    return (await session.run({ x })).y!.data as Float32Array;
-  } finally {
-    await session.release();
-  }
+function run(model: Model, x: ort.Tensor): Promise<Float32Array> {
+  return runFloat(model, { x }, "y");
 }
 
 function relativeL2(a: Float32Array, b: Float32Array): number {
@@ -123,7 +117,7 @@ const OPTIONS: Record<string, Record<string, unknown>> = {
 };
 
 describe("every pass reaches the work inside a model-local function", () => {
-  const x = new ort.Tensor("float32", floats(2 * 5 * WIDTH, 8), [2, 5, WIDTH]);
+  const x = float32Tensor(floats(2 * 5 * WIDTH, 8), [2, 5, WIDTH]);
 
   it.each(passes.map((p) => [p.id, p] as const))("%s", async (id, pass) => {
     const reference = await run(functionModel(), x);

@@ -3,13 +3,14 @@ import {
   checkModel,
   convertOpset,
   encodeModel,
+  fromOrtRecord,
   isLatheError,
   loadModel,
   type Model,
   type Tensor,
 } from "@lathe/core";
+import { openOrtSession, ortFeeds } from "@lathe/core/testing";
 import type { TestCase } from "./onnx-testdata.js";
-import { ort, tensorFromOrt, tensorToOrt } from "./ort.js";
 import {
   firstLine,
   type LoadedDataSet,
@@ -129,27 +130,16 @@ async function runAll(
   model: string | Uint8Array,
   dataSets: LoadedDataSet[],
 ): Promise<Outputs[] | string> {
-  let session: Awaited<ReturnType<typeof ort.InferenceSession.create>>;
+  let session: Awaited<ReturnType<typeof openOrtSession>>;
   try {
-    session =
-      typeof model === "string"
-        ? await ort.InferenceSession.create(model, SESSION_OPTIONS)
-        : await ort.InferenceSession.create(model, SESSION_OPTIONS);
+    session = await openOrtSession(model, SESSION_OPTIONS);
   } catch (error) {
     return `ORT cannot load it: ${firstLine(error)}`;
   }
   try {
     const all: Outputs[] = [];
     for (const set of dataSets) {
-      const feeds = Object.fromEntries(
-        Object.entries(set.feeds).map(([name, tensor]) => [name, tensorToOrt(tensor)]),
-      );
-      const results = await session.run(feeds);
-      all.push(
-        Object.fromEntries(
-          Object.entries(results).map(([name, t]) => [name, tensorFromOrt(t, name)]),
-        ),
-      );
+      all.push(fromOrtRecord(await session.run(ortFeeds(set.feeds))));
     }
     return all;
   } catch (error) {

@@ -2,6 +2,13 @@ import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { audioSource, type DataRecord, DataType, imagesSource, Tensor } from "@lathe/core";
 import {
+  float32Tensor,
+  floatValues,
+  int64Tensor,
+  openOrtSession,
+  ortFeeds,
+} from "@lathe/core/testing";
+import {
   alphabetFromLines,
   type CtcAlphabet,
   ctcGreedyDecode,
@@ -9,7 +16,7 @@ import {
   type RecognitionScore,
   scoreLines,
 } from "@lathe/plugin-ctc";
-import * as ort from "onnxruntime-node";
+import type * as ort from "onnxruntime-node";
 import type { OcrModel } from "./real-models.js";
 
 /**
@@ -19,15 +26,12 @@ import type { OcrModel } from "./real-models.js";
 
 export type Split = "calibration" | "evaluation";
 
-export async function openSession(model: string | Uint8Array): Promise<ort.InferenceSession> {
-  const options: ort.InferenceSession.SessionOptions = {
-    executionProviders: ["cpu"],
+/** A CPU session with LATHE_TASK_THREADS intra-op threads (default 1). */
+export function openSession(model: string | Uint8Array): Promise<ort.InferenceSession> {
+  return openOrtSession(model, {
     intraOpNumThreads: Number(process.env.LATHE_TASK_THREADS ?? 1),
     logSeverityLevel: 3,
-  };
-  return typeof model === "string"
-    ? ort.InferenceSession.create(model, options)
-    : ort.InferenceSession.create(model, options);
+  });
 }
 
 // ---- text lines ------------------------------------------------------------------------------
@@ -107,28 +111,12 @@ export async function recognize(
   const recognized: string[] = [];
   for (const record of batches(lines.images, "x", 8)) {
     const x = record.x!;
-    const feeds = { x: new ort.Tensor("float32", x.toArray() as Float32Array, [...x.dims]) };
-    const output = (await session.run(feeds))[session.outputNames[0]!]!;
+    const output = (await session.run(ortFeeds({ x })))[session.outputNames[0]!]!;
     // the white margin right of the text reads as a space: lines are compared trimmed
-    for (const line of ctcGreedyDecode(floats(output), output.dims, alphabet))
+    for (const line of ctcGreedyDecode(floatValues(output), output.dims, alphabet))
       recognized.push(line.trim());
   }
   return { ...scoreLines(recognized, lines.truth), lines: recognized };
-}
-
-/** A float output as numbers (an fp16 model's output arrives as raw half bits). */
-export function floats(tensor: ort.Tensor): ArrayLike<number> {
-  if (tensor.type === "float16") return Float32Array.from(tensor.data as Uint16Array, halfToFloat);
-  return tensor.data as Float32Array;
-}
-
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exponent = (h >> 10) & 0x1f;
-  const fraction = h & 0x3ff;
-  if (exponent === 0) return sign * 2 ** -14 * (fraction / 1024);
-  if (exponent === 31) return fraction ? Number.NaN : sign * Number.POSITIVE_INFINITY;
-  return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
 }
 
 // ---- speech ----------------------------------------------------------------------------------
@@ -179,7 +167,7 @@ export async function detectSpeech(
   const steps = Math.max(...clips.map((c) => Math.floor(c.samples.length / FRAME)));
   const probabilities = clips.map(() => new Float32Array(steps));
   let state = new Float32Array(2 * n * STATE);
-  const sr = new ort.Tensor("int64", BigInt64Array.from([16000n]), []);
+  const sr = int64Tensor([16000], []);
   const feeds: DataRecord[] = [];
   for (let t = 0; t < steps; t++) {
     const input = new Float32Array(n * (CONTEXT + FRAME));
@@ -195,13 +183,13 @@ export async function detectSpeech(
         sr: Tensor.fromArray(DataType.INT64, [], [16000n]),
       });
     const out = await session.run({
-      input: new ort.Tensor("float32", input, [n, CONTEXT + FRAME]),
-      state: new ort.Tensor("float32", state, [2, n, STATE]),
+      input: float32Tensor(input, [n, CONTEXT + FRAME]),
+      state: float32Tensor(state, [2, n, STATE]),
       sr,
     });
-    const p = floats(out.output!);
+    const p = floatValues(out.output!);
     for (let b = 0; b < n; b++) probabilities[b]![t] = p[b]!;
-    state = Float32Array.from(floats(out.stateN!));
+    state = Float32Array.from(floatValues(out.stateN!));
   }
   return { probabilities, feeds };
 }

@@ -4,6 +4,7 @@ export {
   fromOrtRecord,
   fromOrtTensor,
   loadOrt,
+  ORT_DATA_TYPES,
   type OrtFeeds,
   toOrtFeeds,
   toOrtTensor,

@@ -13,6 +13,7 @@ export {
   type ArrayFeed,
   floatOutput,
   floatOutputs,
+  floatValues,
   maxOutputDiff,
   type OrtOutputs,
   openOrtSession,

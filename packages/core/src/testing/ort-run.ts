@@ -1,4 +1,5 @@
 import * as ort from "onnxruntime-node";
+import { float16BitsToFloat32 } from "../ir/dtype.js";
 import { Model } from "../ir/model.js";
 import { Tensor } from "../ir/tensor.js";
 import { encodeModel } from "../onnx/model-file.js";
@@ -99,6 +100,18 @@ export function floatOutput(outputs: OrtOutputs, name: string): Float32Array {
   if (!tensor) throw new Error(`the run has no output "${name}"`);
   if (!(tensor.data instanceof Float32Array)) throw new Error(`output "${name}" is not float32`);
   return tensor.data;
+}
+
+/**
+ * A float tensor's values as numbers: float32 and float64 as they are, float16 (which ORT hands
+ * over as raw half bits) decoded to float32. An error for any other type.
+ */
+export function floatValues(tensor: ort.Tensor): Float32Array | Float64Array {
+  if (tensor.type === "float32" || tensor.type === "float64")
+    return tensor.data as Float32Array | Float64Array;
+  if (tensor.type === "float16")
+    return Float32Array.from(tensor.data as Uint16Array, float16BitsToFloat32);
+  throw new Error(`a tensor of type ${tensor.type} has no float values`);
 }
 
 /** Every output of a run as float32 values by name (an error when one is not float32). */

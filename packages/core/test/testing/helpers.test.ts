@@ -5,6 +5,7 @@ import {
   boolTensor,
   float32Tensor,
   floatOutput,
+  floatValues,
   int64Rows,
   int64Tensor,
   maxOutputDiff,
@@ -89,6 +90,16 @@ describe("@lathe/core/testing ORT runners", () => {
       x: float32Tensor([Number.NaN, 0, 0, 0, 0, 0], [2, 3]),
     });
     expect(maxOutputDiff(a, nan)).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  it("reads float16 outputs as numbers and refuses integer ones", async () => {
+    const b = createBuilder({ opset: 21 });
+    b.output(b.Cast(b.input("x", DataType.FLOAT, [3]), { to: DataType.FLOAT16 }), "half");
+    const out = await runOnOrt(b.build(), { x: float32Tensor([1, -0.5, 65504], [3]) });
+    expect(Array.from(floatValues(out.half!))).toEqual([1, -0.5, 65504]);
+    expect(() => floatValues(int64Tensor([1], [1]))).toThrow(
+      "a tensor of type int64 has no float values",
+    );
   });
 
   it("draws the same random floats for the same seed, in [-1, 1)", () => {
