@@ -12,6 +12,7 @@ import {
   type TensorType,
 } from "@lathe/core";
 import { denoiserLayers, foldDenoiser } from "./denoiser-fold.js";
+import { samplesFromDenoiser } from "./denoiser-samples.js";
 import {
   decoderPostQuantConv,
   encoderQuantConv,
@@ -46,12 +47,20 @@ export interface PcaChannelsOptions {
   /**
    * A recipe data set to calibrate on: images (input `sample`, [batch, 3, H, W] in [-1, 1]) for a
    * VAE; without it, images are generated. For a bundle without a VAE (the denoiser's sample is
-   * the data itself, as zoo gmm-diffusion's) it is required and holds data samples under the
-   * denoiser's sample input name.
+   * the data itself, as zoo gmm-diffusion's) it holds data samples under the denoiser's sample
+   * input name; without it, samples are drawn from the denoiser (DDIM, `sampleSteps`).
    */
   data?: string;
   /**
-   * Images encoded (or, without a VAE, data samples read) for the statistics.
+   * DDIM steps when a VAE-less bundle names no data set and the calibration samples are drawn
+   * from the denoiser itself.
+   * @integer
+   * @minimum 1
+   * @default 50
+   */
+  sampleSteps: number;
+  /**
+   * Images encoded (or, without a VAE, data samples read or drawn) for the statistics.
    * @integer
    * @minimum 1
    * @default 16
@@ -119,7 +128,9 @@ export const pcaChannels = definePass<PcaChannelsOptions>({
           await calibrationImages(bundle, vae.encoder, options, context),
           channels,
         )
-      : await dataSamples(layers?.sample.name ?? "sample", channels, options, context);
+      : options.data
+        ? await dataSamples(layers?.sample.name ?? "sample", channels, options.data, context)
+        : await generatedSamples(bundle, denoiser, options, context);
     const moments = new Moments(channels);
     moments.addChannels(latents.values, latents.dims);
     const centered = !denoiser;
@@ -329,6 +340,28 @@ export function smoothImage(
   return Tensor.fromArray(DataType.FLOAT, [1, c, h, w], values);
 }
 
+/** A VAE-less bundle without a data set: the denoiser's own samples (DDIM), with a warning. */
+async function generatedSamples(
+  bundle: ModelBundle,
+  denoiser: Part | undefined,
+  options: PcaChannelsOptions,
+  context: PassContext<PcaChannelsOptions>,
+): Promise<Latents> {
+  if (!denoiser) throw new Error("unreachable: a VAE-less bundle is only taken with a denoiser");
+  context.logger.warn(
+    `calibrating on ${options.samples} samples drawn from ${denoiser.name} itself (DDIM, ${options.sampleSteps} steps): name a data set of real data (\`data\`) for a basis that fits the data rather than the model`,
+  );
+  return samplesFromDenoiser({
+    sessions: context.sessions,
+    bundle,
+    component: denoiser.name,
+    model: denoiser.model,
+    count: options.samples,
+    steps: options.sampleSteps,
+    random: context.random,
+  });
+}
+
 /**
  * Data samples for a bundle without a VAE: the records of `options.data` under the denoiser's
  * sample input, [batch, C, …], stacked.
@@ -336,33 +369,24 @@ export function smoothImage(
 async function dataSamples(
   input: string,
   channels: number,
-  options: PcaChannelsOptions,
+  data: string,
   context: PassContext<PcaChannelsOptions>,
 ): Promise<Latents> {
-  if (!options.data) {
-    throw new LatheError(
-      "LATENT_DATA_INVALID",
-      "the bundle has no VAE, so the denoiser's samples are the data, and no data set names any",
-      {
-        where: "options.data",
-        hint: `name a recipe data set of data samples (input "${input}", [batch, ${channels}, …]) to find the basis on`,
-      },
-    );
-  }
+  const options = context.options;
   const parts: Float32Array[] = [];
   let rows = 0;
   let rest: number[] = [];
-  for await (const record of context.data(options.data).records()) {
+  for await (const record of context.data(data).records()) {
     const tensor = record[input];
     const [n = 0, c, ...plane] = tensor?.dims ?? [];
     if (!tensor || c !== channels || (rows > 0 && plane.join() !== rest.join())) {
       throw new LatheError(
         "LATENT_DATA_INVALID",
         tensor
-          ? `a record of "${options.data}" has "${input}" of dims [${tensor.dims.join(", ")}]; [batch, ${channels}${rest.map((d) => `, ${d}`).join("")}] expected`
-          : `a record of "${options.data}" has no "${input}"`,
+          ? `a record of "${data}" has "${input}" of dims [${tensor.dims.join(", ")}]; [batch, ${channels}${rest.map((d) => `, ${d}`).join("")}] expected`
+          : `a record of "${data}" has no "${input}"`,
         {
-          where: `data.${options.data}`,
+          where: `data.${data}`,
           hint: `the denoiser's sample input is "${input}": give data samples [batch, ${channels}, …] under that name`,
         },
       );

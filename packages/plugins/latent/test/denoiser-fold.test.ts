@@ -143,6 +143,19 @@ describe("latent/pca-channels folded into a denoiser (diffusion in k channels)",
     expect(Math.max(...exact.map(Math.abs))).toBeGreaterThan(1);
   });
 
+  it("without a data set, finds the subspace from the denoiser's own DDIM samples", async () => {
+    const logs: string[] = [];
+    const run = await runPassStandalone(pcaChannels, gmmOnSubspace().bundle, {
+      options: { denoiser: "model", samples: 64, sampleSteps: 20, explainedVariance: 0.999999 },
+      logger: { debug() {}, info() {}, warn: (m: string) => logs.push(m) },
+    });
+    expect(logs.join("\n")).toMatch(/drawn from model itself \(DDIM, 20 steps\)/);
+    const stats = run.result.statistics ?? {};
+    expect(stats.k).toBe(RANK);
+    expect(stats["explained.k8"] as number).toBeGreaterThan(1 - 1e-9);
+    expect(stats["explained.k7"] as number).toBeLessThan(0.999);
+  });
+
   it("leaves the denoiser unchanged with k = C: U·ε′(Uᵀ·x) = ε(x)", async () => {
     const { bundle, mixture, schedule, result } = await foldGmm(DIM);
     const { basis } = basisOf(result.bundle.metadata);
@@ -245,9 +258,11 @@ describe("latent/pca-channels folded into a denoiser (diffusion in k channels)",
       return "no error";
     };
     const gmm = gmmOnSubspace();
+    // A conditioned UNet alone cannot be sampled for calibration: it needs a data set.
+    const unet = buildZooModel(zooModels, "unet", { size: "tiny" }).bundle;
     expect(
-      await code(runPassStandalone(pcaChannels, gmm.bundle, { options: { denoiser: "model" } })),
-    ).toMatch(/LATENT_DATA_INVALID: the bundle has no VAE/);
+      await code(runPassStandalone(pcaChannels, unet, { options: { denoiser: "unet" } })),
+    ).toMatch(/LATENT_DATA_INVALID: cannot draw calibration samples from the denoiser "unet"/);
     expect(
       await code(
         runPassStandalone(pcaChannels, gmm.bundle, {

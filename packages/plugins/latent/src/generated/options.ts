@@ -43,11 +43,19 @@ export const pcaChannelsOptionsSchema: OptionsSchema = {
     },
     data: {
       description:
-        "A recipe data set to calibrate on: images (input `sample`, [batch, 3, H, W] in [-1, 1]) for a VAE; without it, images are generated. For a bundle without a VAE (the denoiser's sample is the data itself, as zoo gmm-diffusion's) it is required and holds data samples under the denoiser's sample input name.",
+        "A recipe data set to calibrate on: images (input `sample`, [batch, 3, H, W] in [-1, 1]) for a VAE; without it, images are generated. For a bundle without a VAE (the denoiser's sample is the data itself, as zoo gmm-diffusion's) it holds data samples under the denoiser's sample input name; without it, samples are drawn from the denoiser (DDIM, `sampleSteps`).",
       type: "string",
     },
+    sampleSteps: {
+      description:
+        "DDIM steps when a VAE-less bundle names no data set and the calibration samples are drawn from the denoiser itself.",
+      type: "integer",
+      minimum: 1,
+      default: 50,
+    },
     samples: {
-      description: "Images encoded (or, without a VAE, data samples read) for the statistics.",
+      description:
+        "Images encoded (or, without a VAE, data samples read or drawn) for the statistics.",
       type: "integer",
       minimum: 1,
       default: 16,
