@@ -18,7 +18,7 @@ import {
   SeededRandom,
   Tensor,
 } from "@lathe/core";
-import { modeCoverage } from "@lathe/plugin-diffusion";
+import { liftReduced, modeCoverage } from "@lathe/plugin-diffusion";
 import { pcaChannels } from "@lathe/plugin-latent";
 import {
   type Denoiser,
@@ -84,17 +84,10 @@ const project = (x: Float32Array) => {
     }
   return out;
 };
-const lift = (z: Float32Array) => {
-  const rows = z.length / RANK;
-  const out = new Float32Array(rows * DIM);
-  for (let r = 0; r < rows; r++)
-    for (let j = 0; j < DIM; j++) {
-      let v = 0;
-      for (let i = 0; i < RANK; i++) v += (basis[j]?.[i] ?? 0) * (z[r * RANK + i] ?? 0);
-      out[r * DIM + j] = v;
-    }
-  return out;
-};
+// x = U_k·z′ by the basis the pass recorded, as diffusion/gmm-quality lifts a reduced bundle's samples.
+const lift = (z: Float32Array) =>
+  liftReduced(folded.result.bundle, { values: z, dims: [z.length / RANK, RANK], calls: 0 }, DIM)
+    .values;
 const sw = (x: Float32Array) => slicedWasserstein(mixture, x, { projections: 64, seed: 0 });
 
 console.log(

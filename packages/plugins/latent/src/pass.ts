@@ -397,13 +397,7 @@ async function dataSamples(
     context.progress.advance(0, `${rows} samples`);
     if (rows >= options.samples) break;
   }
-  const values = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    values.set(p, offset);
-    offset += p.length;
-  }
-  return { values, dims: [rows, channels, ...rest] };
+  return { values: joined(parts), dims: [rows, channels, ...rest] };
 }
 
 interface Latents {
@@ -448,13 +442,18 @@ export async function encodeMeans(
     rows += n;
     plane = rest;
   }
+  return { values: joined(parts), dims: [rows, channels, ...plane] };
+}
+
+/** The batches one after another. */
+function joined(parts: readonly Float32Array[]): Float32Array {
   const values = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
   let offset = 0;
   for (const p of parts) {
     values.set(p, offset);
     offset += p.length;
   }
-  return { values, dims: [rows, channels, ...plane] };
+  return values;
 }
 
 /**
