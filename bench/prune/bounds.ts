@@ -8,20 +8,24 @@
  * - prefill: multiply-adds of one 1 × 128 prefill by role (block layers, attention scores, the
  *   LM head), and latencies of the fp32 and structured models with and without their LM head
  *   (the head's MatMul removed, the final norm's output returned), interleaved.
- * - decode: ORT's profiler on one decode step (past 128) of fp32 and structured + int4: time by
- *   op type and the costliest nodes, the LM head's and the embedding's share.
+ * - decode: the decode step (past 128) of fp32, structured + int4 (8-bit embedding/LM head, the
+ *   default) and the same with the head at 4 bits, interleaved; ORT's profiler on fp32's and
+ *   int4's step: time by op type and the costliest nodes, the LM head's and the embedding's share.
+ * - head: the LM head's product alone in each form ORT 1.30 has for it (MatMulNBits 8-bit at
+ *   accuracy levels 4 and 0, 4-bit, float32 MatMul).
  *
  * The pruned models are cached in os.tmpdir() (BENCH_CACHE=0 rebuilds them) so that a quiet
  * window is spent on timing only.
  *
  *   pnpm bench:prune:bounds   # BENCH_GPT2 (small|tiny), BENCH_OUTLIERS (6), BENCH_REPEATS (9),
  *                             # BENCH_THREADS (2), BENCH_PROFILE_RUNS (30),
- *                             # BENCH_PARTS (size,prefill,decode)
+ *                             # BENCH_PARTS (size,prefill,decode,head)
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  createBuilder,
   createPassRandom,
   DataType,
   decodeModel,
@@ -35,17 +39,18 @@ import {
   type TensorType,
 } from "@lathe/core";
 import { gpt2 } from "@lathe/plugin-zoo";
+import * as ort from "onnxruntime-node";
 import { structuredPass } from "../../packages/plugins/prune/src/index.js";
 import { generateTokenRecords } from "../../packages/plugins/quantize/src/weight-only/calibration.js";
 import { weightOnlyPass } from "../../packages/plugins/quantize/src/weight-only/weight-only.js";
-import { interleaved, log, runPass, session, toOrt } from "./shared.js";
+import { decodeFeeds, interleaved, log, runPass, session, toOrt } from "./shared.js";
 
 const PRESET = process.env.BENCH_GPT2 ?? "small";
 const OUTLIERS = Number(process.env.BENCH_OUTLIERS ?? 6);
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 9);
 const THREADS = Number(process.env.BENCH_THREADS ?? 2);
 const PROFILE_RUNS = Number(process.env.BENCH_PROFILE_RUNS ?? 30);
-const PARTS = new Set((process.env.BENCH_PARTS ?? "size,prefill,decode").split(","));
+const PARTS = new Set((process.env.BENCH_PARTS ?? "size,prefill,decode,head").split(","));
 const CACHE = (process.env.BENCH_CACHE ?? "1") !== "0";
 const SEQUENCE = 128;
 const STRUCTURED = { heads: 0.25, channels: 0.3, criterion: "flap" as const, multipleOf: 8 };
@@ -91,6 +96,17 @@ const int4 = await cached("structured-int4-cache", async () => {
     [],
   );
   const options = { bits: 4, blockSize: 32, accuracyLevel: 4 };
+  return (await runPass(pruned.bytes, weightOnlyPass, options, [])).bytes;
+});
+// What the 8-bit LM head costs: the same model with the head (and embeddings) at 4 bits.
+const int4Head4 = await cached("structured-int4-head4-cache", async () => {
+  const pruned = await runPass(
+    fp32Cache,
+    structuredPass,
+    { ...STRUCTURED, criterion: "magnitude" },
+    [],
+  );
+  const options = { bits: 4, headBits: 4, blockSize: 32, accuracyLevel: 4 };
   return (await runPass(pruned.bytes, weightOnlyPass, options, [])).bytes;
 });
 log(`models in ${folder}`);
@@ -274,8 +290,93 @@ async function decodeProfile(name: string, bytes: Uint8Array): Promise<void> {
 }
 
 if (PARTS.has("decode")) {
+  log("decode latency …");
+  const models = [fp32Cache, int4, int4Head4];
+  const sessions = await Promise.all(models.map((bytes) => session(bytes, THREADS)));
+  const [d32, dInt4, dHead4] = (await interleaved(
+    sessions.map((s, i) => ({
+      session: s,
+      feeds: decodeFeeds(decodeModel(models[i] as Uint8Array), PAST),
+    })),
+    REPEATS,
+  )) as [number, number, number];
+  await Promise.all(sessions.map((s) => s.release()));
+  console.log(
+    `\n### decode step (past ${PAST}), medians of ${REPEATS} interleaved rounds, ${THREADS} threads\n`,
+  );
+  console.log("| model | size MB | decode ms | vs fp32 |\n|---|---|---|---|");
+  const size = (b: Uint8Array) => (b.length / 2 ** 20).toFixed(1);
+  console.log(`| fp32 | ${size(fp32Cache)} | ${d32.toFixed(2)} | 1 |`);
+  console.log(
+    `| structured + int4 (embedding/LM head 8-bit, the default) | ${size(int4)} | ${dInt4.toFixed(2)} | ${(dInt4 / d32).toFixed(3)}× |`,
+  );
+  console.log(
+    `| structured + int4, embedding/LM head at 4 bits too | ${size(int4Head4)} | ${dHead4.toFixed(2)} | ${(dHead4 / d32).toFixed(3)}× |`,
+  );
   log("decode profiles …");
   console.log(`\n### decode step (past ${PAST}): ORT profile, ${THREADS} threads`);
   await decodeProfile("fp32", fp32Cache);
   await decodeProfile("structured + int4", int4);
+}
+
+// ---------------------------------------------------------------------------------------------
+// head: the LM head's product alone (1 × 768 by 768 × 50257) in each form ORT 1.30 runs
+
+/** One com.microsoft MatMulNBits of the head's shape; the values do not change its speed. */
+function headModel(bits: 4 | 8, accuracyLevel: number): Uint8Array {
+  const [k, n, block] = [config.hidden, config.vocab, 32];
+  const blocks = Math.ceil(k / block);
+  const b = createBuilder({ opset: 17 });
+  const x = b.input("x", DataType.FLOAT, [1, 1, k]);
+  const bytes = (count: number) => Uint8Array.from({ length: count }, (_, i) => (i * 151) & 255);
+  const blob = (block * bits) / 8;
+  const zeroBytes = bits === 8 ? blocks : Math.ceil(blocks / 2);
+  const y = b
+    .domain("com.microsoft")
+    .MatMulNBits(
+      x,
+      b.constant(bytes(n * blocks * blob), [n, blocks, blob], DataType.UINT8, "q"),
+      b.constant(new Float32Array(n * blocks).fill(0.01), [n * blocks], DataType.FLOAT, "scales"),
+      b.constant(bytes(n * zeroBytes), [n * zeroBytes], DataType.UINT8, "zero_points"),
+      { K: k, N: n, bits, block_size: block, accuracy_level: accuracyLevel },
+    );
+  b.output(y, "y");
+  return encodeModel(b.build());
+}
+
+if (PARTS.has("head")) {
+  const [k, n] = [config.hidden, config.vocab];
+  const forms: [string, Uint8Array][] = [
+    ["MatMulNBits bits 8, accuracy_level 4 (the default head)", headModel(8, 4)],
+    ["MatMulNBits bits 8, accuracy_level 0 (float compute)", headModel(8, 0)],
+    ["MatMulNBits bits 4, accuracy_level 4", headModel(4, 4)],
+  ];
+  const fp32Head = createBuilder({ opset: 17 });
+  const hx = fp32Head.input("x", DataType.FLOAT, [1, 1, k]);
+  fp32Head.output(
+    fp32Head.MatMul(
+      hx,
+      fp32Head.constant(new Float32Array(k * n).fill(1e-3), [k, n], DataType.FLOAT, "w"),
+    ),
+    "y",
+  );
+  forms.push(["MatMul float32", encodeModel(fp32Head.build())]);
+  const sessions = await Promise.all(forms.map(([, bytes]) => session(bytes, THREADS)));
+  const x = new ort.Tensor(
+    "float32",
+    Float32Array.from({ length: k }, (_, i) => Math.sin(i)),
+    [1, 1, k],
+  );
+  log("head forms …");
+  const times = await interleaved(
+    sessions.map((s) => ({ session: s, feeds: { x } })),
+    REPEATS,
+  );
+  await Promise.all(sessions.map((s) => s.release()));
+  console.log(
+    `\n### the LM head alone (1 × ${k} · ${k} × ${n}), medians of ${REPEATS} interleaved rounds\n`,
+  );
+  console.log("| form | ms |\n|---|---|");
+  for (const [i, [name]] of forms.entries())
+    console.log(`| ${name} | ${(times[i] as number).toFixed(3)} |`);
 }
