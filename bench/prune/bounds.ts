@@ -4,7 +4,8 @@
  * export pruned the same way, then weight-only int4), measured part by part.
  *
  * - size: parameters by role (embedding tables read by Gather, the rest), fp32 and structured;
- *   what the rest would have to fall to for size ≤ 0.8 with the tied embedding untouched.
+ *   what the rest would have to fall to for size ≤ 0.8 with the tied embedding untouched; the
+ *   weight bytes a decode step reads by role (the LM head, embedding-only tables, the rest).
  * - prefill: multiply-adds of one 1 × 128 prefill by role (block layers, attention scores, the
  *   LM head), and latencies of the fp32 and structured models with and without their LM head
  *   (the head's MatMul removed, the final norm's output returned), interleaved.
@@ -287,6 +288,50 @@ async function decodeProfile(name: string, bytes: Uint8Array): Promise<void> {
   );
   for (const n of [...head, ...embedding])
     if (!summary.nodes.slice(0, 6).includes(n)) console.log(describe(n));
+}
+
+/** Initializer bytes of a quantized model by role: the LM head's product, embedding-only tables, the rest. */
+function bytesByRole(model: Model): { head: number; embedding: number; rest: number } {
+  const role = new Map<string, "head" | "embedding">();
+  for (const node of model.graph.allNodes()) {
+    for (const input of node.inputs.slice(1)) {
+      // fp32's head reads the tied table through a Transpose; the table is counted as the head's.
+      const producer = input?.producer();
+      const source = producer?.opType === "Transpose" ? producer.inputs[0] : input;
+      if (!source?.constValue) continue;
+      if (node.name.startsWith("/lm_head/")) role.set(source.name, "head");
+      if (!input?.constValue) continue;
+      if (node.opType.startsWith("Gather") && !role.has(input.name))
+        role.set(input.name, "embedding");
+    }
+    if (node.opType === "Gather" && node.inputs[0]?.constValue)
+      role.set(node.inputs[0].name, "embedding");
+  }
+  const out = { head: 0, embedding: 0, rest: 0 };
+  for (const [name, value] of model.graph.initializers) {
+    const t = value.constValue as Tensor | undefined;
+    if (t) out[role.get(name) ?? "rest"] += t.bytes().length;
+  }
+  return out;
+}
+
+if (PARTS.has("size")) {
+  console.log(`\n### decode step: weight bytes by role\n`);
+  console.log(
+    "| model | LM head's product (tied table included) | embedding-only tables | the rest | total MB |\n|---|---|---|---|---|",
+  );
+  for (const [name, bytes] of [
+    ["fp32", fp32Cache],
+    ["structured + int4", int4],
+    ["structured + int4, head at 4 bits", int4Head4],
+  ] as const) {
+    const r = bytesByRole(decodeModel(bytes));
+    const total = r.head + r.embedding + r.rest;
+    const mb = (x: number) => `${(x / 2 ** 20).toFixed(1)} MB (${pct(x / total)})`;
+    console.log(
+      `| ${name} | ${mb(r.head)} | ${mb(r.embedding)} | ${mb(r.rest)} | ${(total / 2 ** 20).toFixed(1)} |`,
+    );
+  }
 }
 
 if (PARTS.has("decode")) {
