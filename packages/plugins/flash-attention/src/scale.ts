@@ -1,4 +1,4 @@
-import { AttributeType, constantOf, DataType, type Value } from "@lathe/core";
+import { AttributeType, constantNumbers, constantOf, DataType, type Value } from "@lathe/core";
 import { producedBy } from "./shapes.js";
 
 /**
@@ -11,8 +11,16 @@ export type ScalarOfHead = (headSize: number) => number;
 export function scalarOfHead(
   value: Value | undefined,
   headTensors: ReadonlySet<Value>,
+  depth = 0,
 ): ScalarOfHead | string {
   if (!value) return "the scale is missing";
+  // an activation matched where a scale may stand (Mul(q, x) of two tensors): say so at once
+  // instead of walking the network above it
+  const count = staticElementCount(value);
+  if (count !== undefined && count !== 1)
+    return `the scale "${value.name}" has ${count} elements, not one`;
+  if (depth > MAX_DEPTH)
+    return `the scale "${value.name}" is computed by more than ${MAX_DEPTH} ops: not a scalar of the head size`;
   const constant = constantOf(value);
   if (constant) {
     if (constant.elementCount !== 1)
@@ -26,7 +34,10 @@ export function scalarOfHead(
     return `the scale "${value.name}" is not computed from constants and the head size`;
   const head = headSizeLeaf(value, headTensors);
   if (head !== undefined) return head;
-  const args = node.inputs.map((input) => scalarOfHead(input, headTensors));
+  // decided before reading the inputs: a Slice's data input may be the whole network above it
+  if (!SCALAR_OPS.has(node.opType))
+    return `the scale is computed by ${node.opType} "${node.name}", which is not a scalar of the head size`;
+  const args = node.inputs.map((input) => scalarOfHead(input, headTensors, depth + 1));
   const bad = args.find((a) => typeof a === "string");
   const f = args as ScalarOfHead[];
   const unary = (fn: (x: number) => number): ScalarOfHead | string =>
@@ -69,13 +80,56 @@ export function scalarOfHead(
   }
 }
 
+/** The ops a scale of the head size is computed with (the cases below). */
+// biome-ignore format: a list of names
+const SCALAR_OPS = new Set([
+  "Cast", "Identity", "Squeeze", "Unsqueeze", "Reshape", "Sqrt", "Reciprocal", "Neg", "Pow", "Div",
+  "Mul", "Add", "Sub", "ConstantOfShape",
+]);
+
+/** Exporters compute a scale in a handful of ops (`Pow(Cast(Gather(Shape(q), -1)), 0.5)`). */
+const MAX_DEPTH = 16;
+
+/** The element count a value's (inferred) type gives, when every dim is a number. */
+function staticElementCount(value: Value): number | undefined {
+  const type = value.type;
+  const dims = type?.kind === "tensor" ? type.shape?.dims : undefined;
+  if (!dims || !dims.every((d) => typeof d === "number")) return undefined;
+  return (dims as number[]).reduce((a, b) => a * b, 1);
+}
+
+/**
+ * `Shape(t)` of a head tensor t, or, as ONNX Runtime's transpose optimizer rewrites
+ * `Shape(Transpose(x, p))`, `Gather(Shape(x), p)` where t = Transpose(x, p).
+ */
+function isShapeOfHead(vector: Value | undefined, headTensors: ReadonlySet<Value>): boolean {
+  const shape = producedBy(vector, "Shape");
+  if (shape?.inputs[0]) return headTensors.has(shape.inputs[0]);
+  const gather = producedBy(vector, "Gather");
+  const source = producedBy(gather?.inputs[0], "Shape")?.inputs[0];
+  const perm = constantNumbers(gather?.inputs[1]);
+  if (!gather || !source || !perm || gather.getInt("axis", 0) !== 0) return false;
+  return source
+    .uses()
+    .some(
+      ({ node }) =>
+        node.opType === "Transpose" &&
+        node.domain === "" &&
+        headTensors.has(node.outputs[0]!) &&
+        sameNumbers(node.getInts("perm", []), perm),
+    );
+}
+
+function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
 /** `Shape(x)[-1]` (Gather, or Slice[+Squeeze]) of a tensor whose last axis is the head size. */
 function headSizeLeaf(value: Value, headTensors: ReadonlySet<Value>): ScalarOfHead | undefined {
   let node = value.producer();
   if (node?.opType === "Squeeze") node = node.inputs[0]?.producer();
   if (!node) return undefined;
-  const shape = producedBy(node.inputs[0], "Shape");
-  if (!shape?.inputs[0] || !headTensors.has(shape.inputs[0])) return undefined;
+  if (!isShapeOfHead(node.inputs[0], headTensors)) return undefined;
   const last = (i: number | undefined) => i === -1 || i === 3;
   if (node.opType === "Gather") {
     const index = constantOf(node.inputs[1]);

@@ -1,10 +1,12 @@
-import { formatTrace, type ModelBundle } from "@lathe/core";
+import { join } from "node:path";
+import { formatTrace, loadModel, type Model, type ModelBundle } from "@lathe/core";
 import {
   int64Rows,
   maxOutputDiff,
   opCounts,
   openOrtSession,
   randomFloat32Tensor,
+  withTempDir,
 } from "@lathe/core/testing";
 import { gpt2, llama, unet, vae } from "@lathe/plugin-zoo";
 import { describe, expect, it } from "vitest";
@@ -16,6 +18,29 @@ const component = (bundle: ModelBundle, name: string) => {
   if (!model) throw new Error(`no component ${name}`);
   return model;
 };
+
+/**
+ * The model as ONNX Runtime's optimizer saves it (`extended`, as test/corpus/ort-optimize.mjs):
+ * FusedMatMul scores with the scale in alpha, transposes moved by its transpose optimizer.
+ */
+function ortSaved(model: Model): Promise<Model> {
+  return withTempDir(async (dir) => {
+    const path = join(dir, "saved.onnx");
+    const session = await openOrtSession(model, {
+      graphOptimizationLevel: "extended",
+      optimizedModelFilePath: path,
+      logSeverityLevel: 3,
+    });
+    await session.release();
+    return loadModel(path);
+  });
+}
+
+/** Each zoo model as built, and as ORT's optimizer saves it. */
+const FORMS = [
+  { form: "", prepare: async (model: Model) => model },
+  { form: " (saved by ORT's optimizer)", prepare: ortSaved },
+];
 
 /** Prefill feeds for a decoder: batch 2, the second row left-padded by `pad` tokens. */
 function prefillFeeds(length: number, vocab: number, pad: number) {
@@ -42,32 +67,34 @@ const validRows =
     return !(batch === 1 && position < pad);
   };
 
-describe.each([
-  {
-    name: "gpt2",
-    build: () => gpt2.build(gpt2.presets.tiny, { seed: 3 }),
-    cached: () => gpt2.build({ ...gpt2.presets.tiny, kvCache: true }, { seed: 3 }),
-    heads: gpt2.presets.tiny.heads,
-    kvHeads: gpt2.presets.tiny.heads,
-    headDim: gpt2.presets.tiny.hidden / gpt2.presets.tiny.heads,
-    vocab: gpt2.presets.tiny.vocab,
-    layers: gpt2.presets.tiny.layers,
-    rule: "causal-buffer",
-  },
-  {
-    name: "llama",
-    build: () => llama.build(llama.presets.tiny, { seed: 3 }),
-    cached: () => llama.build({ ...llama.presets.tiny, kvCache: true }, { seed: 3 }),
-    heads: llama.presets.tiny.heads,
-    kvHeads: llama.presets.tiny.kvHeads,
-    headDim: llama.presets.tiny.hidden / llama.presets.tiny.heads,
-    vocab: llama.presets.tiny.vocab,
-    layers: llama.presets.tiny.layers,
-    rule: "additive-mask",
-  },
-])("zoo $name rewritten", (m) => {
+describe.each(
+  [
+    {
+      name: "gpt2",
+      build: () => gpt2.build(gpt2.presets.tiny, { seed: 3 }),
+      cached: () => gpt2.build({ ...gpt2.presets.tiny, kvCache: true }, { seed: 3 }),
+      heads: gpt2.presets.tiny.heads,
+      kvHeads: gpt2.presets.tiny.heads,
+      headDim: gpt2.presets.tiny.hidden / gpt2.presets.tiny.heads,
+      vocab: gpt2.presets.tiny.vocab,
+      layers: gpt2.presets.tiny.layers,
+      rule: "causal-buffer",
+    },
+    {
+      name: "llama",
+      build: () => llama.build(llama.presets.tiny, { seed: 3 }),
+      cached: () => llama.build({ ...llama.presets.tiny, kvCache: true }, { seed: 3 }),
+      heads: llama.presets.tiny.heads,
+      kvHeads: llama.presets.tiny.kvHeads,
+      headDim: llama.presets.tiny.hidden / llama.presets.tiny.heads,
+      vocab: llama.presets.tiny.vocab,
+      layers: llama.presets.tiny.layers,
+      rule: "additive-mask",
+    },
+  ].flatMap((m) => FORMS.map((f) => ({ ...m, ...f }))),
+)("zoo $name rewritten$form", (m) => {
   it("fuses every attention block into GroupQueryAttention and stays exact at three lengths with padding", async () => {
-    const original = component(m.build(), "model");
+    const original = await m.prepare(component(m.build(), "model"));
     const { model, report } = await rewritten(original);
     expect(report.declined).toEqual({});
     expect(report.fused).toEqual({ [m.rule]: m.layers });
@@ -92,7 +119,7 @@ describe.each([
   });
 
   it("keeps the cache I/O and decodes exactly with a KV cache", async () => {
-    const original = component(m.cached(), "model");
+    const original = await m.prepare(component(m.cached(), "model"));
     const { model, report } = await rewritten(original);
     expect(report.declined).toEqual({});
     expect(model.graph.inputs.map((v) => v.name)).toEqual(original.graph.inputs.map((v) => v.name));
@@ -137,16 +164,16 @@ describe.each([
   });
 
   it("is idempotent: a second run changes nothing", async () => {
-    const once = await rewritten(component(m.build(), "model"));
+    const once = await rewritten(await m.prepare(component(m.build(), "model")));
     const twice = await rewritten(once.model);
     expect(twice.report.modified).toBe(false);
     expect(twice.report.trace).toEqual([]);
   });
 });
 
-describe("zoo diffusion models rewritten", () => {
+describe.each(FORMS)("zoo diffusion models rewritten$form", ({ prepare }) => {
   it("unet: every self/cross attention becomes MultiHeadAttention and stays exact", async () => {
-    const original = component(unet.build(unet.presets.tiny, { seed: 5 }), "unet");
+    const original = await prepare(component(unet.build(unet.presets.tiny, { seed: 5 }), "unet"));
     const { model, report } = await rewritten(original);
     expect(report.declined, formatTrace(report.trace).join("\n")).toEqual({});
     expect(report.fused.unmasked).toBeGreaterThan(0);
@@ -178,7 +205,7 @@ describe("zoo diffusion models rewritten", () => {
       ["vae_encoder", "sample", 3],
       ["vae_decoder", "latent_sample", 4],
     ] as const) {
-      const original = component(bundle, name);
+      const original = await prepare(component(bundle, name));
       const { model, report } = await rewritten(original);
       expect(report.declined).toEqual({});
       expect(opCounts(model).MultiHeadAttention).toBeGreaterThan(0);
