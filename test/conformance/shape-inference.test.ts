@@ -1,6 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
@@ -14,6 +13,7 @@ import {
   type Tensor,
   type ValueType,
 } from "@lathe/core";
+import { tempDirs } from "@lathe/core/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   listCases,
@@ -146,8 +146,8 @@ describe.skipIf(skipReason !== undefined)(
     ? `shape inference conformance (${skipReason})`
     : "shape inference against onnx's (python-onnx) on the backend test suite",
   () => {
-    const dir = mkdtempSync(join(tmpdir(), "lathe-shapes-"));
-    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    const tempDir = tempDirs(afterAll);
+    const dir = tempDir("lathe-shapes-");
 
     it("infers what onnx infers, or a documented difference", async () => {
       const cases = SUITE_FOLDERS.flatMap((folder) => listCases(folder));

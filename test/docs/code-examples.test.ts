@@ -7,18 +7,11 @@
  * marking one is a visible decision.
  */
 import { spawn } from "node:child_process";
-import {
-  copyFileSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { copyFileSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { saveModel } from "@lathe/core";
+import { tempDirs } from "@lathe/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { gpt2 } from "../../packages/plugins/zoo/src/index.js";
 
@@ -86,6 +79,7 @@ function examples(): Example[] {
 const all = examples();
 const runnable = all.filter((e) => e.fragment === undefined);
 let dir: string;
+const tempDir = tempDirs(afterAll);
 let tsconfig: string;
 
 /** The workspace packages an example may import, from source (as vitest.config.ts maps them). */
@@ -120,7 +114,7 @@ function runExample(example: Example, index: number): Promise<{ code: number; ou
 
 describe("the documentation's code examples", () => {
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "lathe-doc-examples-"));
+    dir = tempDir("lathe-doc-examples-");
     tsconfig = join(dir, "tsconfig.json");
     writeFileSync(
       tsconfig,
@@ -153,10 +147,6 @@ output:
 `,
     );
   }, 120_000);
-
-  afterAll(() => {
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
 
   it("finds the examples, and the fragments are the listed ones, each with its reason", () => {
     expect(runnable.length).toBeGreaterThan(15);

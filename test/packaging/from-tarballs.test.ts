@@ -11,17 +11,16 @@ import {
   cpSync,
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
   writeFileSync,
 } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createBuilder, DataType, loadModel, saveModel } from "@lathe/core";
+import { tempDirs } from "@lathe/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -58,10 +57,11 @@ function run(
 
 let dir: string;
 let project: string;
+const tempDir = tempDirs(afterAll);
 
 describe.skipIf(!built)("from tarballs, outside the workspace", () => {
   beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), "lathe-packaging-"));
+    dir = tempDir("lathe-packaging-");
     const tarballs = join(dir, "tarballs");
     mkdirSync(tarballs);
     // pnpm pack writes workspace:* dependencies as the versions they are, as publishing does.
@@ -76,10 +76,6 @@ describe.skipIf(!built)("from tarballs, outside the workspace", () => {
     const files = readdirSync(tarballs).map((f) => join(tarballs, f));
     run("npm", [...NPM_INSTALL, ...files, "typescript@5.9.3", "@types/node@20.19.43"], project);
   }, 600_000);
-
-  afterAll(() => {
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
 
   it("lathe plugin new scaffolds a plugin whose own npm test passes", () => {
     const lathe = join(project, "node_modules", ".bin", "lathe");

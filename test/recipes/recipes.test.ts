@@ -3,11 +3,11 @@
  * passes, evaluation on ONNX Runtime, constraints and selection. Each recipe is copied into a
  * temporary folder so its output and cache stay out of the repository.
  */
-import { copyFile, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { copyFile, mkdtemp, readdir, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { RunReport } from "@lathe/core";
+import { tempDirs } from "@lathe/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isBuilt, lathe, SKIP_REASON } from "../../packages/cli/test/cli-helpers.js";
 import { ocrModel, taskData } from "../models/real-models.js";
@@ -28,12 +28,12 @@ if (typeof ocr !== "string" && typeof ocrLines !== "string") {
 const ocrMissing = [ocr, ocrLines].find((r): r is string => typeof r === "string");
 const runnable = recipes.filter((file) => !needsOcr(file) || !ocrMissing);
 let dir: string;
+const tempDir = tempDirs(afterAll);
 
 describe.skipIf(!built)(`example recipes${built ? "" : ` (skipped: ${SKIP_REASON})`}`, () => {
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), "lathe-recipes-"));
+    dir = tempDir("lathe-recipes-");
   });
-  afterAll(() => rm(dir, { recursive: true, force: true }));
 
   for (const file of recipes.filter((f) => !runnable.includes(f)))
     it.skip(`${file}: ${ocrMissing}`, () => {});

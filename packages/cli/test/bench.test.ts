@@ -1,20 +1,20 @@
-import { mkdtemp, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { createBuilder, DataType, saveModel } from "@lathe/core";
+import { tempDirs } from "@lathe/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { saveOnnx, tinyGpt2 } from "../../core/test/evaluate/noisy-model.js";
 import { isBuilt, lathe, SKIP_REASON } from "./cli-helpers.js";
 
 const built = isBuilt("bench");
 let dir: string;
+const tempDir = tempDirs(afterAll);
 
 describe.skipIf(!built)(`lathe bench${built ? "" : ` (skipped: ${SKIP_REASON})`}`, () => {
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), "lathe-cli-bench-"));
+    dir = tempDir("lathe-cli-bench-");
     await saveOnnx(tinyGpt2(), join(dir, "model.onnx"));
   });
-  afterAll(() => rm(dir, { recursive: true, force: true }));
 
   const FAST = ["--warmup", "1", "--runs", "5", "--min-time", "0", "--threads", "1"];
 

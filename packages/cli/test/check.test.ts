@@ -1,13 +1,13 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createBuilder, DataType, type Model, Node, saveModel } from "@lathe/core";
+import { tempDirs } from "@lathe/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isBuilt, lathe, SKIP_REASON } from "./cli-helpers.js";
 
 const built = isBuilt("check");
 const STACK_FRAME = /^\s+at /m;
 let dir: string;
+const tempDir = tempDirs(afterAll);
 
 /** x → Relu → y at `opset`, plus whatever `extra` appends. */
 function model(
@@ -24,7 +24,7 @@ function model(
 
 describe.skipIf(!built)(`lathe check${built ? "" : ` (skipped: ${SKIP_REASON})`}`, () => {
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), "lathe-cli-check-"));
+    dir = tempDir("lathe-cli-check-");
     await saveModel(model(21), join(dir, "valid.onnx"));
     await saveModel(
       model(9, (b, relu) =>
@@ -54,9 +54,6 @@ describe.skipIf(!built)(`lathe check${built ? "" : ` (skipped: ${SKIP_REASON})`}
       }),
       join(dir, "contrib.onnx"),
     );
-  });
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
   });
 
   it("says a valid model is valid and exits 0", () => {

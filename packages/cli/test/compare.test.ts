@@ -1,16 +1,16 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { tempDirs } from "@lathe/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addNoise, saveOnnx, tinyGpt2 } from "../../core/test/evaluate/noisy-model.js";
 import { isBuilt, lathe, SKIP_REASON } from "./cli-helpers.js";
 
 const built = isBuilt("compare");
 let dir: string;
+const tempDir = tempDirs(afterAll);
 
 describe.skipIf(!built)(`lathe compare${built ? "" : ` (skipped: ${SKIP_REASON})`}`, () => {
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), "lathe-cli-compare-"));
+    dir = tempDir("lathe-cli-compare-");
     await saveOnnx(tinyGpt2(), join(dir, "model.onnx"));
     await saveOnnx(
       addNoise(tinyGpt2(), "transformer.h.0.mlp.c_fc.weight", 0.3),
@@ -19,7 +19,6 @@ describe.skipIf(!built)(`lathe compare${built ? "" : ` (skipped: ${SKIP_REASON})
     // The same weights saved again, under another name.
     await saveOnnx(tinyGpt2(), join(dir, "same.onnx"));
   });
-  afterAll(() => rm(dir, { recursive: true, force: true }));
 
   const FAST = ["--warmup", "1", "--runs", "3", "--min-time", "0", "--threads", "1"];
 

@@ -1,12 +1,13 @@
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { attr, createBuilder, DataType, loadModel, type Model, saveModel } from "@lathe/core";
+import { tempDirs } from "@lathe/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isBuilt, lathe, SKIP_REASON } from "./cli-helpers.js";
 
 const built = isBuilt("convert");
 let dir: string;
+const tempDir = tempDirs(afterAll);
 
 /** An opset-9 model whose Clip and Unsqueeze change form on the way to 23. */
 function opset9(): Model {
@@ -19,10 +20,9 @@ function opset9(): Model {
 
 describe.skipIf(!built)(`lathe convert${built ? "" : ` (skipped: ${SKIP_REASON})`}`, () => {
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), "lathe-cli-convert-"));
+    dir = tempDir("lathe-cli-convert-");
     await saveModel(opset9(), join(dir, "model.onnx"));
   });
-  afterAll(() => rm(dir, { recursive: true, force: true }));
 
   it("writes the converted model and lists the adapters it used", async () => {
     const { status, stdout, stderr } = lathe(

@@ -3,10 +3,10 @@
  * with the real CLI, as a user checks one before running it: every source's options, labels and
  * splits as the documentation writes them.
  */
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { tempDirs } from "@lathe/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isBuilt, lathe, SKIP_REASON } from "./cli-helpers.js";
 
@@ -16,12 +16,12 @@ const recipes = [...(await readFile(doc, "utf8")).matchAll(/```yaml\n(model:[\s\
 );
 const built = isBuilt("validate");
 let dir: string;
+const tempDir = tempDirs(afterAll);
 
 describe.skipIf(!built)(`docs/data.md recipes${built ? "" : ` (skipped: ${SKIP_REASON})`}`, () => {
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), "lathe-data-docs-"));
+    dir = tempDir("lathe-data-docs-");
   });
-  afterAll(() => rm(dir, { recursive: true, force: true }));
 
   it("has an example recipe for each real-data source", () => {
     for (const source of ["images", "audio", "text"])

@@ -1,10 +1,10 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { inspectModel, loadModel, saveModel } from "@lathe/core";
+import { tempDirs } from "@lathe/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SAMPLE_EXTERNAL_DATA, sampleModel } from "../../core/test/inspect/sample-model.js";
 
@@ -18,6 +18,8 @@ const SKIP_REASON = "packages/cli/dist is missing; run `npx tsc -b` first";
 if (!built) console.warn(`lathe inspect CLI tests skipped: ${SKIP_REASON}`);
 
 let dir: string;
+
+const tempDir = tempDirs(afterAll);
 let file: string;
 
 function lathe(...args: string[]) {
@@ -27,13 +29,9 @@ function lathe(...args: string[]) {
 
 describe.skipIf(!built)(`lathe inspect${built ? "" : ` (skipped: ${SKIP_REASON})`}`, () => {
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), "lathe-cli-inspect-"));
+    dir = tempDir("lathe-cli-inspect-");
     file = join(dir, "model.onnx");
     await saveModel(sampleModel(), file, { externalData: SAMPLE_EXTERNAL_DATA });
-  });
-
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
   });
 
   it("prints aligned tables", () => {

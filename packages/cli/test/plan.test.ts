@@ -1,15 +1,16 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { tempDirs } from "@lathe/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isBuilt, lathe, SKIP_REASON, TEST_PLUGIN, yaml } from "./cli-helpers.js";
 
 const built = isBuilt("plan");
 let dir: string;
+const tempDir = tempDirs(afterAll);
 
 describe.skipIf(!built)(`lathe plan${built ? "" : ` (skipped: ${SKIP_REASON})`}`, () => {
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), "lathe-cli-plan-"));
+    dir = tempDir("lathe-cli-plan-");
     await writeFile(
       join(dir, "branches.yaml"),
       yaml(
@@ -33,7 +34,6 @@ describe.skipIf(!built)(`lathe plan${built ? "" : ` (skipped: ${SKIP_REASON})`}`
       ),
     );
   });
-  afterAll(() => rm(dir, { recursive: true, force: true }));
 
   it("prints the tree, with defaults filled in", () => {
     const { status, stdout, stderr } = lathe(["plan", "branches.yaml"], dir);

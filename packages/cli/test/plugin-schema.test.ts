@@ -1,18 +1,17 @@
 import { existsSync, readdirSync } from "node:fs";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { definePass, LatheError, passOptionsWithDefaults } from "@lathe/core";
+import { tempDirs } from "@lathe/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateOptionsSchemas, isGeneratedModuleCurrent } from "../src/plugin-schema/generate.js";
 
 let dir: string;
+
+const tempDir = tempDirs(afterAll);
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "lathe-plugin-schema-"));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
+  dir = tempDir("lathe-plugin-schema-");
 });
 
 let packages = 0;

@@ -1,13 +1,13 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { OptionsSchema } from "@lathe/core";
+import { tempDirs } from "@lathe/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatOptionsTable, optionRows } from "../src/format/options-table.js";
 import { isBuilt, lathe, SKIP_REASON, TEST_PLUGIN, yaml } from "./cli-helpers.js";
 
 const built = isBuilt("plugins/index", "plugins/describe");
 let dir: string;
+const tempDir = tempDirs(afterAll);
 
 describe("options tables from a schema", () => {
   const schema: OptionsSchema = {
@@ -60,9 +60,8 @@ describe("options tables from a schema", () => {
 
 describe.skipIf(!built)(`lathe plugins${built ? "" : ` (skipped: ${SKIP_REASON})`}`, () => {
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), "lathe-cli-plugins-"));
+    dir = tempDir("lathe-cli-plugins-");
   });
-  afterAll(() => rm(dir, { recursive: true, force: true }));
 
   it("lists the built-ins and a plugin given by path, with options tables", () => {
     const { status, stdout, stderr } = lathe(["plugins", "--plugin", TEST_PLUGIN], dir);

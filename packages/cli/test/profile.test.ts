@@ -1,13 +1,11 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { beforeAll, describe, expect, test } from "vitest";
+import { tempDirs } from "@lathe/core/testing";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { bin, isBuilt, type Ran } from "./cli-helpers.js";
 
 // The tiny preset widened so that matrix products, not per-node overhead, take the time.
 const GPT2 = "zoo:gpt2?size=tiny&hidden=256&vocab=2000&positions=256";
-const cwd = mkdtempSync(join(tmpdir(), "lathe-profile-cli-"));
+const cwd = tempDirs(afterAll)("lathe-profile-cli-");
 
 /** `lathe` without blocking, so the cases start together: most of each is process start-up. */
 function latheAsync(args: readonly string[]): Promise<Ran> {

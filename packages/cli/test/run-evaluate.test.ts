@@ -1,19 +1,20 @@
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { RunReport } from "@lathe/core";
+import { tempDirs } from "@lathe/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isBuilt, lathe, SKIP_REASON, TEST_PLUGIN, yaml } from "./cli-helpers.js";
 
 const built = isBuilt("run");
 let dir: string;
+const tempDir = tempDirs(afterAll);
 
 describe.skipIf(!built)(
   `lathe run with evaluation${built ? "" : ` (skipped: ${SKIP_REASON})`}`,
   () => {
     beforeAll(async () => {
-      dir = await mkdtemp(join(tmpdir(), "lathe-cli-run-eval-"));
+      dir = tempDir("lathe-cli-run-eval-");
       await writeFile(
         join(dir, "recipe.yaml"),
         yaml(
@@ -33,7 +34,6 @@ describe.skipIf(!built)(
         ),
       );
     });
-    afterAll(() => rm(dir, { recursive: true, force: true }));
 
     it("prints the results table with verdicts and the selected marker", async () => {
       const { status, stdout, stderr } = lathe(["run", "recipe.yaml"], dir);

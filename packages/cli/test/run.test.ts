@@ -1,7 +1,6 @@
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
   loadPlugins,
@@ -13,6 +12,7 @@ import {
   runPipeline,
   validateRecipe,
 } from "@lathe/core";
+import { tempDirs } from "@lathe/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { builtinPlugins } from "../src/builtin-plugins.js";
 import { createProgressView } from "../src/format/run-progress.js";
@@ -20,11 +20,11 @@ import { isBuilt, lathe, latheUntil, SKIP_REASON, TEST_PLUGIN, yaml } from "./cl
 
 const built = isBuilt("run");
 let root: string;
+const tempDir = tempDirs(afterAll);
 
 beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), "lathe-cli-run-"));
+  root = tempDir("lathe-cli-run-");
 });
-afterAll(() => rm(root, { recursive: true, force: true }));
 
 /** A folder with `recipe.yaml` holding these steps (as YAML lines under `passes:`). */
 async function recipeDir(name: string, ...steps: string[]): Promise<string> {

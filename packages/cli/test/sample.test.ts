@@ -1,13 +1,13 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseNpy } from "@lathe/core";
+import { tempDirs } from "@lathe/core/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { isBuilt, lathe, SKIP_REASON } from "./cli-helpers.js";
 
 const built = isBuilt("sample");
-const dir = mkdtempSync(join(tmpdir(), "lathe-sample-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const tempDir = tempDirs(afterAll);
+const dir = tempDir("lathe-sample-");
 
 describe.skipIf(!built)(`lathe sample${built ? "" : ` (skipped: ${SKIP_REASON})`}`, () => {
   it("runs a denoiser's solver loop and writes samples.npy", () => {

@@ -1,13 +1,14 @@
-import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { cp, mkdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { tempDirs } from "@lathe/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isBuilt, lathe, SKIP_REASON, yaml } from "./cli-helpers.js";
 
 const built = isBuilt("run");
 const coreRoot = fileURLToPath(new URL("../../core", import.meta.url));
 let root: string;
+const tempDir = tempDirs(afterAll);
 
 /**
  * A plugin that installed its own copy of @lathe/core: node_modules/@lathe/core is a copy of the
@@ -35,7 +36,7 @@ export default definePlugin({
 `;
 
 beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), "lathe-cli-second-core-"));
+  root = tempDir("lathe-cli-second-core-");
   const plugin = join(root, "own-core-plugin");
   const copy = join(plugin, "node_modules", "@lathe", "core");
   await mkdir(copy, { recursive: true });
@@ -49,7 +50,6 @@ beforeAll(async () => {
   );
   await writeFile(join(plugin, "index.js"), PLUGIN);
 });
-afterAll(() => rm(root, { recursive: true, force: true }));
 
 async function recipe(name: string, model: string): Promise<string> {
   const dir = join(root, name);

@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
-import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { cp, mkdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { RunReport } from "@lathe/core";
+import { tempDirs } from "@lathe/core/testing";
 import { gpt2 } from "@lathe/plugin-zoo";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { npzBytes, tokenInputs } from "../../../test/helpers/npz.js";
@@ -12,10 +12,10 @@ import { isBuilt, lathe, SKIP_REASON, TEST_PLUGIN, yaml } from "./cli-helpers.js
 const built = isBuilt("run");
 const repoRoot = fileURLToPath(new URL("../../..", import.meta.url));
 let root: string;
+const tempDir = tempDirs(afterAll);
 beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), "lathe-cli-stale-"));
+  root = tempDir("lathe-cli-stale-");
 });
-afterAll(() => rm(root, { recursive: true, force: true }));
 
 async function report(dir: string): Promise<RunReport> {
   return JSON.parse(await readFile(join(dir, "out", "report.json"), "utf8")) as RunReport;

@@ -1,10 +1,10 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PluginRegistry, recipeSchema } from "@lathe/core";
+import { tempDirs } from "@lathe/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { builtinPlugins } from "../src/builtin-plugins.js";
 
@@ -49,6 +49,7 @@ select:
 `;
 
 let dir: string;
+const tempDir = tempDirs(afterAll);
 
 function lathe(args: string[], cwd = dir) {
   const result = spawnSync(process.execPath, [bin, ...args], { cwd, encoding: "utf8" });
@@ -64,7 +65,7 @@ describe("the committed recipe.schema.json", () => {
 
 describe.skipIf(!built)(`lathe validate${built ? "" : ` (skipped: ${SKIP_REASON})`}`, () => {
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), "lathe-cli-validate-"));
+    dir = tempDir("lathe-cli-validate-");
     await writeFile(join(dir, "local-plugin.mjs"), LOCAL_PLUGIN);
     await writeFile(join(dir, "mistakes.yaml"), THREE_MISTAKES);
     await writeFile(
@@ -79,10 +80,6 @@ describe.skipIf(!built)(`lathe validate${built ? "" : ` (skipped: ${SKIP_REASON}
         "",
       ].join("\n"),
     );
-  });
-
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
   });
 
   // One test per recipe: each spawns the CLI, and a loaded machine needs seconds for each.
@@ -194,12 +191,8 @@ describe.skipIf(!built)(`lathe validate${built ? "" : ` (skipped: ${SKIP_REASON}
 
 describe.skipIf(!built)(`lathe schema${built ? "" : ` (skipped: ${SKIP_REASON})`}`, () => {
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), "lathe-cli-schema-"));
+    dir = tempDir("lathe-cli-schema-");
     await writeFile(join(dir, "local-plugin.mjs"), LOCAL_PLUGIN);
-  });
-
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
   });
 
   it("prints the committed schema byte for byte", async () => {

@@ -1,5 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import {
   type AudioOptions,
@@ -9,10 +8,12 @@ import {
   isLatheError,
   type LatheError,
 } from "@lathe/core";
+import { tempDirs } from "@lathe/core/testing";
 import { afterAll, describe, expect, test } from "vitest";
 
-const root = mkdtempSync(join(tmpdir(), "lathe-audio-"));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+const tempDir = tempDirs(afterAll);
+
+const root = tempDir("lathe-audio-");
 
 type Encoding = "pcm8" | "pcm16" | "pcm24" | "pcm32" | "float32";
 

@@ -1,6 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import {
   type DataRecord,
@@ -10,12 +9,14 @@ import {
   isLatheError,
   type LatheError,
 } from "@lathe/core";
+import { tempDirs } from "@lathe/core/testing";
 import jpeg from "jpeg-js";
 import pngjs from "pngjs";
 import { afterAll, describe, expect, test } from "vitest";
 
-const root = mkdtempSync(join(tmpdir(), "lathe-images-"));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+const tempDir = tempDirs(afterAll);
+
+const root = tempDir("lathe-images-");
 
 /** A PNG of `width × height` RGB pixels (alpha 255), written with pngjs. */
 function png(width: number, height: number, rgb: number[][]): Buffer {

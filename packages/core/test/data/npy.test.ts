@@ -1,10 +1,12 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { crc32, deflateRawSync } from "node:zlib";
 import { DataType, encodeNpy, isLatheError, parseNpy, parseNpz, Tensor } from "@lathe/core";
-import { describe, expect, test } from "vitest";
+import { tempDirs } from "@lathe/core/testing";
+import { afterAll, afterEach, describe, expect, test } from "vitest";
+
+const tempDir = tempDirs(afterEach);
 
 /** A .npy written by hand: the header padded so the data starts on a multiple of 64. */
 function npy(
@@ -167,7 +169,7 @@ if (!numpy)
   console.warn("numpy-written file tests skipped: /usr/bin/python3 with numpy is not installed");
 
 describe.skipIf(!numpy)("files written by numpy", () => {
-  const dir = mkdtempSync(join(tmpdir(), "lathe-npy-"));
+  const dir = tempDirs(afterAll)("lathe-npy-");
   const script = `
 import numpy as np
 d = ${JSON.stringify(dir)}
@@ -182,6 +184,7 @@ np.save(d + "/scalar.npy", np.float32(3.5))
 np.savez(d + "/plain.npz", input_ids=np.array([[3, 1, 4]], dtype=np.int64), mask=np.ones((1, 3), dtype=np.int64))
 np.savez_compressed(d + "/packed.npz", x=np.linspace(-1, 1, 1000, dtype=np.float32).reshape(10, 100))
 `;
+
   const ran = spawnSync(python, ["-c", script], { encoding: "utf8" });
   const read = (name: string) => parseNpy(new Uint8Array(readFileSync(join(dir, name))), name);
   const values = (name: string) => Array.from(read(name).toArray() as ArrayLike<number>);
@@ -234,7 +237,7 @@ describe("encodeNpy", () => {
     expect([...(back.toArray() as Float32Array)]).toEqual([...(tensor.toArray() as Float32Array)]);
     const python = "/usr/bin/python3";
     if (!existsSync(python)) return;
-    const dir = mkdtempSync(join(tmpdir(), "lathe-npy-"));
+    const dir = tempDir("lathe-npy-");
     writeFileSync(join(dir, "a.npy"), bytes);
     const run = spawnSync(
       python,

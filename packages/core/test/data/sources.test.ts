@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import {
@@ -11,12 +11,15 @@ import {
   openSession,
   parseJsonRecords,
 } from "@lathe/core";
-import { describe, expect, test } from "vitest";
+import { tempDirs } from "@lathe/core/testing";
+import { afterEach, describe, expect, test } from "vitest";
 import {
   TESTDATA_MISSING,
   TESTDATA_ROOT,
   testdataInstalled,
 } from "../../../../test/helpers/onnx-testdata.js";
+
+const tempDir = tempDirs(afterEach);
 
 const source = (id: string) =>
   builtinDataPlugin.dataSources.find((s) => s.id === id)! as DataSourceDefinition<never>;
@@ -62,7 +65,7 @@ describe("built-in data sources", () => {
   });
 
   test("npy: files per input, relative to the recipe, whole or split along the first axis", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "lathe-data-"));
+    const dir = tempDir("lathe-data-");
     writeFileSync(join(dir, "x.npy"), npyBytes([1, 2, 3, 4, 5, 6], [3, 2]));
     const whole = await records("npy", { files: { x: "x.npy" }, split: false }, dir);
     expect(whole).toHaveLength(1);
@@ -140,7 +143,7 @@ describe("built-in data sources", () => {
   });
 
   test("pb: a file that is not a TensorProto is refused, naming it", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "lathe-pb-"));
+    const dir = tempDir("lathe-pb-");
     mkdirSync(join(dir, "test_data_set_0"));
     writeFileSync(
       join(dir, "test_data_set_0", "input_0.pb"),

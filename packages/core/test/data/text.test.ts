@@ -1,5 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import {
   type DataRecord,
@@ -9,10 +8,12 @@ import {
   type TextOptions,
   textSource,
 } from "@lathe/core";
+import { tempDirs } from "@lathe/core/testing";
 import { afterAll, describe, expect, test } from "vitest";
 
-const root = mkdtempSync(join(tmpdir(), "lathe-text-"));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+const tempDir = tempDirs(afterAll);
+
+const root = tempDir("lathe-text-");
 
 const special = (id: number, content: string) => ({
   id,

@@ -1,6 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   accuracyMetric,
@@ -13,10 +11,12 @@ import {
   singleModelBundle,
   Tensor,
 } from "@lathe/core";
+import { tempDirs } from "@lathe/core/testing";
 import { afterAll, describe, expect, it } from "vitest";
 
-const root = await mkdtemp(join(tmpdir(), "lathe-accuracy-"));
-afterAll(() => rm(root, { recursive: true, force: true }));
+const tempDir = tempDirs(afterAll);
+
+const root = tempDir("lathe-accuracy-");
 
 /** scores = x · W: three classes from four features. */
 const W = [1, 0, 0, 0, 1, 0, 0, 0, 1, 0.5, 0.5, -1];

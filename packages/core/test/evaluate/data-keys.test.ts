@@ -1,5 +1,4 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdtemp, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
   builtinDataPlugin,
@@ -10,19 +9,21 @@ import {
   type Recipe,
   runPipeline,
 } from "@lathe/core";
+import { tempDirs } from "@lathe/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { npzBytes, tokenInputs } from "../../../../test/helpers/npz.js";
 import zooPlugin, { gpt2 } from "../../../plugins/zoo/src/index.js";
 import { makeRecipe, TEST_PLUGIN } from "../pipeline/recipe-fixture.js";
 
-const root = await mkdtemp(join(tmpdir(), "lathe-eval-data-keys-"));
+const tempDir = tempDirs(afterAll);
+
+const root = tempDir("lathe-eval-data-keys-");
 let registry: PluginRegistry;
 beforeAll(async () => {
   registry = await loadPlugins([TEST_PLUGIN], root, {
     builtins: [zooPlugin, builtinMetricsPlugin, builtinDataPlugin],
   });
 });
-afterAll(() => rm(root, { recursive: true, force: true }));
 
 async function recipe(dir: string): Promise<Recipe> {
   return makeRecipe(

@@ -1,6 +1,5 @@
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdtemp, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
   builtinMetricsPlugin,
@@ -16,6 +15,7 @@ import {
   runPipeline,
   Tensor,
 } from "@lathe/core";
+import { tempDirs } from "@lathe/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import zooPlugin from "../../../plugins/zoo/src/index.js";
 import { makeRecipe, TEST_PLUGIN } from "../pipeline/recipe-fixture.js";
@@ -52,14 +52,15 @@ const noisePlugin = definePlugin({
   ],
 });
 
-const root = await mkdtemp(join(tmpdir(), "lathe-eval-engine-"));
+const tempDir = tempDirs(afterAll);
+
+const root = tempDir("lathe-eval-engine-");
 let registry: PluginRegistry;
 beforeAll(async () => {
   registry = await loadPlugins([TEST_PLUGIN], root, {
     builtins: [zooPlugin, builtinMetricsPlugin, noisePlugin],
   });
 });
-afterAll(() => rm(root, { recursive: true, force: true }));
 
 const SHAPE = [1, 8];
 const WEIGHT = "transformer.h.0.mlp.c_fc.weight";

@@ -1,5 +1,4 @@
-import { mkdtemp, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import {
   artifactSize,
@@ -11,10 +10,13 @@ import {
   singleModelBundle,
   sizeMetric,
 } from "@lathe/core";
+import { tempDirs } from "@lathe/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addNoise, saveOnnx, tinyGpt2 } from "./noisy-model.js";
 
-const root = await mkdtemp(join(tmpdir(), "lathe-metrics-"));
+const tempDir = tempDirs(afterAll);
+
+const root = tempDir("lathe-metrics-");
 let referencePath: string;
 let noisyPath: string;
 
@@ -25,7 +27,6 @@ beforeAll(async () => {
     join(root, "noisy", "model.onnx"),
   );
 });
-afterAll(() => rm(root, { recursive: true, force: true }));
 
 function context<O>(candidatePath: string, options: O): MetricContext & { options: O } {
   const shared = new Map<string, Promise<unknown>>();

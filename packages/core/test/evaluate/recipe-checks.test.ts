@@ -1,5 +1,4 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
   builtinMetricsPlugin,
@@ -9,15 +8,17 @@ import {
   readRecipe,
   validateRecipe,
 } from "@lathe/core";
+import { tempDirs } from "@lathe/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 let dir: string;
+
+const tempDir = tempDirs(afterAll);
 let registry: PluginRegistry;
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "lathe-eval-checks-"));
+  dir = tempDir("lathe-eval-checks-");
   registry = new Registry([builtinMetricsPlugin]);
 });
-afterAll(() => rm(dir, { recursive: true, force: true }));
 
 async function validate(text: string) {
   const file = join(dir, "recipe.yaml");

@@ -1,6 +1,4 @@
 import { openSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   DataType,
@@ -14,7 +12,7 @@ import {
   tensorType,
   Value,
 } from "@lathe/core";
-import { boolTensor, float32Tensor, withOrtSession } from "@lathe/core/testing";
+import { boolTensor, float32Tensor, tempDirs, withOrtSession } from "@lathe/core/testing";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { SAMPLE_EXTERNAL_DATA, sampleModel } from "./sample-model.js";
 
@@ -30,16 +28,14 @@ const I64 = dataTypeInfo(DataType.INT64).name;
 const BOOL = dataTypeInfo(DataType.BOOL).name;
 
 let dir: string;
+
+const tempDir = tempDirs(afterAll);
 let file: string;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "lathe-inspect-"));
+  dir = tempDir("lathe-inspect-");
   file = join(dir, "model.onnx");
   await saveModel(sampleModel(), file, { externalData: SAMPLE_EXTERNAL_DATA });
-});
-
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
 });
 
 /** The summary of the sample model, apart from the `file` section that depends on the temp folder. */

@@ -1,13 +1,4 @@
-import {
-  copyFileSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { copyFileSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import {
@@ -24,19 +15,17 @@ import {
   SeededRandom,
   saveModel,
 } from "@lathe/core";
-import { randomFloats } from "@lathe/core/testing";
+import { randomFloats, tempDirs } from "@lathe/core/testing";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { catchLatheError } from "../fixtures/catch-lathe-error.js";
 
 /** Each case must fail fast; a hang fails the test instead of stalling the run. */
 const PROMPT = 10_000;
 
+const tempDir = tempDirs(afterEach);
 let root: string;
 beforeEach(() => {
-  root = mkdtempSync(join(tmpdir(), "lathe-bad-input-"));
-});
-afterEach(() => {
-  rmSync(root, { recursive: true, force: true });
+  root = tempDir("lathe-bad-input-");
 });
 
 /** y = x @ w + bias, with `w` (64 bytes) stored as external data and `bias` inline. */

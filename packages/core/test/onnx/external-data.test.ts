@@ -1,13 +1,4 @@
-import {
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   createBuilder,
@@ -20,7 +11,7 @@ import {
   saveModel,
   type Tensor,
 } from "@lathe/core";
-import { randomFloats, runFloats } from "@lathe/core/testing";
+import { randomFloats, runFloats, tempDirs } from "@lathe/core/testing";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 
 /** Small enough that the six external tensors need three data files. */
@@ -63,12 +54,10 @@ async function rejection(promise: Promise<unknown>): Promise<Error> {
   throw new Error("expected the promise to reject");
 }
 
+const tempDir = tempDirs(afterEach);
 let root: string;
 beforeEach(() => {
-  root = mkdtempSync(join(tmpdir(), "lathe-external-"));
-});
-afterEach(() => {
-  rmSync(root, { recursive: true, force: true });
+  root = tempDir("lathe-external-");
 });
 
 /** Saves the MLP split over data files into `root/a`; returns the model, its path and the save result. */

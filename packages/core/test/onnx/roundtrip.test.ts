@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import {
@@ -22,22 +21,15 @@ import {
   tensorType,
   Value,
 } from "@lathe/core";
-import { randomFloats, runFloats } from "@lathe/core/testing";
+import { randomFloats, runFloats, tempDirs } from "@lathe/core/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { snapshotModel } from "../fixtures/model-snapshot.js";
 
 const INT64_MAX = 9223372036854775807n;
 const INT64_MIN = -9223372036854775808n;
 
-const tempDirs: string[] = [];
-afterAll(() => {
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-});
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), "lathe-roundtrip-"));
-  tempDirs.push(dir);
-  return dir;
-}
+const makeTempDir = tempDirs(afterAll);
+const tempDir = () => makeTempDir("lathe-roundtrip-");
 
 function u16(patterns: number[]): Uint8Array {
   return new Uint8Array(Uint16Array.from(patterns).buffer);

@@ -1,6 +1,5 @@
 import { existsSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
   createPassRandom,
@@ -13,11 +12,14 @@ import {
   planRecipe,
   runPipeline,
 } from "@lathe/core";
+import { tempDirs } from "@lathe/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import zooPlugin from "../../../plugins/zoo/src/index.js";
 import { makeRecipe } from "./recipe-fixture.js";
 
 let dir: string;
+
+const tempDir = tempDirs(afterAll);
 /** What the last `inline/look` pass saw, for the assertions. */
 let seen: { context: PassContext<object>; scratchExisted: boolean } | undefined;
 
@@ -68,9 +70,8 @@ const inline = definePlugin({
 const registry = new PluginRegistry([zooPlugin, inline]);
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "lathe-context-"));
+  dir = tempDir("lathe-context-");
 });
-afterAll(() => rm(dir, { recursive: true, force: true }));
 
 async function runSteps(steps: Parameters<typeof makeRecipe>[1], extra = {}) {
   const recipe = await makeRecipe(dir, steps, { plugins: [], ...extra });

@@ -1,7 +1,7 @@
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Recipe } from "@lathe/core";
+import { tempDirs } from "@lathe/core/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { npzBytes, tokenInputs } from "../../../../test/helpers/npz.js";
 // From source, as the module under test: a registry typed by the built package would not fit it.
@@ -10,8 +10,9 @@ import { DataDigests, dataNamesIn } from "../../src/pipeline/data-digest.js";
 import { PluginRegistry } from "../../src/plugin/registry.js";
 import { makeRecipe } from "./recipe-fixture.js";
 
-const root = await mkdtemp(join(tmpdir(), "lathe-data-digest-"));
-afterAll(() => rm(root, { recursive: true, force: true }));
+const tempDir = tempDirs(afterAll);
+
+const root = tempDir("lathe-data-digest-");
 const registry = new PluginRegistry([builtinDataPlugin]);
 
 async function recipeWith(dir: string, data: Recipe["data"]): Promise<Recipe> {

@@ -1,7 +1,7 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { isLatheError, type LatheError, type Recipe, RecipeError } from "@lathe/core";
+import { tempDirs } from "@lathe/core/testing";
 import pngjs from "pngjs";
 import { afterAll, describe, expect, test } from "vitest";
 // From source, as the modules under test.
@@ -12,8 +12,9 @@ import { openRecipeData } from "../../src/pipeline/recipe-data.js";
 import { PluginRegistry } from "../../src/plugin/registry.js";
 import { loadRecipe } from "../../src/recipe/validate.js";
 
-const root = mkdtempSync(join(tmpdir(), "lathe-split-"));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+const tempDir = tempDirs(afterAll);
+
+const root = tempDir("lathe-split-");
 const registry = new PluginRegistry([builtinDataPlugin]);
 
 /** A folder of `count` one-pixel PNGs whose red value is the image's number. */

@@ -1,6 +1,5 @@
 import { readdirSync, rmSync } from "node:fs";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdtemp, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import {
   encodeModel,
@@ -13,7 +12,7 @@ import {
   type Recipe,
   saveModel,
 } from "@lathe/core";
-import { maxAbsDiff } from "@lathe/core/testing";
+import { maxAbsDiff, tempDirs } from "@lathe/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import zooPlugin, { buildZooSource, zooModels } from "../../../plugins/zoo/src/index.js";
 import { type ExecutedSteps, executeSteps } from "../../src/pipeline/execute.js";
@@ -23,7 +22,9 @@ import { StepRecord } from "../../src/pipeline/step-record.js";
 import { runLm } from "./ort-helpers.js";
 import { makeRecipe, type Steps, stageGraph, TEST_PLUGIN } from "./recipe-fixture.js";
 
-const root = await mkdtemp(join(tmpdir(), "lathe-execute-"));
+const tempDir = tempDirs(afterAll);
+
+const root = tempDir("lathe-execute-");
 let registry: PluginRegistry;
 let reference: Float32Array;
 beforeAll(async () => {
@@ -31,7 +32,6 @@ beforeAll(async () => {
   const model = buildZooSource(zooModels, "zoo:llama?size=tiny").bundle.components.get("model")!;
   reference = await runLm(encodeModel(model));
 });
-afterAll(() => rm(root, { recursive: true, force: true }));
 
 /** Executes the recipe's steps; `afterStep` runs (synchronously) when a step has stored its output. */
 async function execute(recipe: Recipe, afterStep: (step: string) => void = () => {}) {

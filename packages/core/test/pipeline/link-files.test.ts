@@ -1,7 +1,7 @@
 import { constants } from "node:fs";
-import { access, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { access, mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { tempDirs } from "@lathe/core/testing";
 import { afterAll, describe, expect, it, vi } from "vitest";
 
 // Linking fails for files whose name says so, as it does across file systems.
@@ -20,8 +20,9 @@ vi.mock("node:fs/promises", async (importOriginal) => {
 
 const { linkFiles } = await import("../../src/pipeline/link-files.js");
 
-const root = await mkdtemp(join(tmpdir(), "lathe-link-"));
-afterAll(() => rm(root, { recursive: true, force: true }));
+const tempDir = tempDirs(afterAll);
+
+const root = tempDir("lathe-link-");
 
 describe("linkFiles", () => {
   it("hard-links every file, sub-folders included, read-only, leaving out what `keep` rejects", async () => {

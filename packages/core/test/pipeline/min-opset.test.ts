@@ -1,5 +1,3 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   createBuilder,
@@ -17,12 +15,13 @@ import {
   runPipeline,
   saveModel,
 } from "@lathe/core";
-import { randomFloats, runFloats } from "@lathe/core/testing";
+import { randomFloats, runFloats, tempDirs } from "@lathe/core/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { makeRecipe, type Steps } from "./recipe-fixture.js";
 
-const root = await mkdtemp(join(tmpdir(), "lathe-min-opset-"));
-afterAll(() => rm(root, { recursive: true, force: true }));
+const tempDir = tempDirs(afterAll);
+
+const root = tempDir("lathe-min-opset-");
 
 /** A pass that needs opset 13 and records the opset it was given. */
 const needs13 = definePass({

@@ -1,6 +1,5 @@
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, mkdtemp, readdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
   builtinMetricsPlugin,
@@ -13,18 +12,20 @@ import {
   type Recipe,
   runPipeline,
 } from "@lathe/core";
+import { tempDirs } from "@lathe/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import zooPlugin from "../../../plugins/zoo/src/index.js";
 import { makeRecipe, TEST_PLUGIN } from "./recipe-fixture.js";
 
-const root = await mkdtemp(join(tmpdir(), "lathe-output-folders-"));
+const tempDir = tempDirs(afterAll);
+
+const root = tempDir("lathe-output-folders-");
 let registry: PluginRegistry;
 beforeAll(async () => {
   registry = await loadPlugins([TEST_PLUGIN], root, {
     builtins: [zooPlugin, builtinMetricsPlugin],
   });
 });
-afterAll(() => rm(root, { recursive: true, force: true }));
 
 /** One step, `triple`, whose candidate folder is out/triple; evaluated and selected when asked. */
 async function recipe(dir: string, select = false): Promise<Recipe> {

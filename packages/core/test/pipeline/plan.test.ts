@@ -1,5 +1,3 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   formatPlanMermaid,
@@ -11,17 +9,19 @@ import {
   planRecipe,
   planToJson,
 } from "@lathe/core";
+import { tempDirs } from "@lathe/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeRecipe, type Steps, TEST_PLUGIN } from "./recipe-fixture.js";
 
 let dir: string;
+
+const tempDir = tempDirs(afterAll);
 let registry: PluginRegistry;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "lathe-plan-"));
+  dir = tempDir("lathe-plan-");
   registry = await loadPlugins([TEST_PLUGIN], dir);
 });
-afterAll(() => rm(dir, { recursive: true, force: true }));
 
 const rename = "test/rename-nodes";
 const scale = "test/scale-output";

@@ -1,5 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdtemp, readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import {
   loadPlugins,
@@ -9,13 +8,15 @@ import {
   runPipeline,
   saveModel,
 } from "@lathe/core";
-import { maxAbsDiff } from "@lathe/core/testing";
+import { maxAbsDiff, tempDirs } from "@lathe/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import zooPlugin, { buildZooSource, zooModels } from "../../../plugins/zoo/src/index.js";
 import { runLm } from "./ort-helpers.js";
 import { makeRecipe, TEST_PLUGIN } from "./recipe-fixture.js";
 
-const root = await mkdtemp(join(tmpdir(), "lathe-publish-"));
+const tempDir = tempDirs(afterAll);
+
+const root = tempDir("lathe-publish-");
 let registry: PluginRegistry;
 let reference: Float32Array;
 beforeAll(async () => {
@@ -24,7 +25,6 @@ beforeAll(async () => {
   await saveModel(model, join(root, "input.onnx"), { externalData: { threshold: 1024 } });
   reference = await runLm(join(root, "input.onnx"));
 });
-afterAll(() => rm(root, { recursive: true, force: true }));
 
 const run = (recipe: Recipe) => runPipeline(planRecipe(recipe, registry));
 const inode = async (path: string) => (await stat(path)).ino;

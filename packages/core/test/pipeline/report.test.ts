@@ -1,14 +1,14 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { errors, LatheError, loadPlugins, planRecipe } from "@lathe/core";
+import { tempDirs } from "@lathe/core/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { buildRunReport, type RunOutcome } from "../../src/pipeline/report.js";
 import { planRun } from "../../src/pipeline/run-plan.js";
 import { makeRecipe, stageGraph, TEST_PLUGIN } from "./recipe-fixture.js";
 
-const root = await mkdtemp(join(tmpdir(), "lathe-report-"));
-afterAll(() => rm(root, { recursive: true, force: true }));
+const tempDir = tempDirs(afterAll);
+
+const root = tempDir("lathe-report-");
 
 async function outcome(extra: Partial<RunOutcome>): Promise<RunOutcome> {
   const registry = await loadPlugins([TEST_PLUGIN], root);

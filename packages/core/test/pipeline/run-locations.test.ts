@@ -1,5 +1,4 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdtemp, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
   builtinDataPlugin,
@@ -17,6 +16,7 @@ import {
   runPipeline,
   validateRecipe,
 } from "@lathe/core";
+import { tempDirs } from "@lathe/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import zooPlugin from "../../../plugins/zoo/src/index.js";
 import { TEST_PLUGIN } from "./recipe-fixture.js";
@@ -52,14 +52,15 @@ const inline = definePlugin({
   ],
 });
 
-const root = await mkdtemp(join(tmpdir(), "lathe-locations-"));
+const tempDir = tempDirs(afterAll);
+
+const root = tempDir("lathe-locations-");
 let registry: PluginRegistry;
 beforeAll(async () => {
   registry = await loadPlugins([TEST_PLUGIN], root, {
     builtins: [builtinDataPlugin, builtinMetricsPlugin, zooPlugin, inline],
   });
 });
-afterAll(() => rm(root, { recursive: true, force: true }));
 
 /** Writes the recipe, loads it as `lathe run` does, runs it, and returns what it threw. */
 async function runYaml(

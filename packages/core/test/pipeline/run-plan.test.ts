@@ -1,17 +1,17 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isLatheError, loadPlugins, type PluginRegistry, planRecipe } from "@lathe/core";
+import { tempDirs } from "@lathe/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { planRun } from "../../src/pipeline/run-plan.js";
 import { makeRecipe, stageGraph, TEST_PLUGIN } from "./recipe-fixture.js";
 
-const root = await mkdtemp(join(tmpdir(), "lathe-run-plan-"));
+const tempDir = tempDirs(afterAll);
+
+const root = tempDir("lathe-run-plan-");
 let registry: PluginRegistry;
 beforeAll(async () => {
   registry = await loadPlugins([TEST_PLUGIN], root);
 });
-afterAll(() => rm(root, { recursive: true, force: true }));
 
 const steps = {
   a: { use: "test/rename-nodes" },

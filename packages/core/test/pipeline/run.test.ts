@@ -1,7 +1,6 @@
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdtemp, readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
   encodeModel,
@@ -18,13 +17,15 @@ import {
   type RunResult,
   runPipeline,
 } from "@lathe/core";
-import { maxAbsDiff } from "@lathe/core/testing";
+import { maxAbsDiff, tempDirs } from "@lathe/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import zooPlugin, { buildZooSource, zooModels } from "../../../plugins/zoo/src/index.js";
 import { gelu, runLm } from "./ort-helpers.js";
 import { makeRecipe, type Steps, TEST_PLUGIN } from "./recipe-fixture.js";
 
-const root = await mkdtemp(join(tmpdir(), "lathe-run-"));
+const tempDir = tempDirs(afterAll);
+
+const root = tempDir("lathe-run-");
 let registry: PluginRegistry;
 let reference: Float32Array;
 /** How many nodes the zoo's tiny llama has (the zoo evolves; the tests follow it). */
@@ -37,7 +38,6 @@ beforeAll(async () => {
   llamaNodes = model.graph.nodeCount;
   expect(llamaNodes).toBeGreaterThan(100);
 });
-afterAll(() => rm(root, { recursive: true, force: true }));
 
 async function run(recipe: Recipe, options: Parameters<typeof runPipeline>[1] = {}) {
   return runPipeline(planRecipe(recipe, registry), options);

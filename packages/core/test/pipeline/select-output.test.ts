@@ -1,8 +1,8 @@
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, mkdtemp, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { loadPlugins, type PipelineEvent, planRecipe } from "@lathe/core";
+import { tempDirs } from "@lathe/core/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import type { Selection } from "../../src/evaluate/select.js";
 import { replaceFolder } from "../../src/pipeline/replace-folder.js";
@@ -10,8 +10,9 @@ import { planRun } from "../../src/pipeline/run-plan.js";
 import { publishSelection, SELECTED } from "../../src/pipeline/select-output.js";
 import { makeRecipe, stageGraph, TEST_PLUGIN } from "./recipe-fixture.js";
 
-const root = await mkdtemp(join(tmpdir(), "lathe-select-"));
-afterAll(() => rm(root, { recursive: true, force: true }));
+const tempDir = tempDirs(afterAll);
+
+const root = tempDir("lathe-select-");
 
 async function setup() {
   const dir = await mkdtemp(join(root, "run-"));

@@ -1,13 +1,12 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { loadPlugins, type PipelineEvent, planRecipe } from "@lathe/core";
+import { tempDirs } from "@lathe/core/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { StepRecord } from "../../src/pipeline/step-record.js";
 import { makeRecipe, stageGraph, TEST_PLUGIN } from "./recipe-fixture.js";
 
-const root = await mkdtemp(join(tmpdir(), "lathe-step-record-"));
-afterAll(() => rm(root, { recursive: true, force: true }));
+const tempDir = tempDirs(afterAll);
+
+const root = tempDir("lathe-step-record-");
 
 describe("StepRecord", () => {
   it("tells each ending as it happens; closing marks unreached steps and lists disabled ones last", async () => {

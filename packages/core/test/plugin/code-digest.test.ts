@@ -1,11 +1,12 @@
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { tempDirs } from "@lathe/core/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { CodeDigests } from "../../src/plugin/code-digest.js";
 
-const root = await mkdtemp(join(tmpdir(), "lathe-code-digest-"));
-afterAll(() => rm(root, { recursive: true, force: true }));
+const tempDir = tempDirs(afterAll);
+
+const root = tempDir("lathe-code-digest-");
 
 /** A plugin package: an entry importing a local module, a workspace link, a dependency. */
 async function pluginFolder(name: string): Promise<string> {

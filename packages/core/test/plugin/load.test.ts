@@ -1,5 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
   checkPlugin,
@@ -8,12 +7,15 @@ import {
   loadPlugins,
   PLUGIN_API_VERSION,
 } from "@lathe/core";
+import { tempDirs } from "@lathe/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import zooPlugin from "../../../plugins/zoo/src/index.js";
 import { catchLatheError } from "../fixtures/catch-lathe-error.js";
 import { TEST_PLUGIN } from "../pipeline/recipe-fixture.js";
 
 let dir: string;
+
+const tempDir = tempDirs(afterAll);
 
 /** A plugin module's source: a default export built from `meta` and `passes` written as JS. */
 function pluginModule(name: string, passes = "[]", apiVersion = PLUGIN_API_VERSION): string {
@@ -27,7 +29,7 @@ function pluginModule(name: string, passes = "[]", apiVersion = PLUGIN_API_VERSI
 const PASS = `[{ id: "fake/noop", summary: "Nothing.", options: { type: "object", properties: {} }, run: (bundle) => ({ bundle, modified: false }) }]`;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "lathe-load-"));
+  dir = tempDir("lathe-load-");
   await mkdir(join(dir, "plugins"));
   await writeFile(join(dir, "plugins", "local.mjs"), pluginModule("local-plugin", PASS));
   await writeFile(
@@ -46,7 +48,6 @@ beforeAll(async () => {
   );
   await writeFile(join(pkg, "main.js"), pluginModule("lathe-plugin-fake"));
 });
-afterAll(() => rm(dir, { recursive: true, force: true }));
 
 async function loadError(specifiers: string[]) {
   const error = await loadPlugins(specifiers, dir).then(

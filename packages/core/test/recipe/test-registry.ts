@@ -1,5 +1,4 @@
-import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import {
   definePass,
@@ -8,6 +7,8 @@ import {
   PluginRegistry,
   singleModelBundle,
 } from "@lathe/core";
+import { tempDirs } from "@lathe/core/testing";
+import { afterAll } from "vitest";
 
 const unused = (): never => {
   throw new Error("recipe tests never run a pass, metric or source");
@@ -135,9 +136,12 @@ export const testPlugin: Plugin = definePlugin({
 
 export const testRegistry = new PluginRegistry([testPlugin]);
 
+// Registered by the test file that imports this module: its folders go when that file's tests end.
+const tempDir = tempDirs(afterAll);
+
 /** Writes `files` (path → text) into a new temporary folder and returns the folder. */
 export async function writeFiles(files: Readonly<Record<string, string>>): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "lathe-recipe-"));
+  const dir = tempDir("lathe-recipe-");
   for (const [path, text] of Object.entries(files)) {
     await mkdir(dirname(join(dir, path)), { recursive: true });
     await writeFile(join(dir, path), text);

@@ -1,5 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   createBuilder,
@@ -12,7 +11,8 @@ import {
   saveBundle,
   Tensor,
 } from "@lathe/core";
-import { describe, expect, test } from "vitest";
+import { tempDirs } from "@lathe/core/testing";
+import { afterEach, describe, expect, test } from "vitest";
 
 /** y = x * 2 + 1 over [batch, 3]. */
 function affine() {
@@ -25,9 +25,11 @@ function affine() {
 
 const input = { x: Tensor.fromArray(DataType.FLOAT, [2, 3], [0, 1, 2, 3, 4, 5]) };
 
+const tempDir = tempDirs(afterEach);
+
 describe("openSession", () => {
   test("runs an in-memory model and a file on the CPU, with its signature", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "lathe-session-"));
+    const dir = tempDir("lathe-session-");
     const file = join(dir, "affine.onnx");
     writeFileSync(file, encodeModel(affine()));
     for (const model of [affine(), file]) {
@@ -42,7 +44,7 @@ describe("openSession", () => {
   });
 
   test("a bundle folder opens the named component, or its only one", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "lathe-bundle-"));
+    const dir = tempDir("lathe-bundle-");
     await saveBundle(
       {
         components: new Map([

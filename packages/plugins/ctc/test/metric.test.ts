@@ -1,5 +1,4 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
   createBuilder,
@@ -11,11 +10,13 @@ import {
   singleModelBundle,
   Tensor,
 } from "@lathe/core";
+import { tempDirs } from "@lathe/core/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { type RecognitionMetricOptions, recognitionMetric } from "../src/metric.js";
 
-const root = await mkdtemp(join(tmpdir(), "lathe-ctc-"));
-afterAll(() => rm(root, { recursive: true, force: true }));
+const tempDir = tempDirs(afterAll);
+
+const root = tempDir("lathe-ctc-");
 await writeFile(join(root, "keys.txt"), "a\nb\ne\n");
 const CLASSES = 5; // blank, a, b, e, space
 

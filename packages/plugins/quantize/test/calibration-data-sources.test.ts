@@ -4,8 +4,7 @@
  * never moved), a split keeps calibration and evaluation apart, and core/accuracy scores the
  * candidates against the labels that come with the images.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   builtinDataPlugin,
@@ -19,12 +18,14 @@ import {
   runPipeline,
   saveModel,
 } from "@lathe/core";
+import { tempDirs } from "@lathe/core/testing";
 import pngjs from "pngjs";
 import { afterAll, describe, expect, it } from "vitest";
 import quantizePlugin from "../src/index.js";
 
-const root = mkdtempSync(join(tmpdir(), "lathe-calibration-sources-"));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+const tempDir = tempDirs(afterAll);
+
+const root = tempDir("lathe-calibration-sources-");
 
 const registry = await loadPlugins([], root, {
   builtins: [quantizePlugin, builtinDataPlugin, builtinMetricsPlugin],
