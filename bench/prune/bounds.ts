@@ -41,6 +41,7 @@ import {
 } from "@lathe/core";
 import { gpt2 } from "@lathe/plugin-zoo";
 import * as ort from "onnxruntime-node";
+import { flashAttentionRewrite } from "../../packages/plugins/flash-attention/src/pass.js";
 import { structuredPass } from "../../packages/plugins/prune/src/index.js";
 import { generateTokenRecords } from "../../packages/plugins/quantize/src/weight-only/calibration.js";
 import { weightOnlyPass } from "../../packages/plugins/quantize/src/weight-only/weight-only.js";
@@ -109,6 +110,22 @@ const int4Head4 = await cached("structured-int4-head4-cache", async () => {
   );
   const options = { bits: 4, headBits: 4, blockSize: 32, accuracyLevel: 4 };
   return (await runPass(pruned.bytes, weightOnlyPass, options, [])).bytes;
+});
+// How much of a decode step the unfused attention's small ops take: the same models with
+// attention fused (flash-attention/rewrite: MultiHeadAttention over the cache on the CPU).
+const fp32Fused = await cached("fp32-fused-cache", async () => {
+  return (await runPass(fp32Cache, flashAttentionRewrite, {}, [])).bytes;
+});
+const int4Fused = await cached("structured-fused-int4-cache", async () => {
+  const pruned = await runPass(
+    fp32Cache,
+    structuredPass,
+    { ...STRUCTURED, criterion: "magnitude" },
+    [],
+  );
+  const fused = await runPass(pruned.bytes, flashAttentionRewrite, {}, []);
+  const options = { bits: 4, blockSize: 32, accuracyLevel: 4 };
+  return (await runPass(fused.bytes, weightOnlyPass, options, [])).bytes;
 });
 log(`models in ${folder}`);
 
@@ -275,6 +292,16 @@ async function decodeProfile(name: string, bytes: Uint8Array): Promise<void> {
   console.log(
     `\n#### ${name}: ${ms(summary.runUs)} ms per step (profiled, ${summary.runs} runs), nodes ${ms(summary.kernelUs)} ms\n`,
   );
+  const products = new Set(["MatMul", "Gemm", "MatMulNBits", "FusedMatMul", "FusedGemm"]);
+  const productUs = summary.ops
+    .filter((op) => products.has(op.opType))
+    .reduce((t, op) => t + op.totalUs, 0);
+  const headUs = summary.nodes
+    .filter((n) => n.node.startsWith("/lm_head/"))
+    .reduce((t, n) => t + n.totalUs, 0);
+  console.log(
+    `weight products ${ms(productUs)} ms (the LM head ${ms(headUs)} ms), every other op ${ms(summary.kernelUs - productUs)} ms (${summary.nodes.length} nodes)\n`,
+  );
   console.log("| op type | nodes | ms per step | share |\n|---|---|---|---|");
   for (const op of summary.ops.slice(0, 8))
     console.log(`| ${op.opType} | ${op.nodes} | ${ms(op.totalUs)} | ${pct(op.share)} |`);
@@ -336,32 +363,33 @@ if (PARTS.has("size")) {
 
 if (PARTS.has("decode")) {
   log("decode latency …");
-  const models = [fp32Cache, int4, int4Head4];
+  const models = [fp32Cache, int4, int4Head4, fp32Fused, int4Fused];
   const sessions = await Promise.all(models.map((bytes) => session(bytes, THREADS)));
-  const [d32, dInt4, dHead4] = (await interleaved(
+  const [d32, dInt4, dHead4, d32Fused, dInt4Fused] = (await interleaved(
     sessions.map((s, i) => ({
       session: s,
       feeds: decodeFeeds(decodeModel(models[i] as Uint8Array), PAST),
     })),
     REPEATS,
-  )) as [number, number, number];
+  )) as [number, number, number, number, number];
   await Promise.all(sessions.map((s) => s.release()));
   console.log(
     `\n### decode step (past ${PAST}), medians of ${REPEATS} interleaved rounds, ${THREADS} threads\n`,
   );
   console.log("| model | size MB | decode ms | vs fp32 |\n|---|---|---|---|");
   const size = (b: Uint8Array) => (b.length / 2 ** 20).toFixed(1);
-  console.log(`| fp32 | ${size(fp32Cache)} | ${d32.toFixed(2)} | 1 |`);
-  console.log(
-    `| structured + int4 (embedding/LM head 8-bit, the default) | ${size(int4)} | ${dInt4.toFixed(2)} | ${(dInt4 / d32).toFixed(3)}× |`,
-  );
-  console.log(
-    `| structured + int4, embedding/LM head at 4 bits too | ${size(int4Head4)} | ${dHead4.toFixed(2)} | ${(dHead4 / d32).toFixed(3)}× |`,
-  );
+  const row = (name: string, bytes: Uint8Array, ms: number) =>
+    console.log(`| ${name} | ${size(bytes)} | ${ms.toFixed(2)} | ${(ms / d32).toFixed(3)}× |`);
+  row("fp32", fp32Cache, d32);
+  row("structured + int4 (embedding/LM head 8-bit, the default)", int4, dInt4);
+  row("structured + int4, embedding/LM head at 4 bits too", int4Head4, dHead4);
+  row("fp32, attention fused (flash-attention/rewrite)", fp32Fused, d32Fused);
+  row("structured + attention fused + int4", int4Fused, dInt4Fused);
   log("decode profiles …");
   console.log(`\n### decode step (past ${PAST}): ORT profile, ${THREADS} threads`);
   await decodeProfile("fp32", fp32Cache);
   await decodeProfile("structured + int4", int4);
+  await decodeProfile("structured + attention fused + int4", int4Fused);
 }
 
 // ---------------------------------------------------------------------------------------------
