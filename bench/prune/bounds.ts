@@ -10,8 +10,10 @@
  *   LM head), and latencies of the fp32 and structured models with and without their LM head
  *   (the head's MatMul removed, the final norm's output returned), interleaved.
  * - decode: the decode step (past 128) of fp32, structured + int4 (8-bit embedding/LM head, the
- *   default) and the same with the head at 4 bits, interleaved; ORT's profiler on fp32's and
- *   int4's step: time by op type and the costliest nodes, the LM head's and the embedding's share.
+ *   default), the same with the head at 4 bits, and fp32 and structured + int4 with attention
+ *   fused first (flash-attention/rewrite), interleaved; ORT's profiler on the steps: weight
+ *   products against every other op, time by op type, the costliest nodes, the LM head's and the
+ *   embedding's share.
  * - head: the LM head's product alone in each form ORT 1.30 has for it (MatMulNBits 8-bit at
  *   accuracy levels 4 and 0, 4-bit, float32 MatMul).
  *
