@@ -397,61 +397,75 @@ if (PARTS.has("decode")) {
 // ---------------------------------------------------------------------------------------------
 // head: the LM head's product alone (1 × 768 by 768 × 50257) in each form ORT 1.30 runs
 
-/** One com.microsoft MatMulNBits of the head's shape; the values do not change its speed. */
-function headModel(bits: 4 | 8, accuracyLevel: number): Uint8Array {
-  const [k, n, block] = [config.hidden, config.vocab, 32];
+/** One com.microsoft MatMulNBits of [k, n] weights; the values do not change its speed. */
+function nbitsModel(k: number, n: number, bits: 4 | 8, accuracyLevel: number, zeroPoints = true) {
+  const block = 32;
   const blocks = Math.ceil(k / block);
   const b = createBuilder({ opset: 17 });
   const x = b.input("x", DataType.FLOAT, [1, 1, k]);
   const bytes = (count: number) => Uint8Array.from({ length: count }, (_, i) => (i * 151) & 255);
   const blob = (block * bits) / 8;
   const zeroBytes = bits === 8 ? blocks : Math.ceil(blocks / 2);
-  const y = b
-    .domain("com.microsoft")
-    .MatMulNBits(
-      x,
-      b.constant(bytes(n * blocks * blob), [n, blocks, blob], DataType.UINT8, "q"),
-      b.constant(new Float32Array(n * blocks).fill(0.01), [n * blocks], DataType.FLOAT, "scales"),
-      b.constant(bytes(n * zeroBytes), [n * zeroBytes], DataType.UINT8, "zero_points"),
-      { K: k, N: n, bits, block_size: block, accuracy_level: accuracyLevel },
-    );
-  b.output(y, "y");
+  const inputs = [
+    x,
+    b.constant(bytes(n * blocks * blob), [n, blocks, blob], DataType.UINT8, "q"),
+    b.constant(new Float32Array(n * blocks).fill(0.01), [n * blocks], DataType.FLOAT, "scales"),
+  ];
+  if (zeroPoints)
+    inputs.push(b.constant(bytes(n * zeroBytes), [n * zeroBytes], DataType.UINT8, "zero_points"));
+  const attributes = { K: k, N: n, bits, block_size: block, accuracy_level: accuracyLevel };
+  b.output(b.domain("com.microsoft").MatMulNBits(...inputs, attributes), "y");
   return encodeModel(b.build());
 }
 
-if (PARTS.has("head")) {
-  const [k, n] = [config.hidden, config.vocab];
-  const forms: [string, Uint8Array][] = [
-    ["MatMulNBits bits 8, accuracy_level 4 (the default head)", headModel(8, 4)],
-    ["MatMulNBits bits 8, accuracy_level 0 (float compute)", headModel(8, 0)],
-    ["MatMulNBits bits 4, accuracy_level 4", headModel(4, 4)],
-  ];
-  const fp32Head = createBuilder({ opset: 17 });
-  const hx = fp32Head.input("x", DataType.FLOAT, [1, 1, k]);
-  fp32Head.output(
-    fp32Head.MatMul(
-      hx,
-      fp32Head.constant(new Float32Array(k * n).fill(1e-3), [k, n], DataType.FLOAT, "w"),
-    ),
-    "y",
-  );
-  forms.push(["MatMul float32", encodeModel(fp32Head.build())]);
+/** Median latencies of one-product models on a [1, 1, k] input, interleaved. */
+async function productTimes(k: number, forms: readonly [string, Uint8Array][]): Promise<number[]> {
   const sessions = await Promise.all(forms.map(([, bytes]) => session(bytes, THREADS)));
   const x = new ort.Tensor(
     "float32",
     Float32Array.from({ length: k }, (_, i) => Math.sin(i)),
     [1, 1, k],
   );
-  log("head forms …");
   const times = await interleaved(
     sessions.map((s) => ({ session: s, feeds: { x } })),
     REPEATS,
   );
   await Promise.all(sessions.map((s) => s.release()));
+  return times;
+}
+
+if (PARTS.has("head")) {
+  const [k, n] = [config.hidden, config.vocab];
+  const fp32Head = createBuilder({ opset: 17 });
+  const hx = fp32Head.input("x", DataType.FLOAT, [1, 1, k]);
+  const w = fp32Head.constant(new Float32Array(k * n).fill(1e-3), [k, n], DataType.FLOAT, "w");
+  fp32Head.output(fp32Head.MatMul(hx, w), "y");
+  const forms: [string, Uint8Array][] = [
+    ["MatMulNBits bits 8, accuracy_level 4 (the default head)", nbitsModel(k, n, 8, 4)],
+    ["MatMulNBits bits 8, accuracy_level 4, symmetric", nbitsModel(k, n, 8, 4, false)],
+    ["MatMulNBits bits 8, accuracy_level 0 (float compute)", nbitsModel(k, n, 8, 0)],
+    ["MatMulNBits bits 4, accuracy_level 4", nbitsModel(k, n, 4, 4)],
+    ["MatMulNBits bits 4, accuracy_level 4, symmetric", nbitsModel(k, n, 4, 4, false)],
+    ["MatMul float32", encodeModel(fp32Head.build())],
+  ];
+  log("head forms …");
+  const times = await productTimes(k, forms);
   console.log(
     `\n### the LM head alone (1 × ${k} · ${k} × ${n}), medians of ${REPEATS} interleaved rounds\n`,
   );
   console.log("| form | ms |\n|---|---|");
   for (const [i, [name]] of forms.entries())
     console.log(`| ${name} | ${(times[i] as number).toFixed(3)} |`);
+  // A block's c_fc after pruning (768 × 2152): the int4 blocks' own kernel.
+  const width = 2152;
+  const blockForms: [string, Uint8Array][] = [
+    ["MatMulNBits bits 4, accuracy_level 4 (the int4 blocks)", nbitsModel(k, width, 4, 4)],
+    ["MatMulNBits bits 4, accuracy_level 4, symmetric", nbitsModel(k, width, 4, 4, false)],
+    ["MatMulNBits bits 8, accuracy_level 4", nbitsModel(k, width, 8, 4)],
+  ];
+  const blockTimes = await productTimes(k, blockForms);
+  console.log(`\n### one pruned c_fc (1 × ${k} · ${k} × ${width})\n`);
+  console.log("| form | ms |\n|---|---|");
+  for (const [i, [name]] of blockForms.entries())
+    console.log(`| ${name} | ${(blockTimes[i] as number).toFixed(3)} |`);
 }
