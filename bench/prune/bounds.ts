@@ -418,6 +418,52 @@ function nbitsModel(k: number, n: number, bits: 4 | 8, accuracyLevel: number, ze
   return encodeModel(b.build());
 }
 
+/**
+ * An exact re-expression of a symmetric 8-bit block weight s·(q − 128) with q = 16·hi + lo:
+ * 16s·(hi − 8) + s·(lo − 8) + 8s, i.e. two symmetric 4-bit products and 8s times each block's
+ * sum of x (a [blocks, n] float product). Built for its speed only (the values are synthetic).
+ */
+function nibbleSplitModel(k: number, n: number): Uint8Array {
+  const block = 32;
+  const blocks = Math.ceil(k / block);
+  const b = createBuilder({ opset: 17 });
+  const x = b.input("x", DataType.FLOAT, [1, 1, k]);
+  const bytes = (count: number) => Uint8Array.from({ length: count }, (_, i) => (i * 151) & 255);
+  const half = (name: string, scale: number) =>
+    b
+      .domain("com.microsoft")
+      .MatMulNBits(
+        x,
+        b.constant(bytes(n * blocks * 16), [n, blocks, 16], DataType.UINT8, `q_${name}`),
+        b.constant(
+          new Float32Array(n * blocks).fill(scale),
+          [n * blocks],
+          DataType.FLOAT,
+          `s_${name}`,
+        ),
+        { K: k, N: n, bits: 4, block_size: block, accuracy_level: 4 },
+      );
+  const sums = b.ReduceSum(
+    b.Reshape(
+      x,
+      b.constant(
+        BigInt64Array.from([1n, 1n, BigInt(blocks), BigInt(block)]),
+        [4],
+        DataType.INT64,
+        "blocked",
+      ),
+    ),
+    b.constant(BigInt64Array.from([3n]), [1], DataType.INT64, "axis"),
+    { keepdims: 0 },
+  );
+  const correction = b.MatMul(
+    sums,
+    b.constant(new Float32Array(blocks * n).fill(0.08), [blocks, n], DataType.FLOAT, "c"),
+  );
+  b.output(b.Add(b.Add(half("hi", 0.16), half("lo", 0.01)), correction), "y");
+  return encodeModel(b.build());
+}
+
 /** Median latencies of one-product models on a [1, 1, k] input, interleaved. */
 async function productTimes(k: number, forms: readonly [string, Uint8Array][]): Promise<number[]> {
   const sessions = await Promise.all(forms.map(([, bytes]) => session(bytes, THREADS)));
@@ -441,11 +487,24 @@ if (PARTS.has("head")) {
   const w = fp32Head.constant(new Float32Array(k * n).fill(1e-3), [k, n], DataType.FLOAT, "w");
   fp32Head.output(fp32Head.MatMul(hx, w), "y");
   const forms: [string, Uint8Array][] = [
-    ["MatMulNBits bits 8, accuracy_level 4 (the default head)", nbitsModel(k, n, 8, 4)],
-    ["MatMulNBits bits 8, accuracy_level 4, symmetric", nbitsModel(k, n, 8, 4, false)],
-    ["MatMulNBits bits 8, accuracy_level 0 (float compute)", nbitsModel(k, n, 8, 0)],
-    ["MatMulNBits bits 4, accuracy_level 4", nbitsModel(k, n, 4, 4)],
-    ["MatMulNBits bits 4, accuracy_level 4, symmetric", nbitsModel(k, n, 4, 4, false)],
+    [
+      "MatMulNBits bits 8, accuracy_level 4, symmetric (the default head)",
+      nbitsModel(k, n, 8, 4, false),
+    ],
+    ["MatMulNBits bits 8, accuracy_level 4, zero points", nbitsModel(k, n, 8, 4)],
+    [
+      "MatMulNBits bits 8, accuracy_level 0 (float compute), symmetric",
+      nbitsModel(k, n, 8, 0, false),
+    ],
+    [
+      "the same 8-bit weights as two 4-bit MatMulNBits (high and low nibbles) + block-sum correction",
+      nibbleSplitModel(k, n),
+    ],
+    [
+      "MatMulNBits bits 4, accuracy_level 4, symmetric (headBits: 4)",
+      nbitsModel(k, n, 4, 4, false),
+    ],
+    ["MatMulNBits bits 4, accuracy_level 4, zero points", nbitsModel(k, n, 4, 4)],
     ["MatMul float32", encodeModel(fp32Head.build())],
   ];
   log("head forms …");
@@ -459,9 +518,12 @@ if (PARTS.has("head")) {
   // A block's c_fc after pruning (768 × 2152): the int4 blocks' own kernel.
   const width = 2152;
   const blockForms: [string, Uint8Array][] = [
-    ["MatMulNBits bits 4, accuracy_level 4 (the int4 blocks)", nbitsModel(k, width, 4, 4)],
-    ["MatMulNBits bits 4, accuracy_level 4, symmetric", nbitsModel(k, width, 4, 4, false)],
-    ["MatMulNBits bits 8, accuracy_level 4", nbitsModel(k, width, 8, 4)],
+    [
+      "MatMulNBits bits 4, accuracy_level 4, symmetric (the int4 blocks)",
+      nbitsModel(k, width, 4, 4, false),
+    ],
+    ["MatMulNBits bits 4, accuracy_level 4, zero points", nbitsModel(k, width, 4, 4)],
+    ["MatMulNBits bits 8, accuracy_level 4, symmetric", nbitsModel(k, width, 8, 4, false)],
   ];
   const blockTimes = await productTimes(k, blockForms);
   console.log(`\n### one pruned c_fc (1 × ${k} · ${k} × ${width})\n`);
