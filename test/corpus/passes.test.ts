@@ -1,6 +1,8 @@
 import {
   convertOpsetPass,
+  type DataRecord,
   encodeModel,
+  fromOrtTensor,
   isLatheError,
   loadModel,
   type PassDefinition,
@@ -12,7 +14,7 @@ import prune from "@lathe/plugin-prune";
 import quantize from "@lathe/plugin-quantize";
 import type * as ort from "onnxruntime-node";
 import { afterAll, describe, expect, it } from "vitest";
-import { type CorpusModel, corpusFeeds, loadCorpus, resolveDims } from "./corpus.js";
+import { type CorpusModel, corpusFeeds, loadCorpus } from "./corpus.js";
 
 /**
  * Every pass of the built-in plugins that applies to exported transformers, on every model of
@@ -35,19 +37,25 @@ const SIZES = { batch: 2, sequence: 5, context: 4, height: 2, width: 3 };
 const sizesOf = (entry: CorpusModel) => (entry.cache ? { ...SIZES, sequence: 1, past: 4 } : SIZES);
 
 /**
- * The options of one pass on one model. A packaged model takes only some lengths (the VAD: 576
- * samples; a generated input's 16 fails its reflect padding, CALIBRATION_RUN_FAILED), so
- * static-int8 generates its inputs at the sizes the test feeds.
+ * The options and data sets of one pass on one model. A packaged model takes only some inputs
+ * (the VAD: 576 samples, where a generated input's 16 fails its reflect padding; and a sample
+ * rate of 16000, where generated values take the other branch of its If), so static-int8
+ * calibrates on records drawn like the test's feeds (other seeds): the branch it quantizes is
+ * the one the comparison runs.
  */
-function optionsFor(pass: PassDefinition, entry: CorpusModel): Record<string, unknown> {
+function settingsFor(
+  pass: PassDefinition,
+  entry: CorpusModel,
+): { options: Record<string, unknown>; data?: Record<string, DataRecord[]> } {
   const options = { ...(OPTIONS[pass.id] ?? {}) };
-  if (pass.id === "quantize/static-int8" && entry.package) {
-    const dims = resolveDims(entry, sizesOf(entry));
-    options.inputShapes = Object.fromEntries(
-      entry.inputs.map((i) => [i.name, i.dims.map((d) => (typeof d === "number" ? d : dims[d]!))]),
+  if (pass.id !== "quantize/static-int8" || !entry.package) return { options };
+  const records = [2, 3].map((seed) => {
+    const feeds = corpusFeeds(entry, sizesOf(entry), { seed });
+    return Object.fromEntries(
+      Object.entries(feeds).map(([name, tensor]) => [name, fromOrtTensor(name, tensor)]),
     );
-  }
-  return options;
+  });
+  return { options: { ...options, calibration: "corpus" }, data: { corpus: records } };
 }
 
 const passes: PassDefinition[] = [
@@ -126,11 +134,13 @@ async function runPass(
   entry: CorpusModel,
 ): Promise<{ ran: true; result: PassResult } | { ran: false; error: unknown }> {
   const tester = new PassTester(pass, { describe, it });
+  const { options, data } = settingsFor(pass, entry);
   try {
     const { result } = await tester.runCase({
       name: entry.name,
       model: () => loadModel(entry.path),
-      options: optionsFor(pass, entry),
+      options,
+      settings: { data },
       expect: { verify: "load" },
     });
     // runCase returns a result whenever the case expects no error
