@@ -6,6 +6,7 @@ import {
   SeededRandom,
   singleModelBundle,
   Tensor,
+  type Value,
 } from "@lathe/core";
 import { runFloat } from "@lathe/core/testing";
 import * as ort from "onnxruntime-node";
@@ -23,9 +24,26 @@ import { component, relativeL2, runPass } from "./int8-fixtures.js";
  * float32 and drops the Casts between them; the rounding of the weight is what it keeps.)
  */
 function threeLayers(): Model {
-  const random = new SeededRandom(7);
+  const b = createBuilder({ opset: 13 });
+  b.output(stack(b, b.input("x", DataType.FLOAT, ["n", 16])), "y");
+  return b.build();
+}
+
+/** The same three layers inside the then branch of an If on a boolean input. */
+function threeLayersInAnIf(): Model {
   const b = createBuilder({ opset: 13 });
   const x = b.input("x", DataType.FLOAT, ["n", 16]);
+  const cond = b.input("cond", DataType.BOOL, []);
+  const thenB = createBuilder({ namePrefix: "then" });
+  thenB.output(stack(thenB, x), "t");
+  const elseB = createBuilder({ namePrefix: "else" });
+  elseB.output(elseB.Slice(x, elseB.int64s([0]), elseB.int64s([8]), elseB.int64s([1])), "e");
+  b.output(b.If(cond, { then_branch: thenB.graph, else_branch: elseB.graph }), "y");
+  return b.build();
+}
+
+function stack(b: ReturnType<typeof createBuilder>, x: Value): Value {
+  const random = new SeededRandom(7);
   const weight = (rows: number, cols: number, name: string) =>
     b.initializer(
       Tensor.fromArray(DataType.FLOAT, [rows, cols], random.normals(rows * cols, 1 / 4)),
@@ -36,9 +54,7 @@ function threeLayers(): Model {
   const m = b.node("MatMul", [a, weight(16, 16, "wb")], {}, { name: "b" }).output;
   const biased = b.Add(m, b.initializer(Tensor.fromArray(DataType.FLOAT, [16], bias), "bias"));
   const shifted = b.Sub(biased, b.scalar(1000, DataType.FLOAT, "offset"));
-  const c = b.node("MatMul", [shifted, weight(16, 8, "wc")], {}, { name: "c" }).output;
-  b.output(c, "y");
-  return b.build();
+  return b.node("MatMul", [shifted, weight(16, 8, "wc")], {}, { name: "c" }).output;
 }
 
 function inputs(seed: number, rows: number): Float32Array {
@@ -97,6 +113,25 @@ describe("quantize/fp16 mixed precision (mixed.calibration)", () => {
     expect(wholeError).toBeGreaterThan(0.02);
     expect(mixedError).toBeLessThan(0.005);
     expect(mixedError * 10).toBeLessThan(wholeError);
+  });
+
+  it("measures and keeps layers inside If branches too", async () => {
+    const withCond = (records: DataRecord[]) =>
+      records.map((r) => ({ ...r, cond: Tensor.fromArray(DataType.BOOL, [], [1]) }));
+    const ifFeeds = { ...feeds, cond: new ort.Tensor("bool", Uint8Array.from([1]), []) };
+    const reference = await runFloat(threeLayersInAnIf(), ifFeeds, "y");
+    const { result } = await runPass(
+      fp16Pass,
+      singleModelBundle(threeLayersInAnIf()),
+      { mixed: { calibration: "calibration", maxError: 0.005 } },
+      { calibration: withCond(calibration) },
+    );
+    // the If, the three layers of the then branch, the else branch's Slice: the then branch's
+    // middle layer is kept; the else branch never runs on the records, costs nothing, converts
+    expect(result.statistics?.["mixed: layers kept fp32"]).toBe("1 of 5");
+    const model = component(result.bundle);
+    const error = relativeL2(await runFloat(model, ifFeeds, "y"), reference);
+    expect(error).toBeLessThan(0.005);
   });
 
   it("keeps nothing float32 when converting every layer is within maxError", async () => {

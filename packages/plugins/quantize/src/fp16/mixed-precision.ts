@@ -3,6 +3,7 @@ import {
   DataType,
   decodeModel,
   encodeModel,
+  type Graph,
   type Model,
   type Node,
   relativeL2,
@@ -19,7 +20,7 @@ export const MIXED_SAMPLES = 16;
 /** The error allowed when `mixed.maxError` is not given (relative L2 of the first output). */
 export const MIXED_MAX_ERROR = 1e-3;
 
-/** A layer of the main graph: a weighted op (its `name`) and the ops up to the next one. */
+/** A layer: a weighted op (its `name`) and the ops up to the next one in its graph. */
 export interface Layer {
   readonly name: string;
   readonly nodes: readonly Node[];
@@ -27,7 +28,7 @@ export interface Layer {
 
 /** What the measurement found and chose. */
 export interface MixedPlan {
-  /** Nodes to keep float32 (main graph). */
+  /** Nodes to keep float32. */
   readonly keep: ReadonlySet<Node>;
   readonly layers: number;
   /** Layers kept float32, costliest first, with the cost each measured converted alone. */
@@ -47,21 +48,43 @@ export interface MixedPlan {
 export type ConvertCopy = (model: Model, keep: ReadonlySet<Node>) => void;
 
 /**
- * The layers of the main graph in graph order: a new layer starts at every Conv/ConvTranspose/
- * MatMul/Gemm that reads a constant weight, and holds the ops after it up to the next such op
- * (bias adds, norms, activations, reshapes); ops before the first one form a layer of their own.
- * Constant nodes belong to no layer: their type follows their readers'.
+ * The layers of the model in graph order, the main graph's then each If/Loop/Scan body's (a
+ * body after the node that holds it): a new layer starts at every Conv/ConvTranspose/MatMul/Gemm
+ * that reads a constant weight, and holds the ops after it in the same graph up to the next such
+ * op (bias adds, norms, activations, reshapes); a graph's ops before its first one form a layer
+ * of their own. Constant nodes belong to no layer: their type follows their readers'.
  */
 export function layersOf(model: Model): Layer[] {
   const layers: { name: string; nodes: Node[] }[] = [];
-  for (const node of model.graph) {
-    if (node.opType === "Constant") continue;
-    const starts = WEIGHTED.has(node.opType) && node.inputs.slice(1).some(isConstant);
-    if (starts || layers.length === 0)
-      layers.push({ name: node.name || `${node.opType} ${layers.length}`, nodes: [] });
-    layers.at(-1)!.nodes.push(node);
-  }
+  const visit = (graph: Graph) => {
+    let current: { name: string; nodes: Node[] } | undefined;
+    for (const node of graph) {
+      if (node.opType !== "Constant") {
+        const starts = WEIGHTED.has(node.opType) && node.inputs.slice(1).some(isConstant);
+        if (starts || !current) {
+          current = { name: node.name || `${node.opType} ${layers.length}`, nodes: [] };
+          layers.push(current);
+        }
+        current.nodes.push(node);
+      }
+      for (const body of node.subgraphs()) visit(body);
+    }
+  };
+  visit(model.graph);
   return layers;
+}
+
+/** Every node of every graph, in the order `layersOf` walks them (bodies after their node). */
+function allNodes(model: Model): Node[] {
+  const nodes: Node[] = [];
+  const visit = (graph: Graph) => {
+    for (const node of graph) {
+      nodes.push(node);
+      for (const body of node.subgraphs()) visit(body);
+    }
+  };
+  visit(model.graph);
+  return nodes;
 }
 
 function isConstant(value: { constValue?: unknown; producer(): Node | undefined } | undefined) {
@@ -76,7 +99,8 @@ function isConstant(value: { constValue?: unknown; producer(): Node | undefined 
  * float32's on `records`; then the costliest `k` layers stay float32, `k` the smallest a binary
  * search finds whose converted model is within `maxError` (every candidate is measured whole,
  * so the plan's error is measured, not estimated). Each trial converts a decoded copy, so the
- * model itself is not touched; nodes are matched to the copy's by position.
+ * model itself is not touched; nodes are matched to the copy's by position. A layer in a branch
+ * the records never take costs nothing and converts.
  */
 export async function planMixedPrecision(
   model: Model,
@@ -104,14 +128,13 @@ export async function planMixedPrecision(
   };
   const reference = await run(model);
   const bytes = encodeModel(model);
-  const order = [...model.graph];
-  const position = new Map(order.map((n, i) => [n, i]));
+  const position = new Map(allNodes(model).map((n, i) => [n, i]));
   let trials = 0;
   /** The error of a converted copy that keeps `keep` float32. */
   const errorKeeping = async (keep: readonly Node[]) => {
     signal?.throwIfAborted();
     const copy = decodeModel(bytes);
-    const nodes = [...copy.graph];
+    const nodes = allNodes(copy);
     convertCopy(copy, new Set(keep.map((n) => nodes[position.get(n)!]!)));
     trials++;
     return relativeL2(reference, await run(copy));
