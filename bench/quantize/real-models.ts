@@ -6,6 +6,7 @@
  *
  *   pnpm bench:quantize:real-models
  *   BENCH_MODELS=vad pnpm bench:quantize:real-models   # one model: ocr or vad
+ *   BENCH_VARIANTS=fp16 pnpm bench:quantize:real-models   # the variants named fp16…
  *
  * The models, data and scoring are test/models' (quantize-table.ts), so the CI test
  * (test/models/quantize-floors.test.ts) and this table measure the same thing.
@@ -20,6 +21,8 @@ import {
 } from "../../test/models/quantize-table.js";
 
 const only = process.env.BENCH_MODELS?.split(",").map((m) => m.trim());
+// BENCH_VARIANTS=fp16: only the variants whose name starts with one of these
+const variants = process.env.BENCH_VARIANTS?.split(",").map((v) => v.trim());
 const tasks = { ocr: ocrTask, vad: vadTask };
 for (const [name, make] of Object.entries(tasks)) {
   if (only && !only.includes(name)) continue;
@@ -30,7 +33,10 @@ for (const [name, make] of Object.entries(tasks)) {
   }
   const fp32 = await task.score(task.path);
   const rows: Row[] = [];
-  for (const variant of VARIANTS) rows.push(await runVariant(task, variant, fp32));
+  for (const variant of VARIANTS) {
+    if (variants && !variants.some((v) => variant.name.startsWith(v))) continue;
+    rows.push(await runVariant(task, variant, fp32));
+  }
   console.log(`${formatTable(task, fp32, rows)}\n`);
   for (const row of rows)
     for (const warning of row.warnings) console.log(`  ${row.variant.name} warned: ${warning}`);

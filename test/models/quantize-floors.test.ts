@@ -1,3 +1,4 @@
+import { statSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   COLLAPSE,
@@ -79,6 +80,16 @@ for (const c of cases) {
         expect(row.score!.quality).toBeGreaterThan(COLLAPSE * fp32.quality);
       }
     });
+
+    it("fp16 mixed: no worse on the task than whole fp16, and smaller than fp32", async () => {
+      const whole = rows.get("fp16") ?? (await run("fp16"));
+      const mixed = await run("fp16 mixed");
+      // the recognizer misses "identical" by the same character at the default maxError
+      // (bench/README.md: identical from maxError 5e-4, 38 of 47 layers float32, 0.81 of fp32)
+      expect(mixed.score!.quality).toBeGreaterThanOrEqual(whole.score!.quality);
+      expect(mixed.bytes!).toBeLessThan(statSync(task.path).size);
+      expect(mixed.note).toMatch(/^\d+ of \d+ layers fp32$/);
+    }, 300_000);
 
     it("static-int8 on real calibration data: one calibrator within 2 %, none collapses unwarned", async () => {
       const statics: Row[] = [];

@@ -54,6 +54,13 @@ export const VARIANTS: readonly Variant[] = [
   { name: "weight-only int8", pass: "quantize/weight-only", options: { bits: 8 }, floor: 0.005 },
   { name: "weight-only int4", pass: "quantize/weight-only", options: { bits: 4 } },
   { name: "fp16", pass: "quantize/fp16", options: {}, floor: 0 },
+  {
+    // automatic mixed precision: the layers that cost most on the calibration split stay
+    // float32, as few as keep the output within the default maxError (1e-3 relative L2)
+    name: "fp16 mixed",
+    pass: "quantize/fp16",
+    options: { mixed: { calibration: "calibration" } },
+  },
 ];
 
 /** Static int8: within 2 % for at least one calibrator; none below 80 % of fp32 unwarned. */
@@ -149,7 +156,10 @@ export interface Row {
   readonly seconds: number;
   /** The pass changed the model; when not, `note` says why (its skip statistics). */
   readonly modified?: boolean;
+  /** Why the model is unchanged, or what mixed precision kept float32. */
   readonly note?: string;
+  /** The written model's size. */
+  readonly bytes?: number;
   /** The pass declined (a LatheError) or failed: its message. */
   readonly error?: string;
 }
@@ -175,11 +185,18 @@ export async function runVariant(task: RealTask, variant: Variant, fp32: TaskSco
       .filter(([key, value]) => key.startsWith("skipped: ") && value)
       // the reason without its parenthesized explanation: a table cell
       .map(([key, value]) => `${value} ${key.replace(/ \(.*\)$/, "")}`);
+    const kept = result.statistics?.["mixed: layers kept fp32"];
+    const note = !result.modified
+      ? `unchanged: ${skips.join("; ") || "nothing to do"}`
+      : kept !== undefined
+        ? `${kept} layers fp32`
+        : undefined;
     return {
       variant,
       score,
       modified: result.modified,
-      ...(result.modified ? {} : { note: `unchanged: ${skips.join("; ") || "nothing to do"}` }),
+      ...(note ? { note } : {}),
+      bytes: bytes.length,
       delta: score.quality - fp32.quality,
       warnings: logs.filter((l) => l.level === "warn").map((l) => l.message),
       seconds: (performance.now() - start) / 1000,
@@ -199,8 +216,8 @@ export function formatTable(task: RealTask, fp32: TaskScore, rows: readonly Row[
   const lines = [
     `${task.model} (${task.measure}; fp32: ${fp32.detail})`,
     "",
-    "| pass | task result | quality − fp32 | floor | warnings | s |",
-    "|---|---|---|---|---|---|",
+    "| pass | task result | quality − fp32 | floor | MB | warnings | s |",
+    "|---|---|---|---|---|---|---|",
   ];
   for (const row of rows) {
     const floor =
@@ -214,7 +231,7 @@ export function formatTable(task: RealTask, fp32: TaskScore, rows: readonly Row[
     lines.push(
       `| ${row.variant.name} | ${row.error ? `failed: ${row.error}` : `${row.score!.detail}${row.note ? ` (${row.note})` : ""}`} | ${
         row.delta === undefined ? "" : row.delta.toFixed(4)
-      } | ${floor} | ${row.warnings.length} | ${row.seconds.toFixed(1)} |`,
+      } | ${floor} | ${row.bytes === undefined ? "" : (row.bytes / 1e6).toFixed(2)} | ${row.warnings.length} | ${row.seconds.toFixed(1)} |`,
     );
   }
   return lines.join("\n");
