@@ -5,6 +5,7 @@ import {
   type Model,
   OnnxFunction,
   type PassDefinition,
+  relativeL2,
   SeededRandom,
   Tensor,
   type Value,
@@ -80,16 +81,6 @@ function run(model: Model, x: ort.Tensor): Promise<Float32Array> {
   return runFloat(model, { x }, "y");
 }
 
-function relativeL2(a: Float32Array, b: Float32Array): number {
-  let diff = 0;
-  let ref = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff += (a[i]! - b[i]!) ** 2;
-    ref += b[i]! ** 2;
-  }
-  return Math.sqrt(diff / ref);
-}
-
 const passes: PassDefinition[] = [
   ...quantize.passes!,
   ...flashAttention.passes!,
@@ -146,7 +137,7 @@ describe("every pass reaches the work inside a model-local function", () => {
     if (id === "quantize/dynamic-int8") expect(statistics["quantized.MatMul"]).toBe(5);
     if (id === "prune/structured") expect(statistics["heads-removed"]).toBe(2);
     else if (id.startsWith("prune/")) expect(statistics["layers-pruned"]).toBe(5);
-    const error = relativeL2(await run(model, x), reference);
+    const error = relativeL2(reference, await run(model, x));
     expect(error, `${id}: relative L2 ${error}`).toBeLessThan(BOUNDS[id] ?? 0.1);
   });
 });

@@ -3,17 +3,17 @@ import {
   type DataRecord,
   DataType,
   type Model,
+  relativeL2,
   SeededRandom,
   singleModelBundle,
   Tensor,
   type Value,
 } from "@lathe/core";
-import { runFloat } from "@lathe/core/testing";
-import * as ort from "onnxruntime-node";
+import { float32Tensor, runFloat } from "@lathe/core/testing";
 import { describe, expect, it } from "vitest";
 import { fp16Pass } from "../src/fp16/fp16.js";
 import { layersOf } from "../src/fp16/mixed-precision.js";
-import { component, relativeL2, runPass } from "./int8-fixtures.js";
+import { component, runPass } from "./int8-fixtures.js";
 
 /**
  * Three layers; the middle one's bias carries an offset of 1000 that a later Sub removes
@@ -65,7 +65,7 @@ const calibration: DataRecord[] = [0, 1, 2, 3].map((i) => ({
   x: Tensor.fromArray(DataType.FLOAT, [8, 16], inputs(100 + i, 8)),
 }));
 // held out: other draws than the calibration records
-const feeds = { x: new ort.Tensor("float32", inputs(999, 32), [32, 16]) };
+const feeds = { x: float32Tensor(inputs(999, 32), [32, 16]) };
 
 describe("quantize/fp16 mixed precision (mixed.calibration)", () => {
   it("splits the main graph into layers at each weighted op", () => {
@@ -80,8 +80,8 @@ describe("quantize/fp16 mixed precision (mixed.calibration)", () => {
     const reference = await runFloat(threeLayers(), feeds, "y");
     const whole = await runPass(fp16Pass, singleModelBundle(threeLayers()));
     const wholeError = relativeL2(
-      await runFloat(component(whole.result.bundle), feeds, "y"),
       reference,
+      await runFloat(component(whole.result.bundle), feeds, "y"),
     );
 
     const { result, infos } = await runPass(
@@ -109,7 +109,7 @@ describe("quantize/fp16 mixed precision (mixed.calibration)", () => {
 
     // ORT on inputs the measurement never saw: whole-model float16 loses the middle layer
     // (measured: relative L2 0.21), the mixed model stays within maxError (2.5e-4)
-    const mixedError = relativeL2(await runFloat(mixed, feeds, "y"), reference);
+    const mixedError = relativeL2(reference, await runFloat(mixed, feeds, "y"));
     expect(wholeError).toBeGreaterThan(0.02);
     expect(mixedError).toBeLessThan(0.005);
     expect(mixedError * 10).toBeLessThan(wholeError);

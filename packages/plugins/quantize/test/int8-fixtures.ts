@@ -50,33 +50,6 @@ export function component(bundle: ModelBundle, name = "model"): Model {
   return model;
 }
 
-/** ‖a − b‖ / ‖b‖. */
-export function relativeL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < b.length; i++) {
-    const d = (a[i] ?? 0) - (b[i] ?? 0);
-    num += d * d;
-    den += (b[i] ?? 0) ** 2;
-  }
-  return Math.sqrt(num / den);
-}
-
-/** Peak signal-to-noise ratio in dB, with the reference's peak-to-peak range as the signal. */
-export function psnr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let mse = 0;
-  let lo = Number.POSITIVE_INFINITY;
-  let hi = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < b.length; i++) {
-    const r = b[i] ?? 0;
-    mse += ((a[i] ?? 0) - r) ** 2;
-    lo = Math.min(lo, r);
-    hi = Math.max(hi, r);
-  }
-  mse /= b.length;
-  return 10 * Math.log10((hi - lo) ** 2 / mse);
-}
-
 /** Fraction of rows (length `width`) whose argmax agrees. */
 export function top1Agreement(a: ArrayLike<number>, b: ArrayLike<number>, width: number): number {
   const rows = b.length / width;

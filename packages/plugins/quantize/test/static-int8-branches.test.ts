@@ -8,6 +8,7 @@ import {
   encodeModel,
   graphScopes,
   type Model,
+  relativeL2,
   SeededRandom,
   singleModelBundle,
   Tensor,
@@ -17,7 +18,7 @@ import { boolTensor, float32Tensor, maxAbsDiff, runFloat } from "@lathe/core/tes
 import { describe, expect, it } from "vitest";
 import { quantRange, scaleAndZeroPoint } from "../src/common/quant-math.js";
 import { staticInt8Pass } from "../src/int8/static-int8.js";
-import { component, relativeL2, runPass } from "./int8-fixtures.js";
+import { component, runPass } from "./int8-fixtures.js";
 
 /**
  * static-int8 inside If branches, against a reference: the same layers written in a main graph
@@ -172,7 +173,7 @@ describe("quantize/static-int8 inside If branches", () => {
         expect(maxAbsDiff(fused, await run(references.get(branch)!, undefined, true))).toBeLessThan(
           1e-4,
         );
-        const error = relativeL2(fused, await run(fp32, cond, true));
+        const error = relativeL2(await run(fp32, cond, true), fused);
         expect(error, `${branch} vs fp32`).toBeGreaterThan(0);
         expect(error, `${branch} vs fp32`).toBeLessThan(0.06);
       }
@@ -200,7 +201,7 @@ describe("quantize/static-int8 inside If branches", () => {
       // the weights' and biases' DQs (W1, B1, W2 in then; W3 in else) carry an axis at 13
       expect(perAxis.length).toBe(convertOpset ? 4 : 0);
       expect(checkModel(model).errors).toBe(0);
-      expect(relativeL2(await run(model, true, true), fp32)).toBeLessThan(0.06);
+      expect(relativeL2(fp32, await run(model, true, true))).toBeLessThan(0.06);
     }
   });
 
@@ -323,7 +324,7 @@ describe("quantize/static-int8 inside Loop bodies", () => {
       const feeds = { x: float32Tensor(heldOut.toArray().slice(0, B * H) as Float32Array, [B, H]) };
       const got = await runFloat(model, feeds, "y");
       const want = await runFloat(loopModel(w), feeds, "y");
-      const error = relativeL2(got, want);
+      const error = relativeL2(want, got);
       expect(error).toBeGreaterThan(0);
       expect(error).toBeLessThan(0.05);
     });

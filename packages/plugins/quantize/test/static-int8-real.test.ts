@@ -6,6 +6,7 @@ import {
   isLatheError,
   type Model,
   type ModelBundle,
+  relativeL2,
   runPassStandalone,
   SeededRandom,
   Tensor,
@@ -13,7 +14,7 @@ import {
 import { openOrtSession, runFloat } from "@lathe/core/testing";
 import { describe, expect, it } from "vitest";
 import { staticInt8Pass } from "../src/int8/static-int8.js";
-import { component, relativeL2, runPass } from "./int8-fixtures.js";
+import { component, runPass } from "./int8-fixtures.js";
 
 /**
  * A small image classifier shaped like trained ones: Conv → Relu (one-sided, exact zeros) →
@@ -69,7 +70,7 @@ async function logits(m: Model, records: DataRecord[]): Promise<Float32Array[]> 
 }
 
 function meanRelL2(a: Float32Array[], b: Float32Array[]): number {
-  return a.reduce((s, x, i) => s + relativeL2(x, b[i]!), 0) / a.length;
+  return a.reduce((s, x, i) => s + relativeL2(b[i]!, x), 0) / a.length;
 }
 
 describe("quantize/static-int8 on trained-like models", () => {

@@ -1,9 +1,9 @@
-import { type DataRecord, DataType, type Model, Tensor } from "@lathe/core";
+import { type DataRecord, DataType, type Model, relativeL2, Tensor } from "@lathe/core";
 import { runFloat } from "@lathe/core/testing";
 import { gpt2, llama } from "@lathe/plugin-zoo";
 import { describe, expect, it } from "vitest";
 import { weightOnlyPass } from "../src/weight-only/weight-only.js";
-import { component, lmFeeds, relativeL2, runPass, tokenRows } from "./int8-fixtures.js";
+import { component, lmFeeds, runPass, tokenRows } from "./int8-fixtures.js";
 
 /** Bits of every quantized op, by the name of the node it replaced. */
 function bitsByNode(model: Model): Record<string, number> {
@@ -30,14 +30,14 @@ describe("quantize/weight-only: mixed precision", () => {
     expect(bits["/transformer/h.1/mlp/c_proj/Gemm"]).toBe(4);
     expect(result.statistics?.["weights at 4 bits"]).toBe(4 * gpt2.presets.tiny.layers);
     const mixed = relativeL2(
-      await runFloat(component(result.bundle), lmFeeds(ids), "logits"),
       reference,
+      await runFloat(component(result.bundle), lmFeeds(ids), "logits"),
     );
     const all4 = await runPass(weightOnlyPass, build(), { headBits: 4 });
     expect(Object.values(bitsByNode(component(all4.result.bundle)))).not.toContain(8);
     const uniform = relativeL2(
-      await runFloat(component(all4.result.bundle), lmFeeds(ids), "logits"),
       reference,
+      await runFloat(component(all4.result.bundle), lmFeeds(ids), "logits"),
     );
     // Measured: relative L2 0.074 mixed against 0.137 with everything at 4 bits.
     expect(mixed).toBeLessThan(0.8 * uniform);
@@ -104,6 +104,6 @@ describe("quantize/weight-only: sensitivity", () => {
     }
     // Measured: embeddings 0.0073, layer 0 0.0554, layer 1 0.0488, lm-head 0.0064 (both at 8
     // bits); layer 0 quantized for real: 0.0554.
-    expect(relativeL2(got, want)).toBeCloseTo(cost("layer 0"), 2);
+    expect(relativeL2(want, got)).toBeCloseTo(cost("layer 0"), 2);
   });
 });

@@ -15,6 +15,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { unet } from "../src/models/unet.js";
 import { type UnetConfig, unetDims } from "../src/models/unet-config.js";
 import { parameterCount, unetStateDict } from "../src/models/unet-state-dict.js";
+import { floats } from "./helpers/graph.js";
 
 const tiny = unet.presets.tiny;
 const SEED = 5;
@@ -603,12 +604,6 @@ function node(model: Model, name: string): Node {
 function dimsOf(type: unknown): unknown {
   const t = type as { kind?: string; shape?: { dims: unknown[] } } | undefined;
   return t?.kind === "tensor" ? t.shape?.dims : undefined;
-}
-
-function floats(model: Model, initializer: string): Float32Array {
-  const tensor = model.graph.initializers.get(initializer)?.constValue;
-  if (!(tensor instanceof Tensor)) throw new Error(`no initializer ${initializer}`);
-  return tensor.toArray() as Float32Array;
 }
 
 function constFloats(value: Value | undefined): Float32Array {
