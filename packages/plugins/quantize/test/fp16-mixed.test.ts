@@ -9,7 +9,7 @@ import {
   Tensor,
   type Value,
 } from "@lathe/core";
-import { float32Tensor, runFloat } from "@lathe/core/testing";
+import { boolTensor, float32Tensor, runFloat } from "@lathe/core/testing";
 import { describe, expect, it } from "vitest";
 import { fp16Pass } from "../src/fp16/fp16.js";
 import { layersOf } from "../src/fp16/mixed-precision.js";
@@ -118,7 +118,7 @@ describe("quantize/fp16 mixed precision (mixed.calibration)", () => {
   it("measures and keeps layers inside If branches too", async () => {
     const withCond = (records: DataRecord[]) =>
       records.map((r) => ({ ...r, cond: Tensor.fromArray(DataType.BOOL, [], [1]) }));
-    const ifFeeds = { ...feeds, cond: new ort.Tensor("bool", Uint8Array.from([1]), []) };
+    const ifFeeds = { ...feeds, cond: boolTensor([true], []) };
     const reference = await runFloat(threeLayersInAnIf(), ifFeeds, "y");
     const { result } = await runPass(
       fp16Pass,
@@ -130,7 +130,7 @@ describe("quantize/fp16 mixed precision (mixed.calibration)", () => {
     // middle layer is kept; the else branch never runs on the records, costs nothing, converts
     expect(result.statistics?.["mixed: layers kept fp32"]).toBe("1 of 5");
     const model = component(result.bundle);
-    const error = relativeL2(await runFloat(model, ifFeeds, "y"), reference);
+    const error = relativeL2(reference, await runFloat(model, ifFeeds, "y"));
     expect(error).toBeLessThan(0.005);
   });
 
