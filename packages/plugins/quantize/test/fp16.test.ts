@@ -175,6 +175,60 @@ describe("quantize/fp16 on weights held by Constant nodes (exporters at opsets <
   });
 });
 
+describe("quantize/fp16 on weights that If branches read from the enclosing graph", () => {
+  // as Silero VAD's export holds them: 39 of its 45 initializers are read only inside its If
+  function branchesReadingOuterWeight(): Model {
+    const b = createBuilder({ opset: 13 });
+    const x = b.input("x", DataType.FLOAT, [2, 4]);
+    const cond = b.input("cond", DataType.BOOL, []);
+    const weight = Float32Array.from({ length: 16 }, (_, i) => (i + 1) * (1 + 2 ** -12));
+    const w = b.initializer(Tensor.fromArray(DataType.FLOAT, [4, 4], weight), "w");
+    const thenB = createBuilder({ namePrefix: "then" });
+    thenB.output(thenB.node("MatMul", [x, w], {}, { name: "then_mm" }).output, "t");
+    const elseB = createBuilder({ namePrefix: "else" });
+    elseB.output(elseB.node("MatMul", [x, w], {}, { name: "else_mm" }).output, "e");
+    b.output(b.If(cond, { then_branch: thenB.graph, else_branch: elseB.graph }), "y");
+    return b.build();
+  }
+  const run = async (model: Model, branch: boolean) =>
+    runFloat(
+      model,
+      {
+        x: new ort.Tensor("float32", Float32Array.from([1, 2, 3, 4, 0.5, -1, 1.5, 2]), [2, 4]),
+        cond: new ort.Tensor("bool", Uint8Array.from([branch ? 1 : 0]), []),
+      },
+      "y",
+    );
+
+  it("makes them float16 when every reader converts, a float16 copy when one stays float32", async () => {
+    const reference = await run(branchesReadingOuterWeight(), true);
+    const whole = component(
+      (await runPass(fp16Pass, singleModelBundle(branchesReadingOuterWeight()))).result.bundle,
+    );
+    expect((whole.graph.initializers.get("w")!.constValue as Tensor).dataType).toBe(
+      DataType.FLOAT16,
+    );
+    for (const branch of [true, false]) {
+      const got = await run(whole, branch);
+      for (let i = 0; i < got.length; i++)
+        expect(Math.abs(got[i]! - reference[i]!)).toBeLessThan(2e-3 * Math.abs(reference[i]!));
+    }
+    const { result } = await runPass(fp16Pass, singleModelBundle(branchesReadingOuterWeight()), {
+      nodeBlockList: ["else_mm"],
+    });
+    const mixed = component(result.bundle);
+    const types = [...mixed.graph.initializers.values()].map(
+      (v) => (v.constValue as Tensor).dataType,
+    );
+    expect(types.sort()).toEqual([DataType.FLOAT, DataType.FLOAT16]);
+    // the block-listed branch multiplies by the exact weight: as float32 computes it
+    expect(Array.from(await run(mixed, false))).toEqual(
+      Array.from(await run(branchesReadingOuterWeight(), false)),
+    );
+    expect(Number(result.statistics?.["size-ratio"])).toBeGreaterThan(1);
+  });
+});
+
 describe("quantize/fp16 on PyTorch's float → float Cast", () => {
   // As a float16 → float16 Cast it made ONNX Runtime refuse real exports (test/corpus/passes.test.ts)
   it("writes an Identity for it, and the model runs", async () => {

@@ -172,9 +172,11 @@ export function convertModel(
   // one element type per value, kept current as graphs are converted: a branch reads what its
   // enclosing graph became
   const known = inferredElementTypes(model);
+  // float initializers an enclosing graph made float16 for the bodies that read them
+  const halvedOuter = new Set<Value>();
   return visitGraphs(
     model,
-    (scope) => convertGraph(scope, known, options, stats, keepFloat),
+    (scope) => convertGraph(scope, known, options, stats, keepFloat, halvedOuter),
     (scope) =>
       scope.kind === "function"
         ? notInlined.has(scope.function!.key)
@@ -191,6 +193,7 @@ function convertGraph(
   options: Fp16Options,
   stats: Fp16Stats,
   keepFloat: ReadonlySet<Node>,
+  halvedOuter: Set<Value>,
 ): void {
   const graph = scope.graph;
   const inner = scope.kind !== "main";
@@ -198,12 +201,17 @@ function convertGraph(
   const isFloat = (v: Value | undefined) => v !== undefined && types.get(v) === DataType.FLOAT;
   const blockedOps = new Set(options.opBlockList);
   const blockedNames = new Set(options.nodeBlockList);
+  /** Whether a node of a body inside this graph will be converted when its turn comes. */
+  const willConvert = (node: Node) =>
+    blockReason(node, blockedOps, blockedNames) === undefined && !keepFloat.has(node);
   const half = new Set<Node>();
   for (const node of graph) {
     const reason =
       blockReason(node, blockedOps, blockedNames) ??
       (keepFloat.has(node) ? "measured sensitive (mixed)" : undefined);
-    const touchesFloat = node.inputs.some(isFloat) || node.outputs.some(isFloat);
+    const touchesFloat =
+      node.inputs.some((v) => isFloat(v) || (v !== undefined && halvedOuter.has(v))) ||
+      node.outputs.some(isFloat);
     if (reason) {
       if (touchesFloat) stats.blocked.set(reason, (stats.blocked.get(reason) ?? 0) + 1);
       continue;
@@ -283,18 +291,31 @@ function convertGraph(
   // Initializers: converted when only float16 readers read them, copied when both kinds do.
   for (const value of [...graph.initializers.values()]) {
     if (!isFloat(value) || !(value.constValue instanceof Tensor)) continue;
-    const uses = value.uses().filter((u) => here(u.node));
-    const halfUses = uses.filter((u) => wanted(u.node, u.index) === DataType.FLOAT16);
+    // readers in If/Loop/Scan bodies count too (a branch's weights are often the enclosing
+    // graph's initializers): a body converts after this graph, so whether its reader will be
+    // float16 is decided here the way the body will decide it
+    const all = value.uses();
+    const halfUses = all.filter((u) =>
+      here(u.node)
+        ? wanted(u.node, u.index) === DataType.FLOAT16
+        : willConvert(u.node) && !(ALWAYS_FLOAT_INPUTS[u.node.opType] ?? []).includes(u.index),
+    );
     if (halfUses.length === 0) continue;
     const tensor = toHalf(value.constValue, options.minPositive, stats);
     stats.initializers++;
-    if (halfUses.length === uses.length && !graph.outputs.includes(value)) {
+    const nested = halfUses.some((u) => !here(u.node));
+    if (halfUses.length === all.length && !graph.outputs.includes(value)) {
       value.constValue = tensor;
       homes.set(value, DataType.FLOAT16);
+      if (nested) halvedOuter.add(value);
     } else {
       const copy = graph.addInitializer(tensor, namer.name(`${value.name}_fp16`));
       tensor.name = copy.name;
       for (const u of halfUses) u.node.setInput(u.index, copy);
+      if (nested) {
+        halvedOuter.add(copy);
+        known.set(copy, DataType.FLOAT16);
+      }
     }
   }
   for (const input of graph.inputs) {
