@@ -18,7 +18,7 @@ import {
   SeededRandom,
   Tensor,
 } from "@lathe/core";
-import { liftReduced, modeCoverage } from "@lathe/plugin-diffusion";
+import { liftChannels, modeCoverage, projectChannels, reducedSpace } from "@lathe/plugin-diffusion";
 import { pcaChannels } from "@lathe/plugin-latent";
 import {
   type Denoiser,
@@ -49,10 +49,8 @@ const folded = await runPassStandalone(pcaChannels, gmmDiffusion.build(config, {
 });
 const passSeconds = (performance.now() - passStarted) / 1000;
 const pca = folded.result.bundle.metadata.latentPca as {
-  basis: number[][];
   explainedVariance: number[];
 };
-const basis = pca.basis; // DIM rows of RANK
 
 const sessions = createCpuSessions();
 const denoiser =
@@ -73,21 +71,11 @@ const denoiser =
 const full = denoiser(original.components.get("model") as Model, DIM);
 const reduced = denoiser(folded.result.bundle.components.get("model") as Model, RANK);
 
-const project = (x: Float32Array) => {
-  const rows = x.length / DIM;
-  const out = new Float32Array(rows * RANK);
-  for (let r = 0; r < rows; r++)
-    for (let i = 0; i < RANK; i++) {
-      let v = 0;
-      for (let j = 0; j < DIM; j++) v += (basis[j]?.[i] ?? 0) * (x[r * DIM + j] ?? 0);
-      out[r * RANK + i] = v;
-    }
-  return out;
-};
-// x = U_k·z′ by the basis the pass recorded, as diffusion/gmm-quality lifts a reduced bundle's samples.
-const lift = (z: Float32Array) =>
-  liftReduced(folded.result.bundle, { values: z, dims: [z.length / RANK, RANK], calls: 0 }, DIM)
-    .values;
+// The noise projection and the lift drawSamples applies to a bundle folded this way.
+const space = reducedSpace(folded.result.bundle);
+if (!space) throw new Error("the folded bundle records no uncentered data-space basis");
+const project = (x: Float32Array) => Float32Array.from(projectChannels(x, space, x.length / DIM));
+const lift = (z: Float32Array) => liftChannels(z, space, z.length / RANK);
 const sw = (x: Float32Array) => slicedWasserstein(mixture, x, { projections: 64, seed: 0 });
 
 console.log(

@@ -22,13 +22,15 @@ export interface SampleJson {
   readonly files: readonly string[];
   readonly msPerSample: number;
   readonly denoiserCalls: number;
+  /** Set when the bundle diffuses in k reduced dimensions and the samples were lifted to the data's. */
+  readonly lifted?: { readonly k: number; readonly channels: number };
 }
 
 export default class Sample extends BaseCommand {
   static override summary =
     "Draw samples from a diffusion bundle: its ONNX sampler, or its denoiser with a solver loop.";
   static override description =
-    "A bundle written by diffusion/distill-steps runs its whole K-step sampler in one ONNX Runtime call. A denoiser bundle (one with a noise schedule in its metadata) runs a solver loop in TypeScript: --steps with --solver and --schedule, or the 200-step teacher. Writes samples.npy, and a PNG per sample when the output is an RGB image.";
+    "A bundle written by diffusion/distill-steps runs its whole K-step sampler in one ONNX Runtime call. A denoiser bundle (one with a noise schedule in its metadata) runs a solver loop in TypeScript: --steps with --solver and --schedule, or the 200-step teacher. Writes samples.npy, and a PNG per sample when the output is an RGB image. A bundle that diffuses in k reduced dimensions of its data (latent/pca-channels with `denoiser`, no VAE) writes its samples lifted back to the data's width.";
   static override examples = [
     "<%= config.bin %> <%= command.id %> out/diffusion-steps-gmm/selected --count 256 -o samples/",
     "<%= config.bin %> <%= command.id %> 'zoo:gmm-diffusion?size=d16' --steps 8 --solver dpmpp-2m --schedule logsnr",
@@ -109,6 +111,11 @@ export default class Sample extends BaseCommand {
     this.log(
       `wrote ${flags.count} samples [${samples.dims.join(", ")}] to ${flags.output}: ${files.length > 3 ? `${files.slice(0, 3).join(", ")}, …` : files.join(", ")}`,
     );
+    if (samples.lifted) {
+      this.log(
+        `lifted from the ${samples.lifted.k} reduced dimensions the bundle diffuses in to the data's ${samples.lifted.channels} (metadata latentPca.basis)`,
+      );
+    }
     this.log(`${ms.toFixed(2)} ms per sample, ${samples.calls} denoiser calls each`);
     return {
       bundle: args.bundle,
@@ -117,6 +124,7 @@ export default class Sample extends BaseCommand {
       files,
       msPerSample: ms,
       denoiserCalls: samples.calls,
+      ...(samples.lifted ? { lifted: samples.lifted } : {}),
     };
   }
 }

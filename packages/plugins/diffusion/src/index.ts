@@ -16,7 +16,6 @@ export {
 export {
   gmmQuality,
   gmmQualityMetric,
-  liftReduced,
   modeCoverage,
   trajectoryErrorMetric,
 } from "./metrics.js";
@@ -33,6 +32,12 @@ export {
 } from "./noise.js";
 export { type DistillStepsOptions, distillSteps } from "./pass.js";
 export { default } from "./plugin.js";
+export {
+  liftChannels,
+  projectChannels,
+  type ReducedSpace,
+  reducedSpace,
+} from "./reduced.js";
 export { buildSamplerGraph, SAMPLER_INPUT, SAMPLER_OUTPUT } from "./sampler-graph.js";
 export { drawSamples, type SampleRequest, type Samples, samplerMetadata } from "./sampling.js";
 export { BASELINES, type Baseline, baselineSchedule, pointsAt, teacherGrid } from "./schedules.js";

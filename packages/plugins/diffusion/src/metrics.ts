@@ -122,42 +122,25 @@ export const gmmQualityMetric = defineMetric<GmmQualityOptions>({
       count: context.options.samples,
       seed: context.seed + 104729,
     });
-    return gmmQuality(mixture, liftReduced(candidate, drawn, mixture.dim));
+    return gmmQuality(mixture, checkWidth(drawn, mixture.dim));
   },
 });
 
 /**
- * Samples of a bundle whose diffusion runs in k reduced dimensions (`latent/pca-channels` with
- * `denoiser`: metadata `latentPca` with an uncentered basis U_k) are lifted back, x = U_k·z′, so
- * they are scored in the mixture's space. Anything else of the wrong width is refused.
+ * Samples must have the mixture's width: drawSamples already lifts a bundle that diffuses in k
+ * reduced dimensions (latent/pca-channels with `denoiser`) back to the data.
  */
-export function liftReduced(bundle: ModelBundle, samples: Samples, dim: number): Samples {
+function checkWidth(samples: Samples, dim: number): Samples {
   const width = samples.dims.slice(1).reduce((a, b) => a * b, 1);
   if (width === dim) return samples;
-  const pca = (bundle.metadata as Record<string, unknown>).latentPca as
-    | { basis?: number[][]; k?: number; centered?: boolean }
-    | undefined;
-  if (!pca?.basis || pca.k !== width || pca.basis.length !== dim || pca.centered !== false) {
-    throw new LatheError(
-      "DIFFUSION_METRIC_MISMATCH",
-      `the candidate's samples have ${width} values each but the mixture has ${dim} dimensions`,
-      {
-        where: "diffusion/gmm-quality",
-        hint: "a reduced-space bundle must carry latent/pca-channels' uncentered basis (metadata latentPca) to be lifted back",
-      },
-    );
-  }
-  const rows = samples.dims[0] ?? 0;
-  const basis = pca.basis;
-  const values = new Float32Array(rows * dim);
-  for (let r = 0; r < rows; r++)
-    for (let j = 0; j < dim; j++) {
-      let v = 0;
-      for (let i = 0; i < width; i++)
-        v += (basis[j]?.[i] ?? 0) * (samples.values[r * width + i] ?? 0);
-      values[r * dim + j] = v;
-    }
-  return { values, dims: [rows, dim], calls: samples.calls };
+  throw new LatheError(
+    "DIFFUSION_METRIC_MISMATCH",
+    `the candidate's samples have ${width} values each but the mixture has ${dim} dimensions`,
+    {
+      where: "diffusion/gmm-quality",
+      hint: "a reduced-space bundle must carry latent/pca-channels' uncentered basis (metadata latentPca) to be lifted back",
+    },
+  );
 }
 
 function mixtureBundle(candidate: ModelBundle, reference: ModelBundle): ModelBundle {

@@ -9,13 +9,8 @@ import {
   Tensor,
 } from "@lathe/core";
 import { openDenoiser } from "./denoiser.js";
-import {
-  conditioningFor,
-  drawNoise,
-  initialScale,
-  resolveSampleShape,
-  startPoint,
-} from "./inputs.js";
+import { conditioningFor, drawNoise, resolveSampleShape, startPoint } from "./inputs.js";
+import { liftChannels, projectChannels, type ReducedSpace, reducedSpace } from "./reduced.js";
 import { SAMPLER_INPUT, UNCONDITIONAL_PREFIX } from "./sampler-graph.js";
 import { type Baseline, baselineSchedule, teacherGrid } from "./schedules.js";
 import { solveTeacher } from "./search.js";
@@ -71,12 +66,21 @@ export interface Samples {
   readonly dims: readonly number[];
   /** Denoiser calls per sample (K for a sampler). */
   readonly calls: number;
+  /**
+   * Set when the bundle diffuses in k reduced channels of its data (latent/pca-channels with
+   * `denoiser`, no VAE): the samples were lifted from k to `channels` by the recorded basis.
+   */
+  readonly lifted?: { readonly k: number; readonly channels: number };
 }
 
 /**
  * Draws samples from a bundle: its `sampler` component in one ONNX Runtime call, or its
  * denoiser with a solver loop in TypeScript. The noise (and generated conditioning) depend on
- * `seed` only, so a sampler and its teacher see the same inputs.
+ * `seed` only, so a sampler and its teacher see the same inputs. A bundle that diffuses in k
+ * reduced channels of its data (metadata `latentPca`, uncentered, no VAE) draws the noise the
+ * full-width model would draw from the same seed and projects it, z_T = U_kᵀ·x_T (standard
+ * normal in k dimensions: U_k has orthonormal columns), and returns its samples lifted back,
+ * x = U_k·z′: data-width samples, comparable one to one with the full model's.
  */
 export async function drawSamples(
   bundle: ModelBundle,
@@ -85,11 +89,14 @@ export async function drawSamples(
 ): Promise<Samples> {
   const sampler = samplerMetadata(bundle);
   const random = createPassRandom(request.seed, "diffusion/samples", "noise");
+  const reduced = sampler?.output === "image" ? undefined : reducedSpace(bundle);
   if (sampler) {
     const model = bundle.components.get("sampler") as Model;
-    const width = sampler.sampleShape.reduce((a, b) => a * b, 1);
+    const lift = reduced && reducedSampling(reduced, sampler.sampleShape, "metadata.sampler");
     // Standard normal: the graph scales it to the prior itself.
-    const noise = drawNoise(random, request.count * width);
+    const noise = lift
+      ? lift.project(drawNoise(random, request.count * lift.fullWidth), request.count)
+      : drawNoise(random, request.count * width(sampler.sampleShape));
     const conditioning = await samplerConditioning(model, request, sampler);
     const feeds: DataRecord = {
       ...conditioning,
@@ -106,15 +113,23 @@ export async function drawSamples(
         where: "sampler",
       });
     request.onStep?.(sampler.steps, sampler.steps);
-    return { values: tensor.toArray() as Float32Array, dims: tensor.dims, calls: sampler.steps };
+    const drawn = {
+      values: tensor.toArray() as Float32Array,
+      dims: tensor.dims,
+      calls: sampler.steps,
+    };
+    return lift ? lift.lift(drawn) : drawn;
   }
   const spec = readDiffusionSpec(bundle);
   const model = bundle.components.get(spec.component) as Model;
   const shape = resolveSampleShape(bundle, model, spec, request.sampleShape);
-  const width = shape.reduce((a, b) => a * b, 1);
   const start = startPoint(spec.noise);
+  const lift =
+    reduced && !request.decode ? reducedSampling(reduced, shape, spec.sampleInput) : undefined;
   // The same standard normals a sampler graph receives, scaled to the prior as it scales them.
-  const noise = drawNoise(random, request.count * width, start);
+  const noise = lift
+    ? lift.project(drawNoise(random, request.count * lift.fullWidth, start), request.count)
+    : drawNoise(random, request.count * width(shape), start);
   const conditioning = await conditioningFor(
     model,
     spec.conditioningInputs,
@@ -148,10 +163,44 @@ export async function drawSamples(
     const calls = done;
     if (request.decode)
       return { ...(await decodeLatents(bundle, sessions, end, [request.count, ...shape])), calls };
-    return { values: Float32Array.from(end), dims: [request.count, ...shape], calls };
+    const out = { values: Float32Array.from(end), dims: [request.count, ...shape], calls };
+    return lift ? lift.lift(out) : out;
   } finally {
     await denoiser.release();
   }
+}
+
+function width(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** Noise projection and sample lift for a sample shape [k, …] of a reduced space. */
+function reducedSampling(space: ReducedSpace, shape: readonly number[], where: string) {
+  const [k, ...rest] = shape;
+  if (k !== space.k) {
+    throw new LatheError(
+      "DIFFUSION_METADATA_INVALID",
+      `metadata latentPca says the diffusion runs in k = ${space.k} channels, but a sample has dims [${shape.join(", ")}]`,
+      {
+        where,
+        hint: "keep the bundle.json that latent/pca-channels wrote beside its folded denoiser",
+      },
+    );
+  }
+  const plane = width(rest);
+  return {
+    fullWidth: space.channels * plane,
+    project: (noise: Float64Array, rows: number) => projectChannels(noise, space, rows, plane),
+    lift: (samples: Samples): Samples => {
+      const rows = samples.dims[0] ?? 0;
+      return {
+        values: liftChannels(samples.values, space, rows, plane),
+        dims: [rows, space.channels, ...rest],
+        calls: samples.calls,
+        lifted: { k: space.k, channels: space.channels },
+      };
+    },
+  };
 }
 
 /** The sampler's conditioning inputs, generated as the denoiser loop generates them. */

@@ -202,7 +202,8 @@ export const pcaChannels = definePass<PcaChannelsOptions>({
         basis: Array.from({ length: channels }, (_, j) => [...basis.slice(j * k, (j + 1) * k)]),
         explainedVariance: explained,
         ...(psnr ? { decodedPsnr: psnr } : {}),
-        ...(denoiser ? { denoiser: denoiser.name } : {}),
+        // Without a VAE the k coordinates are of the data: samplers lift them back by the basis.
+        ...(denoiser ? { denoiser: denoiser.name, dataSpace: !vae } : {}),
         samples: latents.dims[0],
         positions: moments.count,
       },
