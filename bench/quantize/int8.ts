@@ -8,8 +8,8 @@
  *
  *   pnpm bench:quantize:int8          # BENCH_REPEATS (default 10), BENCH_THREADS (default 0: ORT decides)
  */
-import { type DataRecord, DataType, encodeModel, Tensor } from "@lathe/core";
-import { gpt2, Rng, unet } from "@lathe/plugin-zoo";
+import { type DataRecord, DataType, encodeModel, SeededRandom, Tensor } from "@lathe/core";
+import { gpt2, unet } from "@lathe/plugin-zoo";
 import * as ort from "onnxruntime-node";
 import { dynamicInt8Pass } from "../../packages/plugins/quantize/src/int8/dynamic-int8.js";
 import { staticInt8Pass } from "../../packages/plugins/quantize/src/int8/static-int8.js";
@@ -98,7 +98,7 @@ async function benchGpt2(): Promise<void> {
 }
 
 function unetRecord(seed: number, size: number, contextDim: number): DataRecord {
-  const rng = new Rng(seed);
+  const rng = new SeededRandom(seed);
   return {
     sample: Tensor.fromArray(DataType.FLOAT, [1, 4, size, size], rng.normals(4 * size * size)),
     timestep: Tensor.fromArray(DataType.FLOAT, [1], [999 - ((seed * 97) % 1000)]),
