@@ -198,8 +198,7 @@ export function foldDecoder(decoder: Model, post: Conv1x1, projection: Projectio
 }
 
 function oneByOne(node: Node | undefined, output: Value, channels: number): Conv1x1 | undefined {
-  if (!node || node.opType !== "Conv" || node.domain !== "" || node.outputs[0] !== output)
-    return undefined;
+  if (node?.opType !== "Conv" || node.domain !== "" || node.outputs[0] !== output) return undefined;
   const weight = constantOf(node.inputs[1]);
   const bias = node.inputs[2] ? constantOf(node.inputs[2]) : undefined;
   if (!weight || weight.dataType !== DataType.FLOAT || (node.inputs[2] && !bias)) return undefined;
