@@ -30,6 +30,7 @@ import {
 } from "@lathe/core";
 import { gpt2 } from "@lathe/plugin-zoo";
 import type * as ort from "onnxruntime-node";
+import { flashAttentionRewrite } from "../../packages/plugins/flash-attention/src/pass.js";
 import { structuredPass } from "../../packages/plugins/prune/src/index.js";
 import { generateTokenRecords } from "../../packages/plugins/quantize/src/weight-only/calibration.js";
 import { weightOnlyPass } from "../../packages/plugins/quantize/src/weight-only/weight-only.js";
@@ -41,6 +42,8 @@ const CALIBRATION = Number(process.env.BENCH_CALIBRATION ?? 8);
 const EVALUATION = Number(process.env.BENCH_EVALUATION ?? 4);
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 9);
 const THREADS = Number(process.env.BENCH_THREADS ?? 2);
+/** Also time structured + flash-attention/rewrite + int4 (BENCH_FUSED=0 leaves it out). */
+const FUSED = process.env.BENCH_FUSED !== "0";
 /** BENCH_RECONSTRUCT=0 leaves the reconstruct case out (its refit is float64 JavaScript: minutes at GPT-2-small size). */
 const RECONSTRUCT = (process.env.BENCH_RECONSTRUCT ?? "1") !== "0";
 const SEQUENCE = 128;
@@ -149,18 +152,39 @@ const [p32, pPlain, pRefit] = await interleaved(
   REPEATS,
 );
 await Promise.all([sPlain.release(), sRefit?.release()]);
+// the same int4 model with its attention fused first: a recipe would chain the three passes
+const fusedInt4 = FUSED
+  ? await runPass(
+      (await runPass(cachePruned.bytes, flashAttentionRewrite, {}, [])).bytes,
+      weightOnlyPass,
+      { bits: 4, blockSize: 32, accuracyLevel: 4 },
+      [],
+    )
+  : undefined;
 const [d32s, dInt4s] = await Promise.all([
   session(fp32Cache, THREADS),
   session(int4.bytes, THREADS),
 ]);
+const fp32Decode = { session: d32s, feeds: decodeFeeds(decodeModel(fp32Cache), PAST) };
 log("decode latency …");
 const [d32, dInt4] = await interleaved(
-  [
-    { session: d32s, feeds: decodeFeeds(decodeModel(fp32Cache), PAST) },
-    { session: dInt4s, feeds: decodeFeeds(decodeModel(int4.bytes), PAST) },
-  ],
+  [fp32Decode, { session: dInt4s, feeds: decodeFeeds(decodeModel(int4.bytes), PAST) }],
   REPEATS,
 );
+await dInt4s.release();
+// Its own pair with fp32: a third live session's idle ORT threads slow the others on 2 cores
+// (measured: fp32's step 21-23 ms in pairs, 31-35 ms beside two other sessions).
+let fusedPair: (number | undefined)[] = [];
+if (fusedInt4) {
+  const fusedS = await session(fusedInt4.bytes, THREADS);
+  log("decode latency, attention fused …");
+  fusedPair = await interleaved(
+    [fp32Decode, { session: fusedS, feeds: decodeFeeds(decodeModel(fusedInt4.bytes), PAST) }],
+    REPEATS,
+  );
+  await fusedS.release();
+}
+const [d32Fused, dFused] = fusedPair;
 
 const mb = (b: Uint8Array) => (b.length / 2 ** 20).toFixed(1);
 const ratio = (a: number, b: number) => (a / b).toFixed(3);
@@ -189,6 +213,10 @@ if (refit)
 console.log(
   `| structured + int4 (KV-cache export) | ${mb(int4.bytes)} | — | ${dInt4?.toFixed(2)} (${ratio(dInt4 as number, d32 as number)}×) | — | ${cachePruned.seconds.toFixed(1)} + ${int4.seconds.toFixed(1)} | ${Math.max(cachePruned.peakMb, int4.peakMb).toFixed(0)} |`,
 );
+if (fusedInt4)
+  console.log(
+    `| structured + flash-attention + int4 | ${mb(fusedInt4.bytes)} | — | ${dFused?.toFixed(2)} (${ratio(dFused as number, d32Fused as number)}× of fp32's ${d32Fused?.toFixed(2)} in its own pair) | — | — | — |`,
+  );
 console.log("\n| floor | measured | verdict |\n|---|---|---|");
 console.log(
   `| structured prefill ≤ 0.75 × fp32 | ${ratio(pPlain as number, p32 as number)} | ${verdict(checks.prefill)} |`,
