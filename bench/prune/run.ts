@@ -23,7 +23,6 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import {
   createCpuSessions,
-  createPassRandom,
   type DataRecord,
   decodeModel,
   encodeModel,
@@ -35,8 +34,8 @@ import {
 import { gpt2 } from "@lathe/plugin-zoo";
 import type { NmOptions, UnstructuredOptions } from "../../packages/plugins/prune/src/index.js";
 import { nmPass, unstructuredPass } from "../../packages/plugins/prune/src/index.js";
-import { generateTokenRecords } from "../../packages/plugins/quantize/src/weight-only/calibration.js";
 import { bitsPerByte, loadTrainedLm, textRecords, trainedLmUnavailable } from "../../test/lm/lm.js";
+import { tokenRecordSets } from "./shared.js";
 
 const PRESET = process.env.BENCH_GPT2 ?? "small";
 const OUTLIERS = Number(process.env.BENCH_OUTLIERS ?? 6);
@@ -186,19 +185,10 @@ async function zooRows(): Promise<boolean> {
   log(
     `zoo gpt2 ${PRESET} (${(bytes.length / 2 ** 20).toFixed(0)} MB), ${OUTLIERS} outlier channels`,
   );
-  const calibration = generateTokenRecords(
+  const { calibration, evaluation } = tokenRecordSets(
     model,
-    CALIBRATION,
+    { calibration: CALIBRATION, evaluation: EVALUATION },
     SEQUENCE,
-    createPassRandom(1, "calibration", ""),
-    1,
-  );
-  const evaluation = generateTokenRecords(
-    model,
-    EVALUATION,
-    SEQUENCE,
-    createPassRandom(2, "evaluation", ""),
-    1,
   );
   const reference = await logitsOf(model, evaluation);
 

@@ -1,9 +1,11 @@
 /**
- * What the pruning benchmarks share: a pass on a fresh copy with its time and peak RSS, ORT
- * sessions at the benchmark's thread count, decode-step feeds, interleaved median latencies.
+ * What the pruning benchmarks share: calibration and evaluation token records, a pass on a fresh
+ * copy with its time and peak RSS, ORT sessions at the benchmark's thread count, decode-step
+ * feeds, interleaved median latencies.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import {
+  createPassRandom,
   type DataRecord,
   decodeModel,
   encodeModel,
@@ -15,8 +17,23 @@ import {
   type TensorType,
 } from "@lathe/core";
 import * as ort from "onnxruntime-node";
+import { generateTokenRecords } from "../../packages/plugins/quantize/src/weight-only/calibration.js";
 
 export const log = (m: string) => process.stderr.write(`${m}\n`);
+
+/** Calibration and evaluation token sequences, one per record, from two fixed seeds. */
+export function tokenRecordSets(
+  model: Model,
+  counts: { calibration: number; evaluation: number },
+  sequence: number,
+): { calibration: DataRecord[]; evaluation: DataRecord[] } {
+  const draw = (count: number, seed: number, stream: string) =>
+    generateTokenRecords(model, count, sequence, createPassRandom(seed, stream, ""), 1);
+  return {
+    calibration: draw(counts.calibration, 1, "calibration"),
+    evaluation: draw(counts.evaluation, 2, "evaluation"),
+  };
+}
 
 export function peakMb(): number {
   const status = readFileSync("/proc/self/status", "utf8");

@@ -21,20 +21,21 @@
  * Floors (issue 17): prefill ≤ 0.75 × fp32 and size ≤ 0.8 × for structured; KL with reconstruct
  * at least 40 % lower than without; decode step of structured + int4 ≤ 0.35 × fp32.
  */
-import {
-  createPassRandom,
-  type DataRecord,
-  decodeModel,
-  encodeModel,
-  type Model,
-} from "@lathe/core";
+import { type DataRecord, decodeModel, encodeModel, type Model } from "@lathe/core";
 import { gpt2 } from "@lathe/plugin-zoo";
 import type * as ort from "onnxruntime-node";
 import { flashAttentionRewrite } from "../../packages/plugins/flash-attention/src/pass.js";
 import { structuredPass } from "../../packages/plugins/prune/src/index.js";
-import { generateTokenRecords } from "../../packages/plugins/quantize/src/weight-only/calibration.js";
 import { weightOnlyPass } from "../../packages/plugins/quantize/src/weight-only/weight-only.js";
-import { decodeFeeds, interleaved, log, runPass, session, toOrt } from "./shared.js";
+import {
+  decodeFeeds,
+  interleaved,
+  log,
+  runPass,
+  session,
+  tokenRecordSets,
+  toOrt,
+} from "./shared.js";
 
 const PRESET = process.env.BENCH_GPT2 ?? "small";
 const OUTLIERS = Number(process.env.BENCH_OUTLIERS ?? 6);
@@ -96,19 +97,10 @@ const fp32Cache = encodeModel(
 );
 log(`zoo gpt2 ${PRESET} (${(fp32.length / 2 ** 20).toFixed(0)} MB), ${OUTLIERS} outlier channels`);
 const reference = decodeModel(fp32);
-const calibration = generateTokenRecords(
+const { calibration, evaluation } = tokenRecordSets(
   reference,
-  CALIBRATION,
+  { calibration: CALIBRATION, evaluation: EVALUATION },
   SEQUENCE,
-  createPassRandom(1, "calibration", ""),
-  1,
-);
-const evaluation = generateTokenRecords(
-  reference,
-  EVALUATION,
-  SEQUENCE,
-  createPassRandom(2, "evaluation", ""),
-  1,
 );
 
 const calibrated = { ...STRUCTURED, data: "calibration", samples: CALIBRATION };
